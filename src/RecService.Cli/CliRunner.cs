@@ -1,0 +1,20 @@
+using System.CommandLine;
+
+namespace RecService.Cli;
+
+/// <summary>Runs the parsed command and turns expected failures into one clear line and exit code 2.</summary>
+public static class CliRunner
+{
+    public static async Task<int> RunAsync(RootCommand root, string[] args)
+    {
+        try
+        {
+            return await root.Parse(args).InvokeAsync();
+        }
+        catch (Exception ex) when (ex is InvalidDataException or FileNotFoundException or DirectoryNotFoundException or ArgumentException or InvalidOperationException or IOException)
+        {
+            Console.Error.WriteLine($"rec: error: {ex.Message}");
+            return 2;
+        }
+    }
+}

@@ -1,0 +1,8 @@
+using System.CommandLine;
+using RecService.Cli;
+
+// `rec`: one command line for every stage (generate -> train -> index -> serve). Each command lives in
+// Commands/ and only parses options before calling into the libraries.
+var root = new RootCommand("RecService: implicit ALS + ANN forest recommendations, trained and served.");
+
+return await CliRunner.RunAsync(root, args);
