@@ -4,5 +4,6 @@ using RecService.Cli;
 // `rec`: one command line for every stage (generate -> train -> index -> serve). Each command lives in
 // Commands/ and only parses options before calling into the libraries.
 var root = new RootCommand("RecService: implicit ALS + ANN forest recommendations, trained and served.");
+root.Add(RecService.Cli.Commands.IndexCommand.Create());
 
 return await CliRunner.RunAsync(root, args);
