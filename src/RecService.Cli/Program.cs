@@ -7,5 +7,6 @@ using RecService.Cli.Commands;
 var root = new RootCommand("RecService: implicit ALS + ANN forest recommendations, trained and served.");
 root.Add(GenerateCommand.Create());
 root.Add(IngestCommand.Create());
+root.Add(IndexCommand.Create());
 
 return await CliRunner.RunAsync(root, args);
