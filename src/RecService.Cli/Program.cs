@@ -1,8 +1,10 @@
 using System.CommandLine;
 using RecService.Cli;
+using RecService.Cli.Commands;
 
 // `rec`: one command line for every stage (generate -> train -> index -> serve). Each command lives in
 // Commands/ and only parses options before calling into the libraries.
 var root = new RootCommand("RecService: implicit ALS + ANN forest recommendations, trained and served.");
+root.Add(BenchCommand.Create());
 
 return await CliRunner.RunAsync(root, args);
