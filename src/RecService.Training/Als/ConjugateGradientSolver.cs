@@ -80,6 +80,12 @@ internal static class ConjugateGradientSolver
         ref var gram = ref MemoryMarshal.GetArrayDataReference(regularizedGram);
         ref var r = ref MemoryMarshal.GetArrayDataReference(ws.Residual);
         ref var b = ref MemoryMarshal.GetArrayDataReference(ws.RightHandSide);
+        if (count == 0)
+        {
+            // b = 0, so the exact solution is x = 0 (A is positive definite): set it rather than let CG crawl towards it.
+            MemoryMarshal.CreateSpan(ref x, factors).Clear();
+            return 0;
+        }
         var gather = count <= RowWorkspace.GatherLimit;
         ref var gathered = ref MemoryMarshal.GetArrayDataReference(ws.Gathered);
 
