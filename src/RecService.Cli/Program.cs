@@ -5,6 +5,8 @@ using RecService.Cli.Commands;
 // `rec`: one command line for every stage (generate -> train -> index -> serve). Each command lives in
 // Commands/ and only parses options before calling into the libraries.
 var root = new RootCommand("RecService: implicit ALS + ANN forest recommendations, trained and served.");
+root.Add(GenerateCommand.Create());
+root.Add(IngestCommand.Create());
 root.Add(BenchCommand.Create());
 
 return await CliRunner.RunAsync(root, args);
