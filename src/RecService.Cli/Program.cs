@@ -7,6 +7,7 @@ using RecService.Cli.Commands;
 var root = new RootCommand("RecService: implicit ALS + ANN forest recommendations, trained and served.");
 root.Add(GenerateCommand.Create());
 root.Add(IngestCommand.Create());
+root.Add(EvalCommand.Create());
 root.Add(BenchCommand.Create());
 
 return await CliRunner.RunAsync(root, args);
