@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using RecService.Core.Sparse;
+using RecService.Ingest.Logs;
 using RecService.Training.Als;
 
 namespace RecService.Cli.Commands;
@@ -24,19 +25,29 @@ public static class BenchAlsCommand
         var cgSteps = new Option<int>("--cg-steps") { Description = "CG steps per row.", DefaultValueFactory = _ => 3 };
         var cholesky = new Option<bool>("--cholesky") { Description = "Time the exact Cholesky solver instead of CG." };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the synthetic matrix and the factors.", DefaultValueFactory = _ => 7 };
+        var snapshots = new Option<string?>("--snapshots") { Description = "Time on the users x tracks matrix of these snapshot logs (e.g. from rec generate) instead of a synthetic one." };
 
         var command = new Command("als", "Time ALS iterations on a synthetic users x items matrix.")
         {
-            users, items, nnz, density, factors, iterations, warmup, threads, cgSteps, cholesky, seed,
+            users, items, nnz, density, factors, iterations, warmup, threads, cgSteps, cholesky, seed, snapshots,
         };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, ct) =>
         {
-            var rows = parse.GetValue(users);
-            var columns = parse.GetValue(items);
-            var wanted = parse.GetValue(density) is { } d ? (long)(d * rows * columns) : parse.GetValue(nnz);
             var clock = Stopwatch.StartNew();
-            var matrix = SyntheticInteractions.Generate(rows, columns, wanted, parse.GetValue(seed));
-            Console.WriteLine($"matrix: {matrix.Rows:N0} x {matrix.Columns:N0}, {matrix.NonZeros:N0} nnz (built in {clock.Elapsed.TotalSeconds:F1} s)");
+            CsrMatrix matrix;
+            if (parse.GetValue(snapshots) is { } dir)
+            {
+                matrix = (await SnapshotSet.Discover(dir).ReadAsync(ct: ct)).UserTrack;
+                Console.WriteLine($"matrix: users x tracks of {dir}: {matrix.Rows:N0} x {matrix.Columns:N0}, {matrix.NonZeros:N0} nnz (read in {clock.Elapsed.TotalSeconds:F1} s)");
+            }
+            else
+            {
+                var rows = parse.GetValue(users);
+                var columns = parse.GetValue(items);
+                var wanted = parse.GetValue(density) is { } d ? (long)(d * rows * columns) : parse.GetValue(nnz);
+                matrix = SyntheticInteractions.Generate(rows, columns, wanted, parse.GetValue(seed));
+                Console.WriteLine($"matrix: synthetic {matrix.Rows:N0} x {matrix.Columns:N0}, {matrix.NonZeros:N0} nnz (built in {clock.Elapsed.TotalSeconds:F1} s)");
+            }
             return Run(matrix, new AlsOptions
             {
                 Factors = parse.GetValue(factors),
