@@ -207,3 +207,30 @@ public class AlsTrainerTests
         }
     }
 }
+
+public class AlsLongRowTests
+{
+    [Fact]
+    public void RowsPastTheGatherLimitAreSolvedInPlaceDeterministically()
+    {
+        // Item 0 is played by every one of 5000 users: its column is longer than RowWorkspace.GatherLimit, so the item
+        // half-step reads it in place; the result must still not depend on threads and must match the dense loss.
+        const int users = 5000;
+        Assert.True(users > RowWorkspace.GatherLimit);
+        var rows = new List<int>(); var cols = new List<int>(); var vals = new List<float>();
+        for (var u = 0; u < users; u++)
+        {
+            rows.Add(u); cols.Add(0); vals.Add(1 + u % 3);
+            rows.Add(u); cols.Add(1 + u % 7); vals.Add(2);
+        }
+        var m = CsrMatrix.FromTriples(users, 8, rows.ToArray(), cols.ToArray(), vals.ToArray());
+        var o = new AlsOptions { Factors = 4, Iterations = 3 };
+        var l1 = new List<double>(); var l2 = new List<double>();
+        var a = new AlsTrainer(o with { Threads = 1 }).Train(m, r => l1.Add(r.Loss));
+        var b = new AlsTrainer(o with { Threads = 2 }).Train(m, r => l2.Add(r.Loss));
+        Assert.Equal(a.ItemFactors, b.ItemFactors);
+        Assert.Equal(a.UserFactors, b.UserFactors);
+        Assert.Equal(l1, l2);
+        Assert.True(l1[^1] < l1[0]);
+    }
+}

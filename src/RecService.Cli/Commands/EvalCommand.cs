@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using RecService.Core.Ids;
+using RecService.Ingest.Catalog;
 using RecService.Ingest.Logs;
 using RecService.Training.Als;
 using RecService.Training.Evaluation;
@@ -16,7 +17,10 @@ public static class EvalCommand
 {
     public static Command Create()
     {
-        var train = new Option<string>("--train") { Description = "Training interactions: user<TAB>item<TAB>value.", Required = true };
+        var train = new Option<string?>("--train") { Description = "Training interactions: user<TAB>item<TAB>value." };
+        var snapshots = new Option<string?>("--snapshots") { Description = "Instead of --train: snapshot logs, split by time (train on all but the latest snapshot, test on the latest's new pairs)." };
+        var catalog = new Option<string?>("--catalog") { Description = "With --snapshots: catalog directory (needed for --artists)." };
+        var artists = new Option<bool>("--artists") { Description = "With --snapshots and --catalog: evaluate the users x artists model instead of users x tracks." };
         var test = new Option<string?>("--test") { Description = "Test interactions in the same format; without it, --holdout of --train is held out." };
         var holdout = new Option<double>("--holdout") { Description = "Fraction of --train pairs held out when there is no --test.", DefaultValueFactory = _ => 0.2 };
         var splitSeed = new Option<ulong>("--split-seed") { Description = "Seed of the random hold-out.", DefaultValueFactory = _ => 1 };
@@ -29,21 +33,31 @@ public static class EvalCommand
 
         var command = new Command("eval", "Train ALS on one file and report precision@k, MAP@k, NDCG@k and AUC on held-out interactions, against popularity.")
         {
-            train, test, holdout, splitSeed, k, maxUsers, json, names, similar,
+            train, test, snapshots, catalog, artists, holdout, splitSeed, k, maxUsers, json, names, similar,
         };
         als.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
             var options = als.Read(parse);
             var quiet = parse.GetValue(json);
-            var trainData = await PlayLogFile.ReadInteractionsAsync(parse.GetValue(train)!, ct: ct);
             Holdout split;
-            if (parse.GetValue(test) is { } testPath)
+            IdMap itemIds;
+            if (parse.GetValue(snapshots) is { } snapshotDir)
             {
-                var testData = await PlayLogFile.ReadInteractionsAsync(testPath, ct: ct);
-                split = HoldoutSplit.Align(trainData.UserTrack, trainData.Users, trainData.Tracks, testData.UserTrack, testData.Users, testData.Tracks);
+                (split, itemIds) = await TimeSplitAsync(snapshotDir, parse.GetValue(catalog), parse.GetValue(artists), ct);
             }
-            else split = HoldoutSplit.Random(trainData.UserTrack, parse.GetValue(holdout), parse.GetValue(splitSeed));
+            else
+            {
+                var trainPath = parse.GetValue(train) ?? throw new ArgumentException("Give --train FILE (with --test FILE or --holdout) or --snapshots DIR.");
+                var trainData = await PlayLogFile.ReadInteractionsAsync(trainPath, ct: ct);
+                itemIds = trainData.Tracks;
+                if (parse.GetValue(test) is { } testPath)
+                {
+                    var testData = await PlayLogFile.ReadInteractionsAsync(testPath, ct: ct);
+                    split = HoldoutSplit.Align(trainData.UserTrack, trainData.Users, trainData.Tracks, testData.UserTrack, testData.Users, testData.Tracks);
+                }
+                else split = HoldoutSplit.Random(trainData.UserTrack, parse.GetValue(holdout), parse.GetValue(splitSeed));
+            }
 
             var reports = new List<AlsIterationReport>();
             var clock = Stopwatch.StartNew();
@@ -57,7 +71,7 @@ public static class EvalCommand
                 RankingEvaluator.Evaluate(split, new PopularityScorer(split.Train), cutoff, options.Threads, parse.GetValue(maxUsers)),
             };
             var evalSeconds = clock.Elapsed.TotalSeconds;
-            var neighbours = Similar(model, trainData.Tracks, parse.GetValue(names), parse.GetValue(similar));
+            var neighbours = Similar(model, itemIds, parse.GetValue(names), parse.GetValue(similar));
 
             if (quiet)
             {
@@ -85,6 +99,23 @@ public static class EvalCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Train on every snapshot but the latest; test on the latest's pairs that train does not already have.</summary>
+    private static async Task<(Holdout Split, IdMap Items)> TimeSplitAsync(string directory, string? catalogDirectory, bool artists, CancellationToken ct)
+    {
+        var set = SnapshotSet.Discover(directory);
+        if (set.Snapshots.Count < 2) throw new ArgumentException($"A time split needs at least two snapshots in {directory}; found {set.Snapshots.Count}.");
+        if (artists && catalogDirectory is null) throw new ArgumentException("--artists needs --catalog.");
+        var catalog = catalogDirectory is null ? null : TrackCatalog.Load(catalogDirectory);
+        var earlier = await set.ReadAsync([.. set.Snapshots.Take(set.Snapshots.Count - 1)], catalog, ct: ct);
+        var latest = await set.ReadAsync([set.Snapshots[^1]], catalog, ct: ct);
+        if (artists)
+        {
+            var artistIds = catalog!.Artists;
+            return (HoldoutSplit.Align(earlier.UserArtist!, earlier.Users, artistIds, latest.UserArtist!, latest.Users, artistIds), artistIds);
+        }
+        return (HoldoutSplit.Align(earlier.UserTrack, earlier.Users, earlier.Tracks, latest.UserTrack, latest.Users, latest.Tracks), earlier.Tracks);
     }
 
     private static List<(string Query, List<(string Name, float Cosine)> Neighbours)> Similar(AlsModel model, IdMap items, string? namesPath, string? queries)
