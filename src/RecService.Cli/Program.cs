@@ -8,5 +8,7 @@ var root = new RootCommand("RecService: implicit ALS + ANN forest recommendation
 root.Add(GenerateCommand.Create());
 root.Add(IngestCommand.Create());
 root.Add(IndexCommand.Create());
+root.Add(EvalCommand.Create());
+root.Add(BenchCommand.Create());
 
 return await CliRunner.RunAsync(root, args);

@@ -1,0 +1,67 @@
+namespace RecService.Training.Als;
+
+/// <summary>How a play count becomes a confidence weight c (Hu, Koren, Volinsky 2008, section 4).</summary>
+public enum ConfidenceScaling
+{
+    /// <summary>c = 1 + alpha * plays.</summary>
+    Linear,
+
+    /// <summary>c = 1 + alpha * log(1 + plays / epsilon): damps heavy listeners whose counts run to the thousands.</summary>
+    Log,
+}
+
+/// <summary>Which per-row least-squares solver a half-step uses.</summary>
+public enum AlsSolver
+{
+    /// <summary>A few conjugate-gradient steps warm-started from the previous factors (Takacs et al. 2011): the fast path.</summary>
+    ConjugateGradient,
+
+    /// <summary>Exact Cholesky solve of each row's normal equations, in float64: the reference, O(f^3) per row.</summary>
+    Cholesky,
+}
+
+/// <summary>
+/// Hyper-parameters of implicit ALS. Defaults: 64 factors, 15 iterations, 3 CG steps; lambda and alpha are the values
+/// chosen by the sweep documented in docs/als.md (regularization 0.05 and linear alpha 2 on the generated world).
+/// </summary>
+public sealed record AlsOptions
+{
+    public int Factors { get; init; } = 64;
+    public int Iterations { get; init; } = 15;
+
+    /// <summary>lambda in lambda (|x|^2 + |y|^2); not scaled by the row's count.</summary>
+    public float Regularization { get; init; } = 0.05f;
+
+    /// <summary>alpha in c = 1 + alpha * plays (or its log form).</summary>
+    public float Alpha { get; init; } = 2f;
+
+    public ConfidenceScaling Scaling { get; init; } = ConfidenceScaling.Linear;
+
+    /// <summary>epsilon in c = 1 + alpha * log(1 + plays / epsilon); only used with <see cref="ConfidenceScaling.Log"/>.</summary>
+    public float LogEpsilon { get; init; } = 1f;
+
+    public AlsSolver Solver { get; init; } = AlsSolver.ConjugateGradient;
+
+    /// <summary>Conjugate-gradient steps per row per half-step.</summary>
+    public int ConjugateGradientSteps { get; init; } = 3;
+
+    /// <summary>Seeds the initial factors; each row's start depends only on (seed, side, row).</summary>
+    public ulong Seed { get; init; } = 42;
+
+    /// <summary>Worker threads; 0 means every core. Results do not depend on it.</summary>
+    public int Threads { get; init; }
+
+    internal int EffectiveThreads => Threads > 0 ? Threads : Environment.ProcessorCount;
+
+    public void Validate()
+    {
+        if (Factors is < 1 or > 1024) throw new ArgumentOutOfRangeException(nameof(Factors), Factors, "Factors must be in 1..1024.");
+        if (Iterations < 0) throw new ArgumentOutOfRangeException(nameof(Iterations), Iterations, "Iterations must be >= 0.");
+        if (!(Regularization >= 0) || float.IsInfinity(Regularization))
+            throw new ArgumentOutOfRangeException(nameof(Regularization), Regularization, "Regularization must be finite and >= 0.");
+        if (!(Alpha >= 0) || float.IsNaN(Alpha)) throw new ArgumentOutOfRangeException(nameof(Alpha), Alpha, "Alpha must be >= 0.");
+        if (!(LogEpsilon > 0)) throw new ArgumentOutOfRangeException(nameof(LogEpsilon), LogEpsilon, "LogEpsilon must be > 0.");
+        if (ConjugateGradientSteps < 1) throw new ArgumentOutOfRangeException(nameof(ConjugateGradientSteps), ConjugateGradientSteps, "At least one CG step.");
+        if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads must be >= 0.");
+    }
+}

@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using RecService.Core.Sparse;
+
+namespace RecService.Training.Als;
+
+/// <summary>
+/// Implicit-feedback ALS (Hu, Koren, Volinsky 2008): minimises
+/// sum_{u,i} c_ui (p_ui - x_u.y_i)^2 + lambda (sum |x_u|^2 + sum |y_i|^2), with p = 1 where plays > 0 and
+/// c = 1 + alpha * plays (or its log form), by alternating exact-or-CG solves of every user row given the item
+/// factors and every item row given the user factors.
+/// <para>
+/// Determinism: each row's start is a function of (seed, side, row), each row is solved from shared read-only inputs,
+/// and every reduction (Y^T Y, the loss) runs over fixed blocks summed in block order, so the factors and losses are
+/// bit-identical for any thread count.
+/// </para>
+/// </summary>
+public sealed class AlsTrainer(AlsOptions options)
+{
+    /// <summary>Initial factors are uniform in +-InitialScale: small enough that the first solves are dominated by the data.</summary>
+    private const float InitialScale = 0.01f;
+
+    public AlsOptions Options { get; } = options;
+
+    /// <summary>
+    /// Trains on a users x items matrix of play counts. <paramref name="onIteration"/> receives each iteration's loss
+    /// (of the factors after that iteration, computed exactly during the item half-step) and timings.
+    /// </summary>
+    /// <exception cref="TrainingDivergedException">An iteration's loss was NaN or infinite.</exception>
+    public AlsModel Train(CsrMatrix userItems, Action<AlsIterationReport>? onIteration = null, CancellationToken cancellationToken = default)
+    {
+        Options.Validate();
+        var f = Options.Factors;
+        var users = new ConfidenceRows(userItems, Options);
+        var items = new ConfidenceRows(userItems.Transpose(), Options);
+        var userFactors = InitialFactors(Options.Seed, side: 0, userItems.Rows, f);
+        var itemFactors = InitialFactors(Options.Seed, side: 1, userItems.Columns, f);
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Options.EffectiveThreads, CancellationToken = cancellationToken };
+
+        for (var iteration = 1; iteration <= Options.Iterations; iteration++)
+        {
+            var clock = Stopwatch.StartNew();
+            SolveSide(users, itemFactors, userItems.Columns, userFactors, withLoss: false, parallel);
+            var userStep = clock.Elapsed;
+            clock.Restart();
+            // The loss is taken in the second half-step so that it is the loss of the factors this iteration returns.
+            var loss = SolveSide(items, userFactors, userItems.Rows, itemFactors, withLoss: true, parallel);
+            var itemStep = clock.Elapsed;
+            if (!double.IsFinite(loss)) throw new TrainingDivergedException(iteration, loss);
+            onIteration?.Invoke(new AlsIterationReport(iteration, loss, userItems.NonZeros, userStep, itemStep));
+        }
+        return new AlsModel(userItems.Rows, userItems.Columns, f, userFactors, itemFactors);
+    }
+
+    /// <summary>
+    /// Solves every row of <paramref name="rows"/> for <paramref name="target"/> given the fixed side's factors.
+    /// Returns the full training loss at the new factors when <paramref name="withLoss"/>: the per-row shares
+    /// (which include this side's lambda |x|^2) plus lambda |fixed|^2, read off the trace of the Gram matrix.
+    /// </summary>
+    internal double SolveSide(ConfidenceRows rows, float[] fixedFactors, int fixedCount, float[] target, bool withLoss, ParallelOptions parallel)
+    {
+        var f = Options.Factors;
+        var lambda = Options.Regularization;
+        var gram = GramMatrix.Compute(fixedFactors, fixedCount, f, parallel, out var fixedSquaredNorm);
+        var cholesky = Options.Solver == AlsSolver.Cholesky;
+        var regularizedGram = cholesky ? [] : GramMatrix.Regularized(gram, f, lambda);
+        var steps = Options.ConjugateGradientSteps;
+        var chunkLoss = new double[rows.ChunkCount];
+
+        Parallel.For(0, rows.ChunkCount, parallel, () => new RowWorkspace(f, rows.MaxRowLength, cholesky), (chunk, _, ws) =>
+        {
+            double loss = 0;
+            for (var row = rows.ChunkStarts[chunk]; row < rows.ChunkStarts[chunk + 1]; row++)
+            {
+                loss += cholesky
+                    ? CholeskySolver.SolveRow(rows, row, fixedFactors, gram, lambda, target.AsSpan(row * f, f), ws, f, withLoss)
+                    : ConjugateGradientSolver.SolveRow(rows, row, fixedFactors, regularizedGram, ref target[row * f], ws, f, steps, withLoss);
+            }
+            chunkLoss[chunk] = loss;
+            return ws;
+        }, static _ => { });
+
+        if (!withLoss) return 0;
+        double total = 0;
+        foreach (var part in chunkLoss) total += part;
+        return total + lambda * fixedSquaredNorm;
+    }
+
+    /// <summary>Uniform(-s, s) factors where row r's values depend only on (seed, side, r): a SplitMix64 stream per row.</summary>
+    internal static float[] InitialFactors(ulong seed, int side, int rows, int f)
+    {
+        var factors = new float[rows * f];
+        for (var r = 0; r < rows; r++)
+        {
+            var state = SplitMix64.Mix(seed ^ SplitMix64.Mix(((ulong)(uint)side << 32) | (uint)r));
+            var row = factors.AsSpan(r * f, f);
+            for (var i = 0; i < f; i++)
+            {
+                // Top 24 bits -> [0, 1) exactly representable in float.
+                var unit = (SplitMix64.Next(ref state) >> 40) * (1f / (1 << 24));
+                row[i] = (2f * unit - 1f) * InitialScale;
+            }
+        }
+        return factors;
+    }
+}
+
+/// <summary>SplitMix64 (Steele, Lea, Flood 2014): a tiny counter-based generator, good enough to seed factors and splits.</summary>
+internal static class SplitMix64
+{
+    public static ulong Mix(ulong z)
+    {
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    public static ulong Next(ref ulong state)
+    {
+        state += 0x9E3779B97F4A7C15UL;
+        return Mix(state);
+    }
+}
