@@ -16,6 +16,7 @@ using RecService.Serving.Models;
 using RecService.Serving.Recommendations;
 using RecService.Serving.Telemetry;
 using Serilog;
+using Serilog.Events;
 
 namespace RecService.Serving;
 
@@ -40,7 +41,12 @@ public static class ReplicaHost
             Listen(kestrel, options.GrpcUrl, HttpProtocols.Http2);
         });
 
+        // Defaults first, so appsettings / Serilog__MinimumLevel__* can override them: one request-log line per
+        // request from Serilog, framework chatter only from warnings up.
         builder.Services.AddSerilog((services, log) => log
+            .MinimumLevel.Information()
+            .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
+            .MinimumLevel.Override("Grpc", LogEventLevel.Warning)
             .ReadFrom.Configuration(builder.Configuration)
             .Enrich.FromLogContext()
             .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}"));
