@@ -27,6 +27,8 @@ namespace RecService.Serving;
 /// </summary>
 public static class ReplicaHost
 {
+    public const string LivenessService = "liveness";
+
     public static WebApplication Build(string[] args, IDictionary<string, string?>? overrides = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -59,7 +61,15 @@ public static class ReplicaHost
 
         builder.Services.AddGrpc(o => o.Interceptors.Add<RpcMetricsInterceptor>()).AddJsonTranscoding();
         builder.Services.AddGrpcReflection();
-        builder.Services.AddGrpcHealthChecks().AddCheck<ModelLoadedCheck>("model", tags: ["ready"]);
+        // gRPC health: "" (and "recservice.v1.Recommender") is SERVING once a model is loaded (readiness);
+        // "liveness" is SERVING while the process answers at all.
+        builder.Services.AddGrpcHealthChecks(o =>
+            {
+                o.Services.Map("", r => r.Tags.Contains("ready"));
+                o.Services.Map("recservice.v1.Recommender", r => r.Tags.Contains("ready"));
+                o.Services.Map(LivenessService, r => false);
+            })
+            .AddCheck<ModelLoadedCheck>("model", tags: ["ready"]);
 
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("recservice-replica"))

@@ -18,10 +18,15 @@ public sealed class HotSwapTests
         var error = await Assert.ThrowsAsync<RpcException>(async () => await replica.Client.RecommendAsync(new RecommendRequest { UserId = "user-1" }));
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await replica.Http.GetAsync("/v1/users/user-1/recommendations")).StatusCode);
+        var health = new Grpc.Health.V1.Health.HealthClient(replica.Channel);
+        Assert.Equal(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.NotServing, (await health.CheckAsync(new())).Status);
+        Assert.Equal(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving,
+            (await health.CheckAsync(new Grpc.Health.V1.HealthCheckRequest { Service = ReplicaHost.LivenessService })).Status);
 
         var manifest = new TestWorld(seed: 1, users: 50, tracks: 300, clusters: 5).Publish(new BundleStore(models.Path));
         await replica.WaitForVersionAsync(manifest.ModelVersion);
         Assert.Equal(HttpStatusCode.OK, (await replica.Http.GetAsync("/readyz")).StatusCode);
+        Assert.Equal(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving, (await health.CheckAsync(new())).Status);
     }
 
     [Fact]

@@ -20,12 +20,16 @@ public static class ServeCommand
         };
         command.SetAction(async (parse, ct) =>
         {
-            var settings = new Dictionary<string, string?>
+            // Only flags given on the command line override configuration (appsettings, Serving__* variables),
+            // so a container can configure everything through its environment.
+            var settings = new Dictionary<string, string?>();
+            void Set(Option<string> option, string key, Func<string, string>? map = null)
             {
-                ["Serving:ModelsDirectory"] = Path.GetFullPath(parse.GetValue(models)!),
-                ["Serving:HttpUrl"] = parse.GetValue(http),
-                ["Serving:GrpcUrl"] = parse.GetValue(grpc),
-            };
+                if (parse.GetResult(option) is { Implicit: false }) settings[key] = map is null ? parse.GetValue(option) : map(parse.GetValue(option)!);
+            }
+            Set(models, "Serving:ModelsDirectory", Path.GetFullPath);
+            Set(http, "Serving:HttpUrl");
+            Set(grpc, "Serving:GrpcUrl");
             if (parse.GetValue(redis) is { } r) settings["Serving:Redis"] = r;
             var app = ReplicaHost.Build([], settings);
             await app.StartAsync(ct);
