@@ -67,8 +67,9 @@ public static class ReplicaHost
             {
                 o.Services.Map("", r => r.Tags.Contains("ready"));
                 o.Services.Map("recservice.v1.Recommender", r => r.Tags.Contains("ready"));
-                o.Services.Map(LivenessService, r => false);
+                o.Services.Map(LivenessService, r => r.Tags.Contains("live"));
             })
+            .AddCheck("process", () => HealthCheckResult.Healthy("answering"), tags: ["live"])
             .AddCheck<ModelLoadedCheck>("model", tags: ["ready"]);
 
         builder.Services.AddOpenTelemetry()
@@ -88,7 +89,7 @@ public static class ReplicaHost
         app.MapGrpcService<RecommenderService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
-        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("live") });
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
