@@ -13,5 +13,6 @@ root.Add(QueryCommand.Create());
 root.Add(IndexCommand.Create());
 root.Add(EvalCommand.Create());
 root.Add(BenchCommand.Create());
+root.Add(PrecomputeCommand.Create());
 
 return await CliRunner.RunAsync(root, args);

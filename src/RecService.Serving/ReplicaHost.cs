@@ -13,6 +13,10 @@ using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using RecService.Serving.Rpc;
 using RecService.Serving.Models;
+using RecService.Serving.Precompute;
+using RecService.Serving.Radio;
+using RecService.Serving.State;
+using RecService.Serving.Taste;
 using RecService.Serving.Recommendations;
 using RecService.Serving.Telemetry;
 using Serilog;
@@ -57,6 +61,14 @@ public static class ReplicaHost
         builder.Services.AddSingleton<ServingMetrics>();
         builder.Services.AddSingleton<RecommendationEngine>();
         builder.Services.AddSingleton<BundleWatcher>();
+        builder.Services.AddSingleton<RedisLink>();
+        builder.Services.AddSingleton<FreshPlayStore>();
+        builder.Services.AddSingleton<PrecomputedLists>();
+        builder.Services.AddSingleton<TasteFoldIn>();
+        builder.Services.AddSingleton<RecommendationReasons>();
+        builder.Services.AddSingleton<UserRecommendations>();
+        builder.Services.AddSingleton<StationStore>();
+        builder.Services.AddSingleton<RadioStations>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BundleWatcher>());
 
         builder.Services.AddGrpc(o => o.Interceptors.Add<RpcMetricsInterceptor>()).AddJsonTranscoding();
@@ -87,6 +99,7 @@ public static class ReplicaHost
         var app = builder.Build();
         app.UseSerilogRequestLogging();
         app.MapGrpcService<RecommenderService>();
+        app.MapGrpcService<RadioService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("live") });
