@@ -79,6 +79,7 @@ public static class ReplicaHost
             {
                 o.Services.Map("", r => r.Tags.Contains("ready"));
                 o.Services.Map("recservice.v1.Recommender", r => r.Tags.Contains("ready"));
+                o.Services.Map("recservice.v1.Radio", r => r.Tags.Contains("ready"));
                 o.Services.Map(LivenessService, r => r.Tags.Contains("live"));
             })
             .AddCheck("process", () => HealthCheckResult.Healthy("answering"), tags: ["live"])
@@ -97,6 +98,7 @@ public static class ReplicaHost
             });
 
         var app = builder.Build();
+        app.Services.GetRequiredService<RedisLink>(); // connect to Redis (when configured) at start, not on the first request
         app.UseSerilogRequestLogging();
         app.MapGrpcService<RecommenderService>();
         app.MapGrpcService<RadioService>();

@@ -9,7 +9,7 @@ namespace RecService.Serving.Radio;
 /// <summary>
 /// Radio logic on a <see cref="RadioStation"/> (the store keeps it; this changes it): a station starts from the seed's
 /// nearest tracks by cosine (at most a few per artist), shuffled, with a seed track first; the queue is topped up
-/// from the seed and the latest liked tracks when it runs low; thumbs up pulls the liked track's neighbours to the
+/// from the seed and the latest liked tracks when it runs out (the per-artist cap applies per batch); thumbs up pulls the liked track's neighbours to the
 /// front, thumbs down drops the track and moves its neighbours to the back. Played and disliked tracks never come
 /// back. An artist seed searches from the mean direction of the artist's tracks.
 /// </summary>
@@ -43,7 +43,10 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
         return seed < 0 ? null : Start(bundle, kind, seed, stationId);
     }
 
-    /// <summary>Takes the next <paramref name="count"/> playable tracks off the queue and marks them played.</summary>
+    /// <summary>
+    /// Takes the next <paramref name="count"/> playable tracks off the queue and marks them played; an empty queue is
+    /// refilled (about half a station near the seed and the latest liked tracks) when the request needs more.
+    /// </summary>
     public List<QueuedTrack> Next(ModelBundle bundle, RadioStation station, int count)
     {
         var played = station.Played.ToHashSet();
@@ -66,7 +69,6 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
             station.Played.Add(next.Id);
             taken.Add(next);
         }
-        if (station.Queue.Count < Options.StationSize / 5) Refill(bundle, station);
         return taken;
     }
 

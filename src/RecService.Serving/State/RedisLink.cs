@@ -83,6 +83,18 @@ public sealed partial class RedisLink : IDisposable
             _metrics.Degraded(operation); // open circuit: not asked, not waited for
             return new RedisAnswer<T>(false, default);
         }
+        if (!_connecting.IsCompleted)
+        {
+            // Still connecting (replica just started): wait for it, but no longer than one call may take.
+            try
+            {
+                await _connecting.WaitAsync(_options.RedisTimeout);
+            }
+            catch (TimeoutException)
+            {
+                return Fail<T>(operation, null);
+            }
+        }
         if (!_connecting.IsCompletedSuccessfully || _connecting.Result is not { } multiplexer || !multiplexer.IsConnected)
             return Fail<T>(operation, null);
         try
