@@ -53,8 +53,12 @@ public sealed class RedisServer : IAsyncDisposable
         throw new TimeoutException("redis-server did not answer PING.");
     }
 
+    private bool _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (_disposed) return;
+        _disposed = true;
         if (!_process.HasExited)
         {
             _process.Kill();
