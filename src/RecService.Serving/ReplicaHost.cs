@@ -38,6 +38,7 @@ public static class ReplicaHost
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         if (overrides is not null) builder.Configuration.AddInMemoryCollection(overrides);
         var options = builder.Configuration.GetSection(ServingOptions.Section).Get<ServingOptions>() ?? new ServingOptions();
+        options.Validate();
         builder.Services.Configure<ServingOptions>(builder.Configuration.GetSection(ServingOptions.Section));
         if (overrides is not null) builder.Services.PostConfigure<ServingOptions>(o => builder.Configuration.GetSection(ServingOptions.Section).Bind(o));
 

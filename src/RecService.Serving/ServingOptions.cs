@@ -43,4 +43,21 @@ public sealed class ServingOptions
     public int LocalStateLimit { get; set; } = 100_000;
     /// <summary>OTLP endpoint for traces (e.g. http://otel-collector:4317); empty means traces are not exported.</summary>
     public string? OtlpEndpoint { get; set; }
+
+    /// <summary>Refuses settings that cannot work (at start, with the setting's name), rather than failing on requests later.</summary>
+    public void Validate()
+    {
+        void Require(bool ok, string what)
+        {
+            if (!ok) throw new ArgumentException($"Serving:{what}");
+        }
+        Require(RedisTimeout > TimeSpan.Zero, "RedisTimeout must be positive.");
+        Require(RedisRetryAfter >= TimeSpan.Zero, "RedisRetryAfter must not be negative.");
+        Require(StationTtl > TimeSpan.Zero, "StationTtl must be positive.");
+        Require(FreshPlaysTtl > TimeSpan.Zero, "FreshPlaysTtl must be positive.");
+        Require(StationSize is >= 1 and <= 2000, "StationSize must be 1..2000.");
+        Require(StationTracksPerArtist >= 1, "StationTracksPerArtist must be at least 1.");
+        Require(StationLikeNeighbours is >= 1 and <= 500 && StationDislikeNeighbours is >= 1 and <= 500, "StationLikeNeighbours and StationDislikeNeighbours must be 1..500.");
+        Require(LocalStateLimit >= 1, "LocalStateLimit must be at least 1.");
+    }
 }

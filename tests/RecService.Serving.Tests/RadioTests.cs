@@ -11,6 +11,34 @@ public sealed class RadioTests
 {
     private static readonly Dictionary<string, string?> ClusterStations = new() { ["Serving:StationTracksPerArtist"] = "1000" };
 
+    /// <summary>Two replicas of one model sharing one real Redis.</summary>
+    private sealed class SharedPair : IAsyncDisposable
+    {
+        private RedisServer _redis = null!;
+        private TempDirectory _models = null!;
+        public Replica A { get; private set; } = null!;
+        public Replica B { get; private set; } = null!;
+
+        public static async Task<SharedPair> StartAsync(ulong seed)
+        {
+            var pair = new SharedPair { _redis = await RedisServer.StartAsync(), _models = new TempDirectory() };
+            var manifest = new TestWorld(seed).Publish(new BundleStore(pair._models.Path));
+            pair.A = await Replica.StartAsync(pair._models.Path, redis: pair._redis.Configuration, settings: ClusterStations);
+            pair.B = await Replica.StartAsync(pair._models.Path, redis: pair._redis.Configuration, settings: ClusterStations);
+            await pair.A.WaitForVersionAsync(manifest.ModelVersion);
+            await pair.B.WaitForVersionAsync(manifest.ModelVersion);
+            return pair;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await A.DisposeAsync();
+            await B.DisposeAsync();
+            await _redis.DisposeAsync();
+            _models.Dispose();
+        }
+    }
+
     private static int Track(string id) => int.Parse(id["track-".Length..]);
 
     private static async Task<HashSet<string>> Near(Replica replica, string track, int count) =>
@@ -19,13 +47,8 @@ public sealed class RadioTests
     [Fact]
     public async Task A_station_started_on_one_replica_continues_on_another_without_repeats()
     {
-        await using var redis = await RedisServer.StartAsync();
-        using var models = new TempDirectory();
-        var manifest = new TestWorld(seed: 41).Publish(new BundleStore(models.Path));
-        await using var a = await Replica.StartAsync(models.Path, redis: redis.Configuration, settings: ClusterStations);
-        await using var b = await Replica.StartAsync(models.Path, redis: redis.Configuration, settings: ClusterStations);
-        await a.WaitForVersionAsync(manifest.ModelVersion);
-        await b.WaitForVersionAsync(manifest.ModelVersion);
+        await using var pair = await SharedPair.StartAsync(seed: 41);
+        var (a, b) = (pair.A, pair.B);
 
         var seed = TestWorld.TrackId(7);
         var start = await a.Radio.StartRadioAsync(new StartRadioRequest { TrackId = seed, Count = 10 });
@@ -49,15 +72,31 @@ public sealed class RadioTests
     }
 
     [Fact]
+    public async Task Concurrent_requests_on_two_replicas_never_hand_out_the_same_track_twice()
+    {
+        await using var pair = await SharedPair.StartAsync(seed: 46);
+        var station = await pair.A.Radio.StartRadioAsync(new StartRadioRequest { TrackId = TestWorld.TrackId(4), Count = 1 });
+        var calls = Enumerable.Range(0, 16).Select(i => (i % 2 == 0 ? pair.A : pair.B).Radio
+            .NextTracksAsync(new NextTracksRequest { StationId = station.StationId, Count = 5 }).ResponseAsync).ToArray();
+        var answers = await Task.WhenAll(calls);
+        var heard = answers.SelectMany(r => r.Items.Select(i => i.Id)).Append(station.Items[0].Id).ToList();
+        Assert.Equal(81, heard.Count);
+        Assert.Equal(heard.Count, heard.Distinct().Count());
+        Assert.Equal(250 - 81, answers.Min(r => r.Queued));
+    }
+
+    [Fact]
+    public void Settings_that_cannot_work_stop_the_replica_at_start()
+    {
+        var error = Assert.Throws<ArgumentException>(() => ReplicaHost.Build([], new Dictionary<string, string?> { ["Serving:StationSize"] = "0" }));
+        Assert.Contains("StationSize", error.Message);
+    }
+
+    [Fact]
     public async Task Thumbs_up_pulls_in_the_liked_tracks_neighbours_and_thumbs_down_removes_and_demotes()
     {
-        await using var redis = await RedisServer.StartAsync();
-        using var models = new TempDirectory();
-        var manifest = new TestWorld(seed: 42).Publish(new BundleStore(models.Path));
-        await using var a = await Replica.StartAsync(models.Path, redis: redis.Configuration, settings: ClusterStations);
-        await using var b = await Replica.StartAsync(models.Path, redis: redis.Configuration, settings: ClusterStations);
-        await a.WaitForVersionAsync(manifest.ModelVersion);
-        await b.WaitForVersionAsync(manifest.ModelVersion);
+        await using var pair = await SharedPair.StartAsync(seed: 42);
+        var (a, b) = (pair.A, pair.B);
 
         // Thumbs up (on replica b) for a track far from the seed: its neighbours come next (on replica a).
         var station = await a.Radio.StartRadioAsync(new StartRadioRequest { TrackId = TestWorld.TrackId(7), Count = 5 });

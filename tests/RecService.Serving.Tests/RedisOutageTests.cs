@@ -5,7 +5,12 @@ using RecService.Serving.Rpc;
 
 namespace RecService.Serving.Tests;
 
+/// <summary>Runs alone: replicas in one process share the meter name, so /metrics must not see other tests' replicas.</summary>
+[CollectionDefinition(nameof(RunsAlone), DisableParallelization = true)]
+public sealed class RunsAlone;
+
 /// <summary>Redis stopped under a running replica: every call is still answered quickly and marked degraded, and shared state comes back with Redis.</summary>
+[Collection(nameof(RunsAlone))]
 public sealed class RedisOutageTests
 {
     private static readonly TimeSpan Quick = TimeSpan.FromSeconds(1.5);
@@ -37,7 +42,7 @@ public sealed class RedisOutageTests
             var manifest = world.Publish(new BundleStore(models.Path));
             await using var replica = await Replica.StartAsync(models.Path, redis: redis.Configuration, settings: new Dictionary<string, string?>
             {
-                ["Serving:RedisTimeout"] = "00:00:00.200",
+                ["Serving:RedisTimeout"] = "00:00:00.500", // short, yet safe from timeouts on a loaded test machine
                 ["Serving:RedisRetryAfter"] = "00:00:00.300",
             });
             await replica.WaitForVersionAsync(manifest.ModelVersion);
@@ -95,10 +100,20 @@ public sealed class RedisOutageTests
             } while (again.Degraded && DateTime.UtcNow < deadline);
             Assert.False(again.Degraded, "still degraded 20 s after Redis came back");
             Assert.False((await replica.Client.RecordPlaysAsync(Plays("listener-c", clusterTracks))).Degraded);
-            // The station made during the outage carries over into Redis on its next change.
-            var carried = await replica.Radio.NextTracksAsync(new NextTracksRequest { StationId = outageStation.StationId, Count = 5 });
+            // The station made during the outage carries over into Redis on its next change (a call that still
+            // times out on a busy machine continues it locally; either way nothing repeats).
+            var heard = outageStation.Items.Concat(outageNext.Items).Select(i => i.Id).ToList();
+            StationTracks carried;
+            var tries = 0;
+            do
+            {
+                carried = await replica.Radio.NextTracksAsync(new NextTracksRequest { StationId = outageStation.StationId, Count = 5 });
+                heard.AddRange(carried.Items.Select(i => i.Id));
+            } while (carried.Degraded && ++tries < 10);
             Assert.False(carried.Degraded);
-            Assert.Empty(carried.Items.Select(i => i.Id).Intersect(outageStation.Items.Concat(outageNext.Items).Select(i => i.Id)));
+            Assert.Equal(heard.Count, heard.Distinct().Count());
+            var elsewhere = await replica.Radio.NextTracksAsync(new NextTracksRequest { StationId = outageStation.StationId, Count = 5 });
+            Assert.False(elsewhere.Degraded);
             metrics = await replica.Http.GetStringAsync("/metrics");
             Assert.Contains(metrics.Split('\n'), l => l.StartsWith("recservice_redis_available") && l.TrimEnd().EndsWith(" 1"));
         }

@@ -56,7 +56,7 @@ public sealed class RadioService(ModelHolder holder, RadioStations stations, Sta
             changed = s;
             return stations.Next(bundle, s, count);
         }, () => stations.Rebuild(bundle, request.StationId));
-        if (!change.Found) StationNotFound(request.StationId, change.Degraded);
+        RequireChanged(request.StationId, change.Found, change.Degraded, change.Contended);
         return Tracks(context, bundle, changed!, change.Result!, change.Degraded);
     }
 
@@ -77,15 +77,17 @@ public sealed class RadioService(ModelHolder holder, RadioStations stations, Sta
             response.Queued = s.Queue.Count;
             return response;
         }, () => stations.Rebuild(bundle, request.StationId));
-        if (!change.Found) StationNotFound(request.StationId, change.Degraded);
+        RequireChanged(request.StationId, change.Found, change.Degraded, change.Contended);
         var result = change.Result!;
         result.Degraded = change.Degraded;
         if (change.Degraded) RpcErrors.MarkDegraded(context);
         return result;
     }
 
-    private static void StationNotFound(string id, bool degraded)
+    private static void RequireChanged(string id, bool found, bool degraded, bool contended)
     {
+        if (contended) RpcErrors.Aborted($"Station '{id}' is being changed by other requests at the same moment; retry.");
+        if (found) return;
         if (degraded) RpcErrors.Unavailable($"Station '{id}' cannot be read: Redis is unreachable and the id names no known seed.");
         RpcErrors.NotFound($"Station '{id}' is unknown or expired.");
     }

@@ -16,7 +16,7 @@ internal static class RpcErrors
     public static void Unavailable(string message) => throw new RpcException(new Status(StatusCode.Unavailable, message));
 
     [DoesNotReturn]
-    public static void FailedPrecondition(string message) => throw new RpcException(new Status(StatusCode.FailedPrecondition, message));
+    public static void Aborted(string message) => throw new RpcException(new Status(StatusCode.Aborted, message));
 
     /// <summary>Response header (gRPC metadata and REST) on answers given without Redis, besides the messages' <c>degraded</c> field.</summary>
     public const string DegradedHeader = "x-recservice-degraded";

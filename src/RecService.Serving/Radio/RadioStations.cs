@@ -78,27 +78,12 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
         var id = bundle.Tracks[track];
         station.Disliked.Remove(id);
         if (!station.Liked.Contains(id)) station.Liked.Add(id);
-        var excluded = Indices(bundle, station.Played.Concat(station.Disliked));
-        var ids = ArrayPool<int>.Shared.Rent(Options.StationLikeNeighbours);
-        var scores = ArrayPool<float>.Shared.Rent(Options.StationLikeNeighbours);
-        try
-        {
-            var n = engine.NearTracks(bundle, track, excluded, ids.AsSpan(0, Options.StationLikeNeighbours), scores.AsSpan(0, Options.StationLikeNeighbours));
-            var near = new HashSet<string>();
-            for (var i = 0; i < n; i++) near.Add(bundle.Tracks[ids[i]]);
-            var before = station.Queue.Count;
-            station.Queue.RemoveAll(q => near.Contains(q.Id));
-            var added = n - (before - station.Queue.Count);
-            var front = near.Select(t => new QueuedTrack(t, id)).ToArray();
-            Random.Shared.Shuffle(front);
-            station.Queue.InsertRange(0, front);
-            return added;
-        }
-        finally
-        {
-            ArrayPool<int>.Shared.Return(ids);
-            ArrayPool<float>.Shared.Return(scores);
-        }
+        var near = Neighbours(bundle, track, Options.StationLikeNeighbours, Indices(bundle, station.Played.Concat(station.Disliked)));
+        var alreadyQueued = station.Queue.RemoveAll(q => near.Contains(q.Id));
+        var front = near.Select(t => new QueuedTrack(t, id)).ToArray();
+        Random.Shared.Shuffle(front);
+        station.Queue.InsertRange(0, front);
+        return front.Length - alreadyQueued;
     }
 
     /// <summary>Thumbs down: the track leaves the queue for good and its nearest neighbours move to the back. Returns (removed, demoted).</summary>
@@ -108,17 +93,24 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
         station.Liked.Remove(id);
         if (!station.Disliked.Contains(id)) station.Disliked.Add(id);
         var removed = station.Queue.RemoveAll(q => q.Id == id);
-        var ids = ArrayPool<int>.Shared.Rent(Options.StationDislikeNeighbours);
-        var scores = ArrayPool<float>.Shared.Rent(Options.StationDislikeNeighbours);
+        var near = Neighbours(bundle, track, Options.StationDislikeNeighbours, []);
+        var demoted = station.Queue.Where(q => near.Contains(q.Id)).ToList();
+        station.Queue.RemoveAll(q => near.Contains(q.Id));
+        station.Queue.AddRange(demoted);
+        return (removed, demoted.Count);
+    }
+
+    /// <summary>The ids of the <paramref name="count"/> tracks nearest <paramref name="track"/> by cosine, skipping <paramref name="excluded"/>.</summary>
+    private HashSet<string> Neighbours(ModelBundle bundle, int track, int count, int[] excluded)
+    {
+        var ids = ArrayPool<int>.Shared.Rent(count);
+        var scores = ArrayPool<float>.Shared.Rent(count);
         try
         {
-            var n = engine.NearTracks(bundle, track, default, ids.AsSpan(0, Options.StationDislikeNeighbours), scores.AsSpan(0, Options.StationDislikeNeighbours));
-            var near = new HashSet<string>();
+            var n = engine.NearTracks(bundle, track, excluded, ids.AsSpan(0, count), scores.AsSpan(0, count));
+            var near = new HashSet<string>(n);
             for (var i = 0; i < n; i++) near.Add(bundle.Tracks[ids[i]]);
-            var demoted = station.Queue.Where(q => near.Contains(q.Id)).ToList();
-            station.Queue.RemoveAll(q => near.Contains(q.Id));
-            station.Queue.AddRange(demoted);
-            return (removed, demoted.Count);
+            return near;
         }
         finally
         {

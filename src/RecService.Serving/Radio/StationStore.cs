@@ -6,7 +6,7 @@ using StackExchange.Redis;
 namespace RecService.Serving.Radio;
 
 /// <summary>The outcome of a station read-change-write: whether the station exists, the change's result, and whether Redis was left out.</summary>
-public readonly record struct StationChange<T>(bool Found, T? Result, bool Degraded);
+public readonly record struct StationChange<T>(bool Found, T? Result, bool Degraded, bool Contended = false);
 
 /// <summary>
 /// Where stations live: a JSON string per station in Redis (<c>{prefix}station:{id}</c>, TTL refreshed on every
@@ -18,7 +18,9 @@ public readonly record struct StationChange<T>(bool Found, T? Result, bool Degra
 public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> options) : IDisposable
 {
     public const string KeyKind = "station";
-    private const int Attempts = 8;
+    private const int Attempts = 16;
+    /// <summary>Requests on one station within this replica take turns (striped by id), so only replicas contend.</summary>
+    private readonly SemaphoreSlim[] _turns = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
     private readonly LocalState<RadioStation> _local = new(options.Value.LocalStateLimit, options.Value.StationTtl);
 
     /// <summary>Saves a new station; returns true when it was kept in this replica only (Redis configured but unreachable).</summary>
@@ -43,30 +45,17 @@ public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> optio
     {
         if (redis.Configured)
         {
-            var key = redis.Key(KeyKind, id);
-            var ttl = options.Value.StationTtl;
-            var answer = await redis.TryAsync("station_update", async db =>
+            var turn = _turns[(int)((uint)StringComparer.Ordinal.GetHashCode(id) % (uint)_turns.Length)];
+            await turn.WaitAsync();
+            try
             {
-                for (var attempt = 0; attempt < Attempts; attempt++)
-                {
-                    var old = await db.StringGetAsync(key);
-                    // A station created while Redis was down lives here only: carry it over on its next change.
-                    var station = old.IsNull ? _local.Get(id) : JsonSerializer.Deserialize((string)old!, RadioJson.Default.RadioStation);
-                    if (station is null) return (Found: false, Result: default(T));
-                    T result;
-                    lock (station) result = change(station);
-                    var transaction = db.CreateTransaction();
-                    transaction.AddCondition(old.IsNull ? Condition.KeyNotExists(key) : Condition.StringEqual(key, old));
-                    _ = transaction.StringSetAsync(key, JsonSerializer.Serialize(station, RadioJson.Default.RadioStation), ttl);
-                    if (await transaction.ExecuteAsync())
-                    {
-                        if (old.IsNull) _local.Remove(id);
-                        return (Found: true, Result: result);
-                    }
-                }
-                throw new RedisException($"Station {id} changed concurrently {Attempts} times in a row.");
-            });
-            if (answer.Answered) return new StationChange<T>(answer.Value.Found, answer.Value.Result, false);
+                var answer = await redis.TryAsync("station_update", db => UpdateSharedAsync(db, id, change));
+                if (answer.Answered) return answer.Value;
+            }
+            finally
+            {
+                turn.Release();
+            }
         }
         var local = _local.Get(id);
         if (local is null && redis.Configured && rebuild() is { } rebuilt)
@@ -81,5 +70,34 @@ public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> optio
         return new StationChange<T>(true, localResult, redis.Configured);
     }
 
-    public void Dispose() => _local.Dispose();
+    /// <summary>Optimistic read-change-write in Redis: the write only lands if the station is still what was read.</summary>
+    private async Task<StationChange<T>> UpdateSharedAsync<T>(IDatabase db, string id, Func<RadioStation, T> change)
+    {
+        var key = redis.Key(KeyKind, id);
+        for (var attempt = 0; attempt < Attempts; attempt++)
+        {
+            if (attempt > 0) await Task.Delay(Random.Shared.Next(1, 2 + attempt)); // another replica won: back off a little
+            var old = await db.StringGetAsync(key);
+            // A station created while Redis was down lives here only: carry it over on its next change.
+            var station = old.IsNull ? _local.Get(id) : JsonSerializer.Deserialize((string)old!, RadioJson.Default.RadioStation);
+            if (station is null) return new StationChange<T>(false, default, false);
+            T result;
+            lock (station) result = change(station);
+            var transaction = db.CreateTransaction();
+            transaction.AddCondition(old.IsNull ? Condition.KeyNotExists(key) : Condition.StringEqual(key, old));
+            _ = transaction.StringSetAsync(key, JsonSerializer.Serialize(station, RadioJson.Default.RadioStation), options.Value.StationTtl);
+            if (await transaction.ExecuteAsync())
+            {
+                if (old.IsNull) _local.Remove(id);
+                return new StationChange<T>(true, result, false);
+            }
+        }
+        return new StationChange<T>(true, default, false, Contended: true); // changed by others every time: the caller asks to retry
+    }
+
+    public void Dispose()
+    {
+        _local.Dispose();
+        foreach (var turn in _turns) turn.Dispose();
+    }
 }
