@@ -1,6 +1,7 @@
 using System.Buffers;
 using RecService.Core.Bundle;
 using RecService.Serving.Precompute;
+using RecService.Serving.State;
 using RecService.Serving.Taste;
 using RecService.Serving.Telemetry;
 
@@ -61,16 +62,14 @@ public sealed class UserRecommendations(
 {
     public async Task<RecommendationList> ForUserAsync(ModelBundle bundle, string userId, int count, bool excludePlayed, ArraySegment<int> excluded)
     {
-        var fresh = await freshPlays.GetAsync(userId);
         var user = bundle.Users.IndexOf(userId);
-        byte[]? stored = null;
-        var degraded = fresh.Degraded;
-        if (fresh.Plays.Count == 0 && user >= 0 && excludePlayed)
-        {
-            var answer = await precomputed.GetAsync(userId);
-            degraded |= answer.Degraded;
-            stored = answer.Value;
-        }
+        // Both reads go out together (one round trip of latency); the stored list is used only without fresh plays.
+        var freshRead = freshPlays.GetAsync(userId);
+        var storedRead = user >= 0 && excludePlayed ? precomputed.GetAsync(userId) : ValueTask.FromResult(PrecomputedLists.NotAsked);
+        var fresh = await freshRead;
+        var answer = await storedRead;
+        var degraded = fresh.Degraded || answer.Degraded;
+        var stored = fresh.Plays.Count == 0 ? answer.Value : null;
 
         var list = new RecommendationList(count) { Degraded = degraded };
         try
