@@ -9,6 +9,8 @@ public static class BenchCommand
     {
         var command = new Command("bench", "Speed benchmarks (Release build; close other work for stable figures).");
         command.Add(BenchAlsCommand.Create());
+        command.Add(BenchBundleCommand.Create());
+        command.Add(BenchServeCommand.Create());
         return command;
     }
 }
