@@ -11,6 +11,7 @@ public static class BenchCommand
         command.Add(BenchAlsCommand.Create());
         command.Add(BenchBundleCommand.Create());
         command.Add(BenchServeCommand.Create());
+        command.Add(BenchStartCommand.Create());
         return command;
     }
 }
