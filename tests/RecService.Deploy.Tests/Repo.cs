@@ -67,7 +67,9 @@ internal static partial class Urls
         foreach (Match m in Identifier().Matches(s))
         {
             if (Keywords.Contains(m.Value)) continue;
-            if (m.Index + m.Length < s.Length && s[m.Index + m.Length] == '(') continue; // a function
+            var next = m.Index + m.Length;
+            while (next < s.Length && char.IsWhiteSpace(s[next])) next++;
+            if (next < s.Length && s[next] == '(') continue; // a function or an aggregation
             names.Add(m.Value);
         }
         return names;
