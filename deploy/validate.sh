@@ -85,7 +85,7 @@ fi
 echo "broken inputs must be rejected"
 mutate() { # mutate SRC DEST SED-EXPRESSION: DEST is SRC with the expression applied, which must change it
   mkdir -p "$(dirname "$2")"; sed -e "$3" "$1" >"$2"
-  if cmp -s "$1" "$2"; then echo "mutation '$3' did not change $1" >&2; return 1; fi
+  if cmp -s "$1" "$2"; then fail "self-test set-up: '$3' no longer changes $1 (update the mutation)"; return 1; fi
 }
 if [ ${#compose[@]} -gt 0 ]; then
   mutate docker-compose.yml "$tmp/c1.yml" 's/^    image: redis:/    imagee: redis:/' \
