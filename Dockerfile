@@ -14,6 +14,7 @@ COPY src/RecService.Core/RecService.Core.csproj src/RecService.Core/
 COPY src/RecService.Ingest/RecService.Ingest.csproj src/RecService.Ingest/
 COPY src/RecService.Training/RecService.Training.csproj src/RecService.Training/
 COPY src/RecService.Serving/RecService.Serving.csproj src/RecService.Serving/
+COPY src/RecService.Worker/RecService.Worker.csproj src/RecService.Worker/
 COPY src/RecService.Cli/RecService.Cli.csproj src/RecService.Cli/
 RUN dotnet restore src/RecService.Cli/RecService.Cli.csproj
 
