@@ -10,6 +10,8 @@ root.Add(IngestCommand.Create());
 root.Add(TrainCommand.Create());
 root.Add(ServeCommand.Create());
 root.Add(QueryCommand.Create());
+root.Add(WorkerCommand.Create());
+root.Add(DemoCommand.Create());
 root.Add(IndexCommand.Create());
 root.Add(EvalCommand.Create());
 root.Add(BenchCommand.Create());

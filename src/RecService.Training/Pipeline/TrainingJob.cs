@@ -183,11 +183,13 @@ public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent
     }
 
     /// <summary>Writes the bundle and switches CURRENT to it; returns the published manifest.</summary>
-    public BundleManifest Publish(TrainingResult result, BundleStore store)
+    /// <param name="extraTraining">More entries for the manifest's training map (e.g. the worker's snapshot signature).</param>
+    public BundleManifest Publish(TrainingResult result, BundleStore store, IReadOnlyDictionary<string, string>? extraTraining = null)
     {
         Report("publish", $"Building forests and publishing to {store.Root}");
         var clock = Stopwatch.StartNew();
         var manifest = Describe(result);
+        foreach (var (key, value) in extraTraining ?? new Dictionary<string, string>()) manifest.Training[key] = value;
         var published = store.Publish(manifest, dir => BundleWriter.Write(dir, Content(result), Options.Forests));
         Report("publish", $"Published {published.ModelVersion} in {clock.Elapsed.TotalSeconds:F1} s ({published.Files.Sum(f => f.Bytes) / 1e6:F1} MB)");
         return published;
