@@ -90,6 +90,15 @@ public sealed class PrecomputeTests
         // More than was stored: live.
         Assert.Equal("model", (await replica.Client.RecommendAsync(new RecommendRequest { UserId = TestWorld.UserId(user), Count = 40 })).Source);
 
+        // Fresh plays outrank a stored list: it was computed without them.
+        Assert.Equal("precomputed", (await replica.Client.RecommendAsync(new RecommendRequest { UserId = TestWorld.UserId(5) })).Source);
+        var plays = new RecordPlaysRequest { UserId = TestWorld.UserId(5) };
+        plays.Plays.Add(new Play { TrackId = TestWorld.TrackId(1), Count = 3 });
+        Assert.False((await replica.Client.RecordPlaysAsync(plays)).Degraded);
+        var fresh = await replica.Client.RecommendAsync(new RecommendRequest { UserId = TestWorld.UserId(5) });
+        Assert.Equal("realtime", fresh.Source);
+        Assert.DoesNotContain(fresh.Items, i => i.Id == TestWorld.TrackId(1));
+
         // A new model: the stored lists belong to v1 and are no longer used.
         var v2 = new TestWorld(seed: 33, users: 80, tracks: 600, clusters: 6).Publish(store, "v2");
         await replica.WaitForVersionAsync(v2.ModelVersion);

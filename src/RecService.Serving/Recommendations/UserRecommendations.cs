@@ -47,8 +47,8 @@ public sealed class RecommendationList : IDisposable
 }
 
 /// <summary>
-/// A user's tracks, choosing the best source available: with fresh plays, a vector folded in from all their plays
-/// (<see cref="TasteFoldIn"/>); otherwise a precomputed list for the current model version when one is stored
+/// A user's tracks, choosing the best source available: with fresh plays of tracks this model knows, a vector folded
+/// in from all their plays (<see cref="TasteFoldIn"/>); otherwise a precomputed list for the current model version when one is stored
 /// and still long enough after exclusions; otherwise the trained vector; popular tracks for a user with neither.
 /// Every list carries reasons from the user's most played artists.
 /// </summary>
@@ -60,7 +60,7 @@ public sealed class UserRecommendations(
     PrecomputedLists precomputed,
     ServingMetrics metrics)
 {
-    public async Task<RecommendationList> ForUserAsync(ModelBundle bundle, string userId, int count, bool excludePlayed, ArraySegment<int> excluded)
+    public async ValueTask<RecommendationList> ForUserAsync(ModelBundle bundle, string userId, int count, bool excludePlayed, ArraySegment<int> excluded)
     {
         var user = bundle.Users.IndexOf(userId);
         // Both reads go out together (one round trip of latency); the stored list is used only without fresh plays.
@@ -69,7 +69,7 @@ public sealed class UserRecommendations(
         var fresh = await freshRead;
         var answer = await storedRead;
         var degraded = fresh.Degraded || answer.Degraded;
-        var stored = fresh.Plays.Count == 0 ? answer.Value : null;
+        var stored = answer.Value;
 
         var list = new RecommendationList(count) { Degraded = degraded };
         try
@@ -127,7 +127,7 @@ public sealed class UserRecommendations(
                 list.Source = RecommendationSource.Realtime;
                 list.Count = engine.RecommendFor(bundle, vector.AsSpan(0, bundle.Factors), excludePlayed ? userTracks : default, excluded, ids, scores);
             }
-            else if (stored is not null && FromStored(bundle, stored, excluded, ids, scores) is var m and > 0)
+            else if (stored is not null && freshKnown == 0 && FromStored(bundle, stored, excluded, ids, scores) is var m and > 0)
             {
                 list.Source = RecommendationSource.Precomputed;
                 list.Count = m;
