@@ -42,10 +42,12 @@ public static class ReplicaHost
         builder.Services.Configure<ServingOptions>(builder.Configuration.GetSection(ServingOptions.Section));
         if (overrides is not null) builder.Services.PostConfigure<ServingOptions>(o => builder.Configuration.GetSection(ServingOptions.Section).Bind(o));
 
+        var endpoints = new ReplicaEndpoints();
+        builder.Services.AddSingleton(endpoints);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            Listen(kestrel, options.HttpUrl, HttpProtocols.Http1);
-            Listen(kestrel, options.GrpcUrl, HttpProtocols.Http2);
+            endpoints.Http = Listen(kestrel, options.HttpUrl, HttpProtocols.Http1);
+            endpoints.Grpc = Listen(kestrel, options.GrpcUrl, HttpProtocols.Http2);
         });
 
         // Defaults first, so appsettings / Serilog__MinimumLevel__* can override them: one request-log line per
@@ -111,15 +113,34 @@ public static class ReplicaHost
         return app;
     }
 
-    private static void Listen(KestrelServerOptions kestrel, string url, HttpProtocols protocols)
+    private static ListenOptions Listen(KestrelServerOptions kestrel, string url, HttpProtocols protocols)
     {
         var uri = new Uri(url.Replace("://*:", "://0.0.0.0:").Replace("://+:", "://0.0.0.0:"));
         if (uri.Scheme != Uri.UriSchemeHttp) throw new ArgumentException($"'{url}': only http:// endpoints are served (terminate TLS in front of the replica).");
-        Action<ListenOptions> configure = o => o.Protocols = protocols;
+        ListenOptions? bound = null;
+        Action<ListenOptions> configure = o =>
+        {
+            o.Protocols = protocols;
+            bound = o;
+        };
         if (uri.Host is "localhost") kestrel.ListenLocalhost(uri.Port, configure);
         else if (uri.Host is "0.0.0.0") kestrel.ListenAnyIP(uri.Port, configure);
         else kestrel.Listen(IPAddress.Parse(uri.Host), uri.Port, configure);
+        return bound!;
     }
+}
+
+/// <summary>
+/// The replica's two listening endpoints. After start they carry the ports actually bound, so a replica
+/// configured with port 0 (tests, benchmarks) can say where it listens without a race for a "free" port.
+/// </summary>
+public sealed class ReplicaEndpoints
+{
+    internal ListenOptions? Http { get; set; }
+    internal ListenOptions? Grpc { get; set; }
+
+    public int HttpPort => (Http?.IPEndPoint ?? throw new InvalidOperationException("The replica has not been configured.")).Port;
+    public int GrpcPort => (Grpc?.IPEndPoint ?? throw new InvalidOperationException("The replica has not been configured.")).Port;
 }
 
 /// <summary>Ready when a model is loaded: /readyz and the gRPC health service report it.</summary>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Sockets;
 using Grpc.Health.V1;
@@ -18,8 +19,6 @@ namespace RecService.Deploy.Tests;
 public sealed class LiveReplicaTests : IAsyncLifetime
 {
     private readonly string _models = Directory.CreateTempSubdirectory("recservice-deploy-").FullName;
-    private readonly int _httpPort = FreePort();
-    private readonly int _grpcPort = FreePort();
     private WebApplication _app = null!;
     private GrpcChannel _channel = null!;
     private HttpClient _http = null!;
@@ -30,15 +29,16 @@ public sealed class LiveReplicaTests : IAsyncLifetime
         var settings = Manifests.Config.Data.Where(kv => kv.Key.StartsWith("Serving__", StringComparison.Ordinal))
             .ToDictionary(kv => kv.Key.Replace("__", ":", StringComparison.Ordinal), kv => (string?)kv.Value);
         settings["Serving:ModelsDirectory"] = _models;
-        settings["Serving:HttpUrl"] = $"http://127.0.0.1:{_httpPort}";
-        settings["Serving:GrpcUrl"] = $"http://127.0.0.1:{_grpcPort}";
+        settings["Serving:HttpUrl"] = "http://127.0.0.1:0"; // the OS picks the ports at bind time
+        settings["Serving:GrpcUrl"] = "http://127.0.0.1:0";
         settings["Serving:Redis"] = null; // notices are optional; the replica polls CURRENT
         settings["Serving:PollInterval"] = "00:00:00.05";
         settings["Serilog:MinimumLevel:Default"] = "Warning";
         _app = ReplicaHost.Build([], settings);
         await _app.StartAsync();
-        _channel = GrpcChannel.ForAddress($"http://127.0.0.1:{_grpcPort}");
-        _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_httpPort}") };
+        var endpoints = _app.Services.GetRequiredService<ReplicaEndpoints>();
+        _channel = GrpcChannel.ForAddress($"http://127.0.0.1:{endpoints.GrpcPort}");
+        _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{endpoints.HttpPort}") };
     }
 
     public async Task DisposeAsync()
@@ -127,13 +127,6 @@ public sealed class LiveReplicaTests : IAsyncLifetime
         {
             Assert.Contains(label, text);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private sealed class TempDir : IDisposable

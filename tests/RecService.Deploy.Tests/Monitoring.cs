@@ -15,8 +15,12 @@ internal static class Monitoring
     [
         .. Histogram("recservice_rpc_duration_seconds"),
         "recservice_model_loaded", "recservice_model_age_seconds", "recservice_model_swaps_total", "recservice_model_refused_total",
+        "recservice_recommend_source_total",
         .. Histogram("http_server_request_duration_seconds"),
     ];
+
+    /// <summary>Replica series that exist only with Redis configured (availability) or once Redis failed (degraded calls).</summary>
+    public static readonly HashSet<string> RedisSeries = ["recservice_redis_available", "recservice_redis_degraded_total"];
 
     /// <summary>Series the worker exports.</summary>
     public static readonly HashSet<string> WorkerSeries =

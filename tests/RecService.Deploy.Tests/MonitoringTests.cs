@@ -16,7 +16,7 @@ public class MonitoringTests
     [Fact]
     public void The_dashboard_and_the_alerts_query_only_metrics_that_the_service_exports()
     {
-        var known = Monitoring.ReplicaSeries.Concat(Monitoring.WorkerSeries).Concat(Monitoring.ScrapeSeries).ToHashSet();
+        var known = Monitoring.ReplicaSeries.Concat(Monitoring.RedisSeries).Concat(Monitoring.WorkerSeries).Concat(Monitoring.ScrapeSeries).ToHashSet();
         var used = Monitoring.MetricsUsed().ToList();
         Assert.True(used.Count > 30, $"only {used.Count} metric references found");
         Assert.All(used, u => Assert.True(known.Contains(u.Name), $"{u.Where} reads '{u.Name}', which neither the replica nor the worker exports"));

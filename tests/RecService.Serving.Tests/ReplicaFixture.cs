@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Sockets;
 using Grpc.Net.Client;
@@ -36,13 +37,12 @@ public sealed class Replica : IAsyncDisposable
     public static async Task<Replica> StartAsync(string modelsDirectory, TimeSpan? poll = null, string? redis = null,
         IReadOnlyDictionary<string, string?>? settings = null)
     {
-        var httpPort = FreePort();
-        var grpcPort = FreePort();
+        // Port 0: the OS picks free ports at bind time (picking them beforehand races with parallel test runs).
         var overrides = new Dictionary<string, string?>
         {
             ["Serving:ModelsDirectory"] = modelsDirectory,
-            ["Serving:HttpUrl"] = $"http://127.0.0.1:{httpPort}",
-            ["Serving:GrpcUrl"] = $"http://127.0.0.1:{grpcPort}",
+            ["Serving:HttpUrl"] = "http://127.0.0.1:0",
+            ["Serving:GrpcUrl"] = "http://127.0.0.1:0",
             ["Serving:PollInterval"] = (poll ?? TimeSpan.FromMilliseconds(100)).ToString(),
             ["Serving:Redis"] = redis,
             // Generous for tests: two cores shared with parallel test classes can stall a loopback call past 250 ms.
@@ -52,7 +52,8 @@ public sealed class Replica : IAsyncDisposable
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) overrides[key] = value;
         var app = ReplicaHost.Build([], overrides);
         await app.StartAsync();
-        return new Replica(app, modelsDirectory, httpPort, grpcPort);
+        var endpoints = app.Services.GetRequiredService<ReplicaEndpoints>();
+        return new Replica(app, modelsDirectory, endpoints.HttpPort, endpoints.GrpcPort);
     }
 
     /// <summary>Waits until the replica serves <paramref name="version"/> (polling GetModelInfo).</summary>
