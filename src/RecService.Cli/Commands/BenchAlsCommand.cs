@@ -68,7 +68,7 @@ public static class BenchAlsCommand
         var flopsPerIteration = 32.0 * f * matrix.NonZeros + 10.0 * f * f * (matrix.Rows + matrix.Columns);
         Console.WriteLine($"factors {f}, threads {(options.Threads == 0 ? Environment.ProcessorCount : options.Threads)}, solver {options.Solver}" +
             (options.Solver == AlsSolver.ConjugateGradient ? $" ({options.ConjugateGradientSteps} steps)" : "") +
-            $", {Environment.ProcessorCount} cores, {System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated switch { true => "AVX2", false => "no SIMD" }}");
+            $", {Environment.ProcessorCount} cores, {(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2" : "no SIMD")}");
         var timed = new List<double>();
         // Process CPU time per iteration next to wall time: on a shared machine, wall time well above CPU time / threads
         // means the benchmark was waiting for cores, not computing.
