@@ -7,6 +7,12 @@ using RecService.Cli.Commands;
 var root = new RootCommand("RecService: implicit ALS + ANN forest recommendations, trained and served.");
 root.Add(GenerateCommand.Create());
 root.Add(IngestCommand.Create());
+root.Add(TrainCommand.Create());
+root.Add(ServeCommand.Create());
+root.Add(QueryCommand.Create());
+root.Add(WorkerCommand.Create());
+root.Add(DemoCommand.Create());
+root.Add(IndexCommand.Create());
 root.Add(EvalCommand.Create());
 root.Add(BenchCommand.Create());
 

@@ -9,6 +9,9 @@ public static class BenchCommand
     {
         var command = new Command("bench", "Speed benchmarks (Release build; close other work for stable figures).");
         command.Add(BenchAlsCommand.Create());
+        command.Add(BenchBundleCommand.Create());
+        command.Add(BenchServeCommand.Create());
+        command.Add(BenchStartCommand.Create());
         return command;
     }
 }

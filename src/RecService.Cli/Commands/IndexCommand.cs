@@ -1,0 +1,193 @@
+using System.CommandLine;
+using System.Diagnostics;
+using RecService.Core.Forest;
+using RecService.Core.Vectors;
+
+namespace RecService.Cli.Commands;
+
+/// <summary><c>rec index synth|build|bench|verify</c>: make benchmark data, build a forest file, measure it against exact search.</summary>
+public static class IndexCommand
+{
+    public static Command Create()
+    {
+        var index = new Command("index", "Build, verify and benchmark the ANN forest index.");
+        index.Add(CreateSynth());
+        index.Add(CreateBuild());
+        index.Add(CreateBench());
+        index.Add(CreateVerify());
+        return index;
+    }
+
+    private static Command CreateSynth()
+    {
+        var count = new Option<int>("--count") { Description = "Number of item vectors.", DefaultValueFactory = _ => 200_000 };
+        var dims = new Option<int>("--dims") { Description = "Dimensions.", DefaultValueFactory = _ => 64 };
+        var queries = new Option<int>("--queries") { Description = "Number of user-like query vectors.", DefaultValueFactory = _ => 1000 };
+        var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
+        var outDir = new Option<string>("--out") { Description = "Output directory (vectors.npy, queries.npy).", Required = true };
+        var cmd = new Command("synth", "Generate ALS-like factors (Zipf-sized clusters, heavy-tailed norms) and user-like queries as .npy.")
+        {
+            count, dims, queries, seed, outDir,
+        };
+        cmd.SetAction(parseResult =>
+        {
+            int n = parseResult.GetValue(count), d = parseResult.GetValue(dims), nq = parseResult.GetValue(queries);
+            string dir = parseResult.GetValue(outDir)!;
+            var clock = Stopwatch.StartNew();
+            var (items, qs) = SyntheticFactors.Generate(new SyntheticFactors.Options(n, d, nq, parseResult.GetValue(seed)));
+            Directory.CreateDirectory(dir);
+            NpyFile.WriteFloat32Matrix(Path.Combine(dir, "vectors.npy"), items, n, d);
+            NpyFile.WriteFloat32Matrix(Path.Combine(dir, "queries.npy"), qs, nq, d);
+            Console.WriteLine($"wrote {Path.Combine(dir, "vectors.npy")} ({n} x {d}) and {Path.Combine(dir, "queries.npy")} ({nq} x {d}) in {clock.Elapsed.TotalSeconds:F1} s");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Option<Metric> MetricOption() => new("--metric") { Description = "cosine or dot (maximum inner product).", DefaultValueFactory = _ => Metric.Cosine };
+    private static Option<int> TreesOption() => new("--trees") { Description = "Number of trees.", DefaultValueFactory = _ => new ForestOptions().Trees };
+    private static Option<int> LeafSizeOption() => new("--leaf-size") { Description = "Largest leaf.", DefaultValueFactory = _ => new ForestOptions().LeafSize };
+    private static Option<int> SeedOption() => new("--seed") { Description = "Build seed.", DefaultValueFactory = _ => 1 };
+    private static Option<int> ThreadsOption() => new("--threads") { Description = "Build threads (0 = all cores).", DefaultValueFactory = _ => 0 };
+
+    private static Command CreateBuild()
+    {
+        var vectors = new Option<string>("--vectors") { Description = "Item vectors, .npy float32 2-D.", Required = true };
+        var metric = MetricOption();
+        var trees = TreesOption();
+        var leafSize = LeafSizeOption();
+        var seed = SeedOption();
+        var threads = ThreadsOption();
+        var output = new Option<string>("--out") { Description = "Index file to write.", Required = true };
+        var cmd = new Command("build", "Build a forest index file from .npy vectors.") { vectors, metric, trees, leafSize, seed, threads, output };
+        cmd.SetAction(parseResult =>
+        {
+            var (data, rows, cols) = NpyFile.ReadFloat32Matrix(parseResult.GetValue(vectors)!);
+            var options = new ForestOptions
+            {
+                Metric = parseResult.GetValue(metric), Trees = parseResult.GetValue(trees), LeafSize = parseResult.GetValue(leafSize),
+                Seed = parseResult.GetValue(seed), Threads = parseResult.GetValue(threads),
+            };
+            PrintBuild(ForestBuilder.Build(data, rows, cols, options, parseResult.GetValue(output)!), rows, cols);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static void PrintBuild(ForestBuildInfo info, int rows, int cols)
+    {
+        long raw = (long)rows * cols * sizeof(float);
+        Console.WriteLine($"built {info.Path}: {info.Count} x {info.Dimensions}, {info.Trees} trees, {info.Nodes} splits, {info.Leaves} leaves");
+        Console.WriteLine($"build seconds: {info.Elapsed.TotalSeconds:F2} ({Environment.ProcessorCount} cores)");
+        Console.WriteLine($"file size: {info.FileBytes / 1e6:F1} MB = {(double)info.FileBytes / raw:F2} x raw vectors ({raw / 1e6:F1} MB)");
+    }
+
+    private static Command CreateVerify()
+    {
+        var indexPath = new Option<string>("--index") { Description = "Index file.", Required = true };
+        var cmd = new Command("verify", "Check an index file completely (checksum and every index).") { indexPath };
+        cmd.SetAction(parseResult =>
+        {
+            var clock = Stopwatch.StartNew();
+            using var index = ForestIndex.Open(parseResult.GetValue(indexPath)!);
+            index.Verify();
+            Console.WriteLine($"ok: {index.Count} x {index.Dimensions} {index.Metric}, {index.Trees} trees, {index.FileBytes} bytes, verified in {clock.Elapsed.TotalMilliseconds:F0} ms");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command CreateBench()
+    {
+        var indexPath = new Option<string>("--index") { Description = "Index file (built first when --build is given).", Required = true };
+        var vectors = new Option<string>("--vectors") { Description = "The item vectors the index was built from (.npy), for exact ground truth.", Required = true };
+        var queries = new Option<string>("--queries") { Description = "Query vectors (.npy).", Required = true };
+        var k = new Option<int>("--k") { Description = "Results per query.", DefaultValueFactory = _ => 10 };
+        var searchK = new Option<int[]>("--search-k")
+        {
+            Description = "Candidates scored per query; several values make a sweep.",
+            DefaultValueFactory = _ => [500, 1000, 2000, 3000, 5000, 8000],
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var rerank = new Option<int>("--rerank") { Description = "Best code-scored candidates re-scored in float32.", DefaultValueFactory = _ => 100 };
+        var build = new Option<bool>("--build") { Description = "Build the index from --vectors first (with --metric, --trees, ...) and report the build." };
+        var metric = MetricOption();
+        var trees = TreesOption();
+        var leafSize = LeafSizeOption();
+        var seed = SeedOption();
+        var threads = ThreadsOption();
+        var cmd = new Command("bench", "Single-thread queries/second and recall@k against exact search, for a sweep of search sizes.")
+        {
+            indexPath, vectors, queries, k, searchK, rerank, build, metric, trees, leafSize, seed, threads,
+        };
+        cmd.SetAction(parseResult =>
+        {
+            string path = parseResult.GetValue(indexPath)!;
+            var (items, rows, cols) = NpyFile.ReadFloat32Matrix(parseResult.GetValue(vectors)!);
+            var (qs, nq, qd) = NpyFile.ReadFloat32Matrix(parseResult.GetValue(queries)!);
+            if (qd != cols) throw new ArgumentException($"queries have {qd} dimensions, vectors {cols}.");
+            if (parseResult.GetValue(build))
+            {
+                var options = new ForestOptions
+                {
+                    Metric = parseResult.GetValue(metric), Trees = parseResult.GetValue(trees), LeafSize = parseResult.GetValue(leafSize),
+                    Seed = parseResult.GetValue(seed), Threads = parseResult.GetValue(threads),
+                };
+                PrintBuild(ForestBuilder.Build(items, rows, cols, options, path), rows, cols);
+            }
+            Run(path, items, rows, cols, qs, nq, parseResult.GetValue(k), parseResult.GetValue(searchK)!, parseResult.GetValue(rerank));
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static void Run(string path, float[] items, int rows, int cols, float[] queries, int nq, int k, int[] sweep, int rerank)
+    {
+        var openClock = Stopwatch.StartNew();
+        using var index = ForestIndex.Open(path);
+        double openMs = openClock.Elapsed.TotalMilliseconds;
+        if (index.Count != rows || index.Dimensions != cols) throw new ArgumentException($"index is {index.Count} x {index.Dimensions}, vectors are {rows} x {cols}.");
+        index.RerankCount = rerank;
+        long raw = (long)rows * cols * sizeof(float);
+        Console.WriteLine($"index {path}: {index.Metric}, {index.Count} x {index.Dimensions}, {index.Trees} trees, leaf size {index.LeafSize}, opened in {openMs:F2} ms");
+        Console.WriteLine($"file size: {index.FileBytes / 1e6:F1} MB = {(double)index.FileBytes / raw:F2} x raw vectors");
+
+        var exactClock = Stopwatch.StartNew();
+        var exact = new ExactSearch(items, rows, cols, index.Metric);
+        var truthIds = new int[nq * k];
+        var truthScores = new float[nq * k];
+        exact.SearchBatch(queries, nq, k, truthIds, truthScores);
+        Console.WriteLine($"exact top-{k} for {nq} queries (brute force, {Environment.ProcessorCount} threads): {exactClock.Elapsed.TotalSeconds:F2} s");
+
+        var ids = new int[k];
+        var scores = new float[k];
+        var truth = new HashSet<int>();
+        Console.WriteLine($"single thread, one query per call, k={k}, rerank={rerank}");
+        Console.WriteLine($"{"search-k",9} {"q/s",9} {"us/query",9} {"recall@" + k,10} {"alloc B/q",10}");
+        foreach (int sk in sweep)
+        {
+            // Warm-up pass: JIT tiers, page cache, and the recall figure.
+            long hits = 0;
+            for (int q = 0; q < nq; q++)
+            {
+                int n = index.Search(queries.AsSpan(q * cols, cols), k, ids, scores, sk);
+                truth.Clear();
+                for (int j = 0; j < k; j++) truth.Add(truthIds[q * k + j]);
+                for (int j = 0; j < n; j++) if (truth.Contains(ids[j])) hits++;
+            }
+            double recall = (double)hits / ((long)nq * k);
+            // Timed passes: repeat the query set until at least ~1 s has elapsed.
+            long allocated = GC.GetAllocatedBytesForCurrentThread();
+            var clock = Stopwatch.StartNew();
+            long done = 0;
+            do
+            {
+                for (int q = 0; q < nq; q++) index.Search(queries.AsSpan(q * cols, cols), k, ids, scores, sk);
+                done += nq;
+            } while (clock.Elapsed.TotalSeconds < 1.0);
+            double seconds = clock.Elapsed.TotalSeconds;
+            allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+            Console.WriteLine($"{sk,9} {done / seconds,9:F0} {seconds * 1e6 / done,9:F1} {recall,10:F4} {(double)allocated / done,10:F1}");
+        }
+    }
+}

@@ -1,0 +1,41 @@
+using System.CommandLine;
+using Microsoft.Extensions.Hosting;
+using RecService.Serving;
+
+namespace RecService.Cli.Commands;
+
+/// <summary><c>rec serve</c>: runs a replica over a models directory until Ctrl-C.</summary>
+public static class ServeCommand
+{
+    public static Command Create()
+    {
+        var defaults = new ServingOptions();
+        var models = new Option<string>("--models") { Description = "Models directory (versions + CURRENT)", DefaultValueFactory = _ => defaults.ModelsDirectory };
+        var http = new Option<string>("--http") { Description = "REST, health and metrics endpoint", DefaultValueFactory = _ => defaults.HttpUrl };
+        var grpc = new Option<string>("--grpc") { Description = "gRPC endpoint (HTTP/2 cleartext)", DefaultValueFactory = _ => defaults.GrpcUrl };
+        var redis = new Option<string?>("--redis") { Description = "Redis configuration for model notices (e.g. localhost:6379)" };
+        var command = new Command("serve", "Serve the current model bundle over gRPC and REST, swapping to new versions as they are published.")
+        {
+            models, http, grpc, redis,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            // Only flags given on the command line override configuration (appsettings, Serving__* variables),
+            // so a container can configure everything through its environment.
+            var settings = new Dictionary<string, string?>();
+            void Set(Option<string> option, string key, Func<string, string>? map = null)
+            {
+                if (parse.GetResult(option) is { Implicit: false }) settings[key] = map is null ? parse.GetValue(option) : map(parse.GetValue(option)!);
+            }
+            Set(models, "Serving:ModelsDirectory", Path.GetFullPath);
+            Set(http, "Serving:HttpUrl");
+            Set(grpc, "Serving:GrpcUrl");
+            if (parse.GetValue(redis) is { } r) settings["Serving:Redis"] = r;
+            var app = ReplicaHost.Build([], settings);
+            await app.StartAsync(ct);
+            await app.WaitForShutdownAsync(ct);
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,64 @@
+using System.CommandLine;
+using RecService.Core.Bundle;
+using RecService.Training.Pipeline;
+
+namespace RecService.Cli.Commands;
+
+/// <summary><c>rec train</c>: snapshots -> evaluated ALS models for tracks and artists -> a published model bundle.</summary>
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        var snapshots = new Option<string>("--snapshots") { Description = "Directory of yyyy-MM-dd snapshot folders", Required = true };
+        var catalog = new Option<string>("--catalog") { Description = "Directory with tracks.tsv and artists.tsv", Required = true };
+        var models = new Option<string>("--models") { Description = "Models directory to publish into (versions + CURRENT)", DefaultValueFactory = _ => "models" };
+        var days = new Option<int>("--days") { Description = "Train on the last N days of snapshots (0 = all)", DefaultValueFactory = _ => 0 };
+        var holdout = new Option<double>("--holdout") { Description = "Share of pairs held out for evaluation (0 = skip)", DefaultValueFactory = _ => 0.2 };
+        var trees = new Option<int>("--trees") { Description = "Trees per forest", DefaultValueFactory = _ => new BundleForestOptions().TrackTrees };
+        var keep = new Option<int>("--keep") { Description = "Published versions to keep", DefaultValueFactory = _ => 5 };
+        var noPublish = new Option<bool>("--no-publish") { Description = "Train and evaluate only" };
+        var als = new AlsCommandOptions();
+        var command = new Command("train", "Train track and artist models from snapshot logs, evaluate them, and publish a model bundle.")
+        {
+            snapshots, catalog, models, days, holdout, trees, keep, noPublish,
+        };
+        als.AddTo(command);
+        command.SetAction(async (parse, ct) =>
+        {
+            var alsOptions = als.Read(parse);
+            var options = new TrainingJobOptions
+            {
+                SnapshotsDirectory = parse.GetValue(snapshots)!,
+                CatalogDirectory = parse.GetValue(catalog)!,
+                WindowDays = parse.GetValue(days),
+                HoldoutFraction = parse.GetValue(holdout),
+                Tracks = alsOptions,
+                Artists = alsOptions,
+                Seed = alsOptions.Seed,
+                Forests = new BundleForestOptions { TrackTrees = parse.GetValue(trees), ArtistTrees = parse.GetValue(trees), Threads = alsOptions.Threads },
+            };
+            var manifest = await RunAsync(options, parse.GetValue(noPublish) ? null : new BundleStore(parse.GetValue(models)!), parse.GetValue(keep), ct);
+            return manifest is null && !parse.GetValue(noPublish) ? 1 : 0;
+        });
+        return command;
+    }
+
+    /// <summary>Runs a job, printing stages and iterations; publishes when a store is given. Shared with <c>rec demo</c>.</summary>
+    public static async Task<BundleManifest?> RunAsync(TrainingJobOptions options, BundleStore? store, int keep, CancellationToken ct)
+    {
+        var job = new TrainingJob(options, e =>
+        {
+            // Plain lines: they go to logs as often as to a terminal, and must not wrap at 80 columns.
+            if (e.Iteration is { } it)
+                Console.WriteLine($"  {e.Message} iteration {it.Iteration,2}: {it.Elapsed.TotalSeconds,6:F2} s, loss {it.LossPerNonZero:F5} per nnz");
+            else
+                Console.WriteLine($"{e.Stage}: {e.Message}");
+        });
+        var result = await job.RunAsync(ct);
+        if (store is null) return null;
+        var manifest = job.Publish(result, store);
+        var pruned = store.Prune(keep);
+        if (pruned.Count > 0) Console.WriteLine($"prune: removed {string.Join(", ", pruned)}");
+        return manifest;
+    }
+}

@@ -1,0 +1,56 @@
+namespace RecService.Core.Bundle;
+
+/// <summary>
+/// Track and artist metadata read from <c>catalog.meta</c>: each track's artist and title, each artist's name,
+/// per-track play counts and tracks in descending popularity (the cold-start fallback).
+/// </summary>
+public sealed unsafe class BundleCatalog
+{
+    private readonly int* _trackArtist;
+    private readonly float* _popularity;
+    private readonly MappedStrings _titles;
+    private readonly MappedStrings _artistNames;
+    private readonly int* _popular;
+    private readonly string _path;
+
+    public BundleCatalog(SectionFile file, int tracks, int artists)
+    {
+        _path = file.Path;
+        _trackArtist = file.Pointer<int>(BundleFiles.CatalogSections.TrackArtist, out var n);
+        _popularity = file.Pointer<float>(BundleFiles.CatalogSections.TrackPopularity, out var p);
+        _popular = file.Pointer<int>(BundleFiles.CatalogSections.PopularOrder, out var order);
+        _titles = new MappedStrings(file, BundleFiles.CatalogSections.TrackTitleOffsets, BundleFiles.CatalogSections.TrackTitleBlob);
+        _artistNames = new MappedStrings(file, BundleFiles.CatalogSections.ArtistNameOffsets, BundleFiles.CatalogSections.ArtistNameBlob);
+        if (n != tracks || p != tracks || _titles.Count != tracks || order > tracks)
+            throw new InvalidDataException($"{_path}: track metadata does not cover the {tracks} tracks.");
+        if (_artistNames.Count != artists) throw new InvalidDataException($"{_path}: {_artistNames.Count} artist names for {artists} artists.");
+        TrackCount = tracks;
+        ArtistCount = artists;
+        PopularCount = (int)order;
+    }
+
+    public int TrackCount { get; }
+    public int ArtistCount { get; }
+    public int PopularCount { get; }
+
+    public int ArtistOf(int track)
+    {
+        if ((uint)track >= (uint)TrackCount) throw new ArgumentOutOfRangeException(nameof(track));
+        var artist = _trackArtist[track];
+        return (uint)artist < (uint)ArtistCount ? artist : throw new InvalidDataException($"{_path}: track {track} has artist {artist} outside {ArtistCount}.");
+    }
+
+    public string Title(int track) => _titles[track];
+    public string ArtistName(int artist) => _artistNames[artist];
+
+    public float Popularity(int track) =>
+        (uint)track < (uint)TrackCount ? _popularity[track] : throw new ArgumentOutOfRangeException(nameof(track));
+
+    /// <summary>The i-th most played track.</summary>
+    public int Popular(int rank)
+    {
+        if ((uint)rank >= (uint)PopularCount) throw new ArgumentOutOfRangeException(nameof(rank));
+        var track = _popular[rank];
+        return (uint)track < (uint)TrackCount ? track : throw new InvalidDataException($"{_path}: popular track {track} outside {TrackCount}.");
+    }
+}

@@ -1,0 +1,80 @@
+using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
+
+namespace RecService.Core.Bundle;
+
+/// <summary>
+/// A whole file mapped read-only, exposed as a base pointer and typed spans. The OS page cache backs it, so
+/// replicas on one machine share the same physical pages and opening costs O(1) whatever the size.
+/// Opened with FileShare.Delete so a publisher can prune an old version while a replica still maps it.
+/// </summary>
+public sealed unsafe class MappedFile : IDisposable
+{
+    private readonly MemoryMappedFile _map;
+    private readonly MemoryMappedViewAccessor _view;
+    private byte* _pointer;
+
+    private MappedFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, long length)
+    {
+        Path = path;
+        _map = map;
+        _view = view;
+        Length = length;
+        byte* p = null;
+        view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+        _pointer = p + view.PointerOffset;
+    }
+
+    public string Path { get; }
+    public long Length { get; }
+    public byte* Pointer => _pointer != null ? _pointer : throw new ObjectDisposedException(Path);
+
+    public static MappedFile Open(string path)
+    {
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
+        try
+        {
+            var length = stream.Length;
+            if (length == 0) throw new InvalidDataException($"{path}: file is empty.");
+            var map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+            try
+            {
+                var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+                return new MappedFile(path, map, view, length);
+            }
+            catch
+            {
+                map.Dispose();
+                throw;
+            }
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The bytes [offset, offset + length); callers have bounds-checked against <see cref="Length"/>.</summary>
+    public ReadOnlySpan<byte> Bytes(long offset, long length)
+    {
+        if (offset < 0 || length < 0 || offset > Length - length || length > int.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"{Path}: range {offset}+{length} is outside the file ({Length} bytes) or too long for a span.");
+        return new ReadOnlySpan<byte>(Pointer + offset, (int)length);
+    }
+
+    public ReadOnlySpan<T> Span<T>(long offset, long count) where T : unmanaged
+    {
+        var bytes = Bytes(offset, checked(count * sizeof(T)));
+        return MemoryMarshal.Cast<byte, T>(bytes);
+    }
+
+    public void Dispose()
+    {
+        if (_pointer == null) return;
+        _pointer = null;
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _map.Dispose();
+    }
+}

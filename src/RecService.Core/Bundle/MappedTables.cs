@@ -1,0 +1,215 @@
+using System.IO.Hashing;
+using System.Text;
+
+namespace RecService.Core.Bundle;
+
+/// <summary>
+/// Strings stored as int64 offsets (count + 1) into a UTF-8 blob. Offsets are checked on each access rather
+/// than all at open, so opening stays O(1) and a corrupt entry fails only the request that touches it.
+/// </summary>
+public readonly unsafe struct MappedStrings
+{
+    private readonly long* _offsets;
+    private readonly byte* _blob;
+    private readonly long _blobLength;
+    private readonly string _path;
+
+    public MappedStrings(SectionFile file, string offsetsTag, string blobTag)
+    {
+        _offsets = file.Pointer<long>(offsetsTag, out var offsets);
+        _blob = file.Pointer<byte>(blobTag, out _blobLength);
+        if (offsets < 1) throw new InvalidDataException($"{file.Path}: section '{offsetsTag}' is empty.");
+        Count = checked((int)(offsets - 1));
+        _path = file.Path;
+    }
+
+    public int Count { get; }
+
+    public ReadOnlySpan<byte> Utf8(int index)
+    {
+        if ((uint)index >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(index));
+        long start = _offsets[index], end = _offsets[index + 1];
+        if (start < 0 || end < start || end > _blobLength || end - start > int.MaxValue)
+            throw new InvalidDataException($"{_path}: string {index} has offsets [{start}, {end}) outside the blob.");
+        return new ReadOnlySpan<byte>(_blob + start, (int)(end - start));
+    }
+
+    public string this[int index] => Encoding.UTF8.GetString(Utf8(index));
+}
+
+/// <summary>
+/// A string id -> dense index map read straight from the mapped file: the ids (as <see cref="MappedStrings"/>)
+/// plus an open-addressing hash table of int32 slots (power-of-two size, at most half full, -1 = empty) keyed by
+/// XxHash3 of the UTF-8 id. A lookup hashes, probes, and compares bytes: no dictionary is built at load.
+/// </summary>
+public sealed unsafe class MappedIdMap
+{
+    public const string Kind = "IDMP";
+    private const int MaxIdBytes = 1024;
+    private readonly MappedStrings _ids;
+    private readonly int* _slots;
+    private readonly int _mask;
+
+    public MappedIdMap(SectionFile file)
+    {
+        _ids = new MappedStrings(file, "OFFS", "BLOB");
+        _slots = file.Pointer<int>("HASH", out var slots);
+        if (slots < 2 || (slots & (slots - 1)) != 0 || slots > int.MaxValue || slots < 2L * Count)
+            throw new InvalidDataException($"{file.Path}: hash table of {slots} slots is not a power of two at least twice the {Count} ids.");
+        _mask = (int)slots - 1;
+    }
+
+    public int Count => _ids.Count;
+    public string this[int index] => _ids[index];
+    public ReadOnlySpan<byte> Utf8(int index) => _ids.Utf8(index);
+
+    /// <summary>The dense index of <paramref name="id"/>, or -1.</summary>
+    public int IndexOf(ReadOnlySpan<char> id)
+    {
+        if (id.IsEmpty || id.Length > MaxIdBytes / 3) return -1;
+        Span<byte> utf8 = stackalloc byte[id.Length * 3];
+        var n = Encoding.UTF8.GetBytes(id, utf8);
+        return IndexOf(utf8[..n]);
+    }
+
+    public int IndexOf(ReadOnlySpan<byte> utf8)
+    {
+        var slot = (int)XxHash3.HashToUInt64(utf8) & _mask;
+        // Probes are bounded by the table size, so a corrupt table that is full can't loop forever.
+        for (var probe = 0; probe <= _mask; probe++, slot = (slot + 1) & _mask)
+        {
+            var index = _slots[slot];
+            if (index < 0) return -1;
+            if (index < Count && _ids.Utf8(index).SequenceEqual(utf8)) return index;
+        }
+        return -1;
+    }
+
+    public static void Write(string path, IReadOnlyList<string> ids)
+    {
+        var capacity = 16;
+        while (capacity < 2L * ids.Count) capacity *= 2;
+        var slots = new int[capacity];
+        Array.Fill(slots, -1);
+        var mask = capacity - 1;
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var slot = (int)XxHash3.HashToUInt64(Encoding.UTF8.GetBytes(ids[i])) & mask;
+            while (slots[slot] >= 0)
+            {
+                if (ids[slots[slot]] == ids[i]) throw new ArgumentException($"Duplicate id '{ids[i]}'.", nameof(ids));
+                slot = (slot + 1) & mask;
+            }
+            slots[slot] = i;
+        }
+        new SectionFileWriter(FourCC.From(Kind)).AddStrings("OFFS", "BLOB", ids).Add<int>("HASH", slots).Write(path);
+    }
+}
+
+/// <summary>A dense float32 matrix (rows x columns, row-major) in a section file: 'DIMS' int64[2] and 'DATA'.</summary>
+public sealed unsafe class MappedMatrix
+{
+    public const string Kind = "MTRX";
+    private readonly float* _data;
+
+    public MappedMatrix(SectionFile file)
+    {
+        var dims = file.Span<long>("DIMS");
+        if (dims.Length != 2 || dims[0] < 0 || dims[1] <= 0 || dims[1] > 4096 || dims[0] > int.MaxValue)
+            throw new InvalidDataException($"{file.Path}: bad matrix dimensions.");
+        Rows = (int)dims[0];
+        Columns = (int)dims[1];
+        _data = file.Pointer<float>("DATA", out var count);
+        if (count != (long)Rows * Columns) throw new InvalidDataException($"{file.Path}: {count} values for a {Rows} x {Columns} matrix.");
+    }
+
+    public int Rows { get; }
+    public int Columns { get; }
+
+    public ReadOnlySpan<float> Row(int row)
+    {
+        if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
+        return new ReadOnlySpan<float>(_data + (long)row * Columns, Columns);
+    }
+
+    /// <summary>All rows as one pointer, for scans that stride through the whole matrix.</summary>
+    public float* Data => _data;
+
+    public static void Write(string path, ReadOnlySpan<float> data, int rows, int columns)
+    {
+        if (data.Length != (long)rows * columns) throw new ArgumentException($"{data.Length} values for a {rows} x {columns} matrix.");
+        new SectionFileWriter(FourCC.From(Kind)).Add<long>("DIMS", [rows, columns]).Add("DATA", data).Write(path);
+    }
+}
+
+/// <summary>
+/// A sparse matrix in a section file: 'SHAP' int64[2], 'RPTR' int64[rows + 1], 'COLS' int32, 'VALS' float32.
+/// Row bounds and column indices are checked when a row is read.
+/// </summary>
+public sealed unsafe class MappedCsr
+{
+    public const string Kind = "CSRM";
+    private readonly long* _pointers;
+    private readonly int* _columns;
+    private readonly float* _values;
+    private readonly long _nonZeros;
+    private readonly string _path;
+
+    public MappedCsr(SectionFile file)
+    {
+        var shape = file.Span<long>("SHAP");
+        if (shape.Length != 2 || shape[0] < 0 || shape[1] < 0 || shape[0] > int.MaxValue || shape[1] > int.MaxValue)
+            throw new InvalidDataException($"{file.Path}: bad sparse matrix shape.");
+        Rows = (int)shape[0];
+        Columns = (int)shape[1];
+        _pointers = file.Pointer<long>("RPTR", out var pointers);
+        if (pointers != Rows + 1L) throw new InvalidDataException($"{file.Path}: {pointers} row pointers for {Rows} rows.");
+        _columns = file.Pointer<int>("COLS", out _nonZeros);
+        _values = file.Pointer<float>("VALS", out var values);
+        if (values != _nonZeros) throw new InvalidDataException($"{file.Path}: {values} values for {_nonZeros} column indices.");
+        _path = file.Path;
+    }
+
+    public int Rows { get; }
+    public int Columns { get; }
+    public long NonZeros => _nonZeros;
+
+    private (long Start, int Length) Range(int row)
+    {
+        if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
+        long start = _pointers[row], end = _pointers[row + 1];
+        if (start < 0 || end < start || end > _nonZeros || end - start > int.MaxValue)
+            throw new InvalidDataException($"{_path}: row {row} has pointers [{start}, {end}) outside {_nonZeros} non-zeros.");
+        return (start, (int)(end - start));
+    }
+
+    /// <summary>Row's column indices (ascending); each is checked to be inside the matrix.</summary>
+    public ReadOnlySpan<int> RowIndices(int row)
+    {
+        var (start, length) = Range(row);
+        var span = new ReadOnlySpan<int>(_columns + start, length);
+        foreach (var c in span)
+        {
+            if ((uint)c >= (uint)Columns) throw new InvalidDataException($"{_path}: row {row} has column {c} outside {Columns}.");
+        }
+        return span;
+    }
+
+    public ReadOnlySpan<float> RowValues(int row)
+    {
+        var (start, length) = Range(row);
+        return new ReadOnlySpan<float>(_values + start, length);
+    }
+
+    public static void Write(string path, Sparse.CsrMatrix matrix)
+    {
+        var pointers = new long[matrix.Rows + 1];
+        for (var i = 0; i <= matrix.Rows; i++) pointers[i] = matrix.RowPointers[i];
+        new SectionFileWriter(FourCC.From(Kind))
+            .Add<long>("SHAP", [matrix.Rows, matrix.Columns])
+            .Add<long>("RPTR", pointers)
+            .Add<int>("COLS", matrix.ColumnIndices)
+            .Add<float>("VALS", matrix.Values)
+            .Write(path);
+    }
+}

@@ -1,0 +1,134 @@
+using RecService.Core.Forest;
+using RecService.Core.Vectors;
+
+namespace RecService.Core.Bundle;
+
+/// <summary>
+/// One published model version, memory-mapped: id maps, factor matrices, played tracks, catalog metadata and
+/// the three forests. Opening validates the manifest, every file's size (and checksum when asked), every file
+/// header, and that all parts agree on counts and dimensions; a bundle that fails any check is refused whole.
+/// Reference-counted: the holder owns one reference, each request leases one, and the mappings are released
+/// when the last reference goes, so a hot swap never unmaps a bundle a request is still reading.
+/// </summary>
+public sealed class ModelBundle : IDisposable
+{
+    private readonly List<IDisposable> _owned;
+    private int _references = 1;
+
+    private ModelBundle(string directory, BundleManifest manifest, List<IDisposable> owned)
+    {
+        Directory = directory;
+        Manifest = manifest;
+        _owned = owned;
+    }
+
+    public string Directory { get; }
+    public BundleManifest Manifest { get; }
+    public string Version => Manifest.ModelVersion;
+    public MappedIdMap Users { get; private set; } = null!;
+    public MappedIdMap Tracks { get; private set; } = null!;
+    public MappedIdMap Artists { get; private set; } = null!;
+    public MappedMatrix UserFactors { get; private set; } = null!;
+    public MappedMatrix TrackFactors { get; private set; } = null!;
+    public MappedMatrix ArtistFactors { get; private set; } = null!;
+    public MappedCsr Played { get; private set; } = null!;
+    public BundleCatalog Catalog { get; private set; } = null!;
+    public ForestIndex TrackDot { get; private set; } = null!;
+    public ForestIndex TrackCosine { get; private set; } = null!;
+    public ForestIndex ArtistCosine { get; private set; } = null!;
+    public int Factors => TrackFactors.Columns;
+
+    public static ModelBundle Open(string directory, bool verifyChecksums = true)
+    {
+        var manifest = BundleManifest.Read(directory);
+        foreach (var name in BundleFiles.All) manifest.FileNamed(name);
+        manifest.VerifyFiles(directory, verifyChecksums);
+
+        var owned = new List<IDisposable>();
+        var bundle = new ModelBundle(directory, manifest, owned);
+        try
+        {
+            SectionFile Section(string name, string kind)
+            {
+                var file = SectionFile.Open(Path.Combine(directory, name), kind);
+                owned.Add(file);
+                return file;
+            }
+            ForestIndex Forest(string name, Metric metric)
+            {
+                var forest = ForestIndex.Open(Path.Combine(directory, name));
+                owned.Add(forest);
+                if (forest.Metric != metric) throw new InvalidDataException($"{directory}/{name}: forest metric {forest.Metric}, expected {metric}.");
+                return forest;
+            }
+
+            bundle.Users = new MappedIdMap(Section(BundleFiles.Users, MappedIdMap.Kind));
+            bundle.Tracks = new MappedIdMap(Section(BundleFiles.Tracks, MappedIdMap.Kind));
+            bundle.Artists = new MappedIdMap(Section(BundleFiles.Artists, MappedIdMap.Kind));
+            bundle.UserFactors = new MappedMatrix(Section(BundleFiles.UserFactors, MappedMatrix.Kind));
+            bundle.TrackFactors = new MappedMatrix(Section(BundleFiles.TrackFactors, MappedMatrix.Kind));
+            bundle.ArtistFactors = new MappedMatrix(Section(BundleFiles.ArtistFactors, MappedMatrix.Kind));
+            bundle.Played = new MappedCsr(Section(BundleFiles.Played, MappedCsr.Kind));
+            bundle.Catalog = new BundleCatalog(Section(BundleFiles.Catalog, BundleFiles.CatalogSections.Kind), bundle.Tracks.Count, bundle.Artists.Count);
+            bundle.TrackDot = Forest(BundleFiles.TrackDotForest, Metric.Dot);
+            bundle.TrackCosine = Forest(BundleFiles.TrackCosineForest, Metric.Cosine);
+            bundle.ArtistCosine = Forest(BundleFiles.ArtistCosineForest, Metric.Cosine);
+            bundle.CheckConsistency();
+            return bundle;
+        }
+        catch
+        {
+            foreach (var d in owned) d.Dispose();
+            throw;
+        }
+    }
+
+    private void CheckConsistency()
+    {
+        void Require(bool ok, string what)
+        {
+            if (!ok) throw new InvalidDataException($"{Directory}: inconsistent bundle: {what}.");
+        }
+        Require(UserFactors.Rows == Users.Count, $"{UserFactors.Rows} user vectors for {Users.Count} users");
+        Require(TrackFactors.Rows == Tracks.Count, $"{TrackFactors.Rows} track vectors for {Tracks.Count} tracks");
+        Require(ArtistFactors.Rows == Artists.Count, $"{ArtistFactors.Rows} artist vectors for {Artists.Count} artists");
+        Require(UserFactors.Columns == TrackFactors.Columns, $"user factors {UserFactors.Columns} != track factors {TrackFactors.Columns}");
+        Require(Played.Rows == Users.Count && Played.Columns == Tracks.Count, $"played matrix {Played.Rows} x {Played.Columns} for {Users.Count} users x {Tracks.Count} tracks");
+        foreach (var (forest, name, count, dims) in new[]
+                 {
+                     (TrackDot, BundleFiles.TrackDotForest, Tracks.Count, TrackFactors.Columns),
+                     (TrackCosine, BundleFiles.TrackCosineForest, Tracks.Count, TrackFactors.Columns),
+                     (ArtistCosine, BundleFiles.ArtistCosineForest, Artists.Count, ArtistFactors.Columns),
+                 })
+        {
+            Require(forest.Count == count && forest.Dimensions == dims, $"{name} holds {forest.Count} x {forest.Dimensions}, expected {count} x {dims}");
+        }
+    }
+
+    /// <summary>Takes a reference for the length of a request; false once the bundle has been fully released.</summary>
+    public bool TryAcquire()
+    {
+        while (true)
+        {
+            var n = Volatile.Read(ref _references);
+            if (n == 0) return false;
+            if (Interlocked.CompareExchange(ref _references, n + 1, n) == n) return true;
+        }
+    }
+
+    /// <summary>Drops a reference; the last one unmaps every file.</summary>
+    public void Release()
+    {
+        var n = Interlocked.Decrement(ref _references);
+        if (n == 0)
+        {
+            foreach (var d in _owned) d.Dispose();
+        }
+        else if (n < 0) throw new InvalidOperationException("ModelBundle released more times than acquired.");
+    }
+
+    public bool IsReleased => Volatile.Read(ref _references) == 0;
+
+    /// <summary>Drops the owner's reference (see <see cref="Release"/>).</summary>
+    public void Dispose() => Release();
+}

@@ -1,0 +1,471 @@
+using System.IO.MemoryMappedFiles;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+using RecService.Core.Vectors;
+
+namespace RecService.Core.Forest;
+
+/// <summary>
+/// A forest file (see FORMAT.md) mapped read-only. Opening reads and checks the 256-byte header and the section table
+/// only, so it costs the same for any size; the OS pages the rest in as queries touch it, and replicas mapping the same
+/// file share its pages. Every index that comes out of the file during a query (child, leaf, position, item id) is
+/// checked against bounds fixed at open before it is used, so a damaged file raises <see cref="InvalidDataException"/>
+/// and never reads outside the mapping; <see cref="Verify"/> checks everything up front (checksum included) for callers
+/// that prefer to pay O(size) once.
+/// <para>Queries are thread-safe and allocate nothing: each thread reuses its own pooled buffers.</para>
+/// </summary>
+public sealed unsafe class ForestIndex : IDisposable
+{
+    private readonly string _path;
+    private readonly MemoryMappedFile _file;
+    private readonly MemoryMappedViewAccessor _view;
+    private readonly SafeMemoryMappedViewHandle _handle;
+    private readonly ForestHeader _header;
+    private readonly byte* _base;
+    private readonly float* _vectors;
+    private readonly float* _inverseNorms;
+    private readonly float* _scales;
+    private readonly int* _roots;
+    private readonly byte* _nodes;
+    private readonly LeafRecord* _leaves;
+    private readonly int* _leafItems;
+    private readonly sbyte* _leafCodes;
+    private readonly int _count, _dims, _padded, _trees, _nodeCount, _leafCount, _nodeStride;
+    private readonly long _positions; // Trees x Count: valid positions in LeafItems / LeafCodes.
+    private int _disposed;
+
+    private ForestIndex(string path, MemoryMappedFile file, MemoryMappedViewAccessor view, byte* basePointer, in ForestHeader header)
+    {
+        _path = path;
+        _file = file;
+        _view = view;
+        _handle = view.SafeMemoryMappedViewHandle;
+        _base = basePointer;
+        _header = header;
+        _count = (int)header.Count;
+        _dims = (int)header.Dimensions;
+        _padded = (int)header.PaddedDimensions;
+        _trees = (int)header.Trees;
+        _nodeCount = (int)header.NodeCount;
+        _leafCount = (int)header.LeafCount;
+        _nodeStride = ForestHeader.NodeStride(_padded);
+        _positions = (long)_trees * _count;
+        _vectors = (float*)Section(ForestSection.Vectors);
+        _inverseNorms = (float*)Section(ForestSection.InverseNorms);
+        _scales = (float*)Section(ForestSection.ItemScales);
+        _roots = (int*)Section(ForestSection.Roots);
+        _nodes = Section(ForestSection.Nodes);
+        _leaves = (LeafRecord*)Section(ForestSection.Leaves);
+        _leafItems = (int*)Section(ForestSection.LeafItems);
+        _leafCodes = (sbyte*)Section(ForestSection.LeafCodes);
+    }
+
+    private byte* Section(ForestSection s) => _base + _header.SectionOffset(s);
+
+    public string Path => _path;
+    public Metric Metric => (Metric)_header.Metric;
+    public int Count => _count;
+    public int Dimensions => _dims;
+    public int Trees => _trees;
+    public int LeafSize => (int)_header.LeafSize;
+    public long FileBytes => (long)_header.FileLength;
+
+    /// <summary>Candidates scored (on int8 codes) per query when a caller passes searchK = -1.</summary>
+    public int DefaultSearchK { get; set; } = 3000;
+
+    /// <summary>How many of the best code-scored candidates are re-scored exactly in float32 (at least k are).</summary>
+    public int RerankCount { get; set; } = 100;
+
+    /// <summary>
+    /// Opens and maps a forest file. Checks, in O(1): magic, version, header checksum, metric and sizes, that the file
+    /// length matches the header (so truncation is caught), and that every section is 64-byte aligned, inside the file,
+    /// exactly as long as the counts imply, and disjoint from the others.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file is not a forest file, or is truncated or damaged.</exception>
+    public static ForestIndex Open(string path)
+    {
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Forest files are little-endian; big-endian hosts are not supported.");
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, FileOptions.RandomAccess);
+        MemoryMappedFile? file = null;
+        MemoryMappedViewAccessor? view = null;
+        bool acquired = false;
+        try
+        {
+            long length = stream.Length;
+            if (length < ForestHeader.Size) throw Corrupt(path, $"file is {length} bytes, shorter than the {ForestHeader.Size}-byte header");
+            file = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+            view = file.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
+            byte* pointer = null;
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+            acquired = true;
+            pointer += view.PointerOffset;
+            var header = Unsafe.ReadUnaligned<ForestHeader>(pointer);
+            ValidateHeader(path, in header, length);
+            return new ForestIndex(path, file, view, pointer, in header);
+        }
+        catch
+        {
+            if (acquired) view!.SafeMemoryMappedViewHandle.ReleasePointer();
+            view?.Dispose();
+            if (file is not null) file.Dispose(); else stream.Dispose();
+            throw;
+        }
+    }
+
+    private static void ValidateHeader(string path, in ForestHeader h, long fileLength)
+    {
+        if (h.Magic != ForestHeader.MagicValue) throw Corrupt(path, "not a forest index (bad magic)");
+        if (h.FormatVersion != ForestHeader.CurrentVersion) throw Corrupt(path, $"format version {h.FormatVersion}; this build reads version {ForestHeader.CurrentVersion}");
+        if (h.HeaderSize != ForestHeader.Size) throw Corrupt(path, $"header size {h.HeaderSize}, expected {ForestHeader.Size}");
+        if (Crc32C.HeaderCrc(h) != h.HeaderCrc) throw Corrupt(path, "header checksum mismatch (damaged header)");
+        if (h.FileLength != (ulong)fileLength)
+            throw Corrupt(path, h.FileLength > (ulong)fileLength ? $"truncated: header says {h.FileLength} bytes, file has {fileLength}" : $"header says {h.FileLength} bytes, file has {fileLength}");
+        if (h.Metric is not ((uint)Metric.Cosine or (uint)Metric.Dot)) throw Corrupt(path, $"unknown metric {h.Metric}");
+        if (h.Dimensions is < 1 or > VectorMath.MaxQuantizedDimensions) throw Corrupt(path, $"dimensions {h.Dimensions} out of range");
+        if (h.PaddedDimensions != (uint)VectorMath.RoundUp((int)h.Dimensions, 16)) throw Corrupt(path, $"padded dimensions {h.PaddedDimensions} do not match {h.Dimensions}");
+        if (h.Count is < 1 or > int.MaxValue) throw Corrupt(path, $"item count {h.Count} out of range");
+        if (h.Trees is < 1 or > 1024) throw Corrupt(path, $"tree count {h.Trees} out of range");
+        ulong positions = (ulong)h.Trees * h.Count;
+        if (positions > int.MaxValue) throw Corrupt(path, "trees x count exceeds the format's int32 positions");
+        // A tree over n items has at most n leaves and n - 1 splits.
+        if (h.LeafCount < h.Trees || h.LeafCount > positions) throw Corrupt(path, $"leaf count {h.LeafCount} out of range");
+        if (h.NodeCount > positions) throw Corrupt(path, $"node count {h.NodeCount} out of range");
+
+        ulong count = h.Count, padded = h.PaddedDimensions;
+        Span<ulong> expected = stackalloc ulong[ForestHeader.SectionCount];
+        expected[(int)ForestSection.Vectors] = count * h.Dimensions * sizeof(float);
+        expected[(int)ForestSection.InverseNorms] = count * sizeof(float);
+        expected[(int)ForestSection.ItemScales] = count * sizeof(float);
+        expected[(int)ForestSection.Roots] = (ulong)h.Trees * sizeof(int);
+        expected[(int)ForestSection.Nodes] = (ulong)h.NodeCount * (ulong)ForestHeader.NodeStride((int)padded);
+        expected[(int)ForestSection.Leaves] = (ulong)h.LeafCount * (ulong)sizeof(LeafRecord);
+        expected[(int)ForestSection.LeafItems] = positions * sizeof(int);
+        expected[(int)ForestSection.LeafCodes] = positions * padded;
+        Span<ulong> starts = stackalloc ulong[ForestHeader.SectionCount];
+        Span<ulong> ends = stackalloc ulong[ForestHeader.SectionCount];
+        for (int s = 0; s < ForestHeader.SectionCount; s++)
+        {
+            ulong offset = h.SectionOffset((ForestSection)s), length = h.SectionLength((ForestSection)s);
+            var name = (ForestSection)s;
+            if (length != expected[s]) throw Corrupt(path, $"section {name} is {length} bytes, expected {expected[s]}");
+            if (offset % ForestHeader.Alignment != 0) throw Corrupt(path, $"section {name} offset {offset} is not {ForestHeader.Alignment}-byte aligned");
+            if (offset < ForestHeader.Size || offset > h.FileLength || length > h.FileLength - offset)
+                throw Corrupt(path, $"section {name} [{offset}, +{length}) lies outside the file");
+            starts[s] = offset;
+            ends[s] = offset + length;
+        }
+        for (int a = 0; a < ForestHeader.SectionCount; a++)
+            for (int b = a + 1; b < ForestHeader.SectionCount; b++)
+                if (starts[a] < ends[b] && starts[b] < ends[a]) throw Corrupt(path, $"sections {(ForestSection)a} and {(ForestSection)b} overlap");
+    }
+
+    /// <summary>
+    /// Full check, O(file size): the body checksum, then every root, child, leaf range and item id. After it passes,
+    /// the file is exactly what the builder wrote.
+    /// </summary>
+    public void Verify()
+    {
+        AddRef();
+        try
+        {
+            long bodyLength = (long)_header.FileLength - _header.HeaderSize;
+            uint crc = Crc32C.Append(0, _base + _header.HeaderSize, bodyLength);
+            if (crc != _header.BodyCrc) throw Corrupt(_path, "body checksum mismatch (damaged data)");
+            for (int t = 0; t < _trees; t++) CheckReference(_roots[t], -1);
+            for (int n = 0; n < _nodeCount; n++)
+            {
+                ref readonly var tail = ref Tail(n);
+                CheckReference(tail.Left, n);
+                CheckReference(tail.Right, n);
+            }
+            for (int l = 0; l < _leafCount; l++) CheckLeaf(_leaves[l]);
+            for (long p = 0; p < _positions; p++)
+                if ((uint)_leafItems[p] >= (uint)_count) throw Corrupt(_path, $"item id {_leafItems[p]} at position {p} out of range");
+        }
+        finally { Release(); }
+    }
+
+    private void CheckReference(int reference, int parent)
+    {
+        if (reference >= 0)
+        {
+            if (reference >= _nodeCount || reference <= parent) throw Corrupt(_path, $"node {parent} has bad child {reference}");
+        }
+        else if ((uint)~reference >= (uint)_leafCount) throw Corrupt(_path, $"node {parent} has bad leaf {~reference}");
+    }
+
+    private void CheckLeaf(in LeafRecord leaf)
+    {
+        if (leaf.Start < 0 || leaf.Length < 0 || (long)leaf.Start + leaf.Length > _positions) throw Corrupt(_path, $"leaf range [{leaf.Start}, +{leaf.Length}) out of range");
+    }
+
+    /// <summary>Item <paramref name="item"/>'s original float32 vector, straight from the mapping (no copy). Valid until
+    /// <see cref="Dispose"/>: do not keep the span past the index's lifetime.</summary>
+    public ReadOnlySpan<float> GetVector(int item)
+    {
+        if ((uint)item >= (uint)_count) throw new ArgumentOutOfRangeException(nameof(item), item, $"Item must be in [0, {_count}).");
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return new ReadOnlySpan<float>(_vectors + (long)item * _dims, _dims);
+    }
+
+    /// <summary>
+    /// The k items scoring highest against <paramref name="query"/>: cosine for a cosine index, inner product for a dot
+    /// index. Writes them best first into <paramref name="ids"/>/<paramref name="scores"/> and returns how many (k unless
+    /// fewer than k items are left after exclusions, or the spans are shorter than k).
+    /// </summary>
+    /// <param name="searchK">Candidates to score on codes before stopping; -1 uses <see cref="DefaultSearchK"/>. More is
+    /// slower and more accurate.</param>
+    /// <param name="excluded">Item ids never to return (already played, thumbs-down), in any order; ids outside the index are ignored.
+    /// Excluded items do not count towards searchK, and the search goes on until it has k results.</param>
+    public int Search(ReadOnlySpan<float> query, int k, Span<int> ids, Span<float> scores, int searchK = -1, ReadOnlySpan<int> excluded = default)
+    {
+        if (query.Length != _dims) throw new ArgumentException($"Query has {query.Length} dimensions; the index has {_dims}.", nameof(query));
+        return SearchCore(query, k, ids, scores, searchK, excluded, -1);
+    }
+
+    /// <summary>Items most similar to item <paramref name="item"/> (by its stored vector), never the item itself.</summary>
+    public int SearchByItem(int item, int k, Span<int> ids, Span<float> scores, int searchK = -1, ReadOnlySpan<int> excluded = default)
+    {
+        if ((uint)item >= (uint)_count) throw new ArgumentOutOfRangeException(nameof(item), item, $"Item must be in [0, {_count}).");
+        AddRef();
+        try { return SearchCore(new ReadOnlySpan<float>(_vectors + (long)item * _dims, _dims), k, ids, scores, searchK, excluded, item); }
+        finally { Release(); }
+    }
+
+    private int SearchCore(ReadOnlySpan<float> query, int k, Span<int> ids, Span<float> scores, int searchK, ReadOnlySpan<int> excluded, int self)
+    {
+        k = Math.Min(k, Math.Min(ids.Length, scores.Length));
+        if (k <= 0) return 0;
+        if (searchK < 0) searchK = DefaultSearchK;
+        int rerank = Math.Max(k, RerankCount);
+        var s = SearchScratch.Get(_count, _nodeCount + _trees, _padded, rerank, k);
+        AddRef();
+        int touched = 0;
+        try
+        {
+            float* q = s.Query;
+            short* qCodes = s.QueryCodes;
+            var unit = new Span<float>(q, _padded);
+            query.CopyTo(unit);
+            unit[_dims..].Clear();
+            float norm = VectorMath.NormalizeInPlace(unit[.._dims]);
+            if (!float.IsFinite(norm)) throw new ArgumentException("Query has a non-finite component.", nameof(query));
+            VectorMath.QuantizeInt16(unit[.._dims], new Span<short>(qCodes, _padded));
+
+            ulong* visited = s.Visited;
+            int* touchedIds = s.Touched;
+            foreach (int id in excluded)
+            {
+                if ((uint)id >= (uint)_count) continue;
+                ulong bit = 1UL << id;
+                if ((visited[id >> 6] & bit) != 0) continue;
+                visited[id >> 6] |= bit;
+                touchedIds[touched++] = id;
+            }
+            if (self >= 0 && (visited[self >> 6] & (1UL << self)) == 0)
+            {
+                visited[self >> 6] |= 1UL << self;
+                touchedIds[touched++] = self;
+            }
+
+            var candidates = new TopK(new Span<float>(s.CandidateScores, rerank), new Span<int>(s.CandidateIds, rerank));
+            var queue = new NodeQueue(s.QueueKeys, s.QueueRefs, _nodeCount + _trees);
+            for (int t = 0; t < _trees; t++)
+                if (!queue.Push(float.PositiveInfinity, _roots[t])) throw Corrupt(_path, "node queue overflow");
+
+            int scanned = 0;
+            int padded = _padded;
+            while (queue.Count > 0 && (scanned < searchK || candidates.Count < k))
+            {
+                queue.Pop(out float priority, out int reference);
+                // Descend to a leaf, queueing the far side of each split. Annoy's rule: a subtree's priority is the
+                // smallest margin on the way to it (negative on the far side), so the queue visits next the subtree
+                // whose boundary is nearest to the query across all trees.
+                while (reference >= 0)
+                {
+                    if (reference >= _nodeCount) throw Corrupt(_path, $"node reference {reference} out of range");
+                    byte* node = _nodes + (long)reference * _nodeStride;
+                    var tail = (NodeTail*)(node + padded * sizeof(float));
+                    float margin = VectorMath.DotPadded((float*)node, q, padded) + tail->Offset;
+                    int near, far;
+                    if (margin > 0f) { near = tail->Right; far = tail->Left; }
+                    else { near = tail->Left; far = tail->Right; }
+                    // Preorder numbering makes children larger than parents: this bounds descents even in a damaged file.
+                    if ((near >= 0 && near <= reference) || (far >= 0 && far <= reference)) throw Corrupt(_path, $"node {reference} has a child that does not follow it");
+                    if (!queue.Push(Math.Min(priority, -MathF.Abs(margin)), far)) throw Corrupt(_path, "node queue overflow (shared subtrees)");
+                    reference = near;
+                }
+                int leafIndex = ~reference;
+                if ((uint)leafIndex >= (uint)_leafCount) throw Corrupt(_path, $"leaf {leafIndex} out of range");
+                var leaf = _leaves[leafIndex];
+                if (leaf.Start < 0 || leaf.Length < 0 || (long)leaf.Start + leaf.Length > _positions) throw Corrupt(_path, $"leaf {leafIndex} range out of bounds");
+                int* items = _leafItems + leaf.Start;
+                sbyte* codes = _leafCodes + (long)leaf.Start * padded;
+                for (int j = 0; j < leaf.Length; j++, codes += padded)
+                {
+                    int id = items[j];
+                    if ((uint)id >= (uint)_count) throw Corrupt(_path, $"item id {id} out of range");
+                    ulong bit = 1UL << id;
+                    ref ulong word = ref visited[id >> 6];
+                    if ((word & bit) != 0) continue;
+                    word |= bit;
+                    touchedIds[touched++] = id;
+                    scanned++;
+                    float approx = _scales[id] * VectorMath.DotInt8Int16(codes, qCodes, padded);
+                    if (approx > candidates.Threshold || !candidates.IsFull) candidates.Add(approx, id);
+                }
+            }
+
+            // Exact float32 re-rank of the best candidates by code score.
+            var top = new TopK(new Span<float>(s.TopScores, k), new Span<int>(s.TopIds, k));
+            var candidateIds = candidates.Ids;
+            bool cosine = _header.Metric == (uint)Metric.Cosine;
+            for (int c = 0; c < candidateIds.Length; c++)
+            {
+                int id = candidateIds[c];
+                float* v = _vectors + (long)id * _dims;
+                float exact = cosine
+                    ? VectorMath.Dot(new ReadOnlySpan<float>(q, _dims), new ReadOnlySpan<float>(v, _dims)) * _inverseNorms[id]
+                    : VectorMath.Dot(query, new ReadOnlySpan<float>(v, _dims));
+                top.Add(exact, id);
+            }
+            int n = top.SortDescending();
+            top.Ids.CopyTo(ids);
+            top.Scores.CopyTo(scores);
+            return n;
+        }
+        finally
+        {
+            // Clear only the words this query set: O(work done), not O(Count).
+            ulong* visited = s.Visited;
+            int* touchedIds = s.Touched;
+            for (int i = 0; i < touched; i++) visited[touchedIds[i] >> 6] = 0;
+            Release();
+        }
+    }
+
+    private ref readonly NodeTail Tail(int node) => ref *(NodeTail*)(_nodes + (long)node * _nodeStride + _padded * sizeof(float));
+
+    private void AddRef()
+    {
+        // Keeps the mapping alive while a query runs, even if another thread disposes the index meanwhile.
+        bool added = false;
+        _handle.DangerousAddRef(ref added);
+        if (!added) throw new ObjectDisposedException(nameof(ForestIndex));
+    }
+
+    private void Release() => _handle.DangerousRelease();
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static InvalidDataException Corrupt(string path, string what) => new($"{path}: corrupt forest index: {what}.");
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _handle.ReleasePointer();
+        _view.Dispose();
+        _file.Dispose();
+    }
+
+    /// <summary>Max-heap of (priority, node reference) over pooled arrays.</summary>
+    private ref struct NodeQueue(float* keys, int* refs, int capacity)
+    {
+        public int Count;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool Push(float key, int reference)
+        {
+            if (Count >= capacity) return false;
+            int i = Count++;
+            while (i > 0)
+            {
+                int parent = (i - 1) >> 1;
+                if (!(keys[parent] < key)) break;
+                keys[i] = keys[parent];
+                refs[i] = refs[parent];
+                i = parent;
+            }
+            keys[i] = key;
+            refs[i] = reference;
+            return true;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Pop(out float key, out int reference)
+        {
+            key = keys[0];
+            reference = refs[0];
+            int n = --Count;
+            float lastKey = keys[n];
+            int lastRef = refs[n];
+            int i = 0;
+            while (true)
+            {
+                int child = 2 * i + 1;
+                if (child >= n) break;
+                if (child + 1 < n && keys[child + 1] > keys[child]) child++;
+                if (!(keys[child] > lastKey)) break;
+                keys[i] = keys[child];
+                refs[i] = refs[child];
+                i = child;
+            }
+            keys[i] = lastKey;
+            refs[i] = lastRef;
+        }
+    }
+
+    /// <summary>
+    /// One thread's query buffers, pinned (allocated on the pinned object heap) so the hot loop uses raw pointers.
+    /// They grow to the largest index and k the thread has seen; the visited bitset is always left all-zero.
+    /// </summary>
+    private sealed class SearchScratch
+    {
+        [ThreadStatic] private static SearchScratch? t_current;
+
+        private ulong[] _visited = [];
+        private int[] _touched = [];
+        private float[] _query = [];
+        private short[] _queryCodes = [];
+        private float[] _queueKeys = [];
+        private int[] _queueRefs = [];
+        private float[] _candidateScores = [];
+        private int[] _candidateIds = [];
+        private float[] _topScores = [];
+        private int[] _topIds = [];
+
+        public ulong* Visited;
+        public int* Touched;
+        public float* Query;
+        public short* QueryCodes;
+        public float* QueueKeys;
+        public int* QueueRefs;
+        public float* CandidateScores;
+        public int* CandidateIds;
+        public float* TopScores;
+        public int* TopIds;
+
+        public static SearchScratch Get(int count, int queueCapacity, int padded, int rerank, int k)
+        {
+            var s = t_current ??= new SearchScratch();
+            s.Ensure(ref s._visited, (count + 63) >> 6, ref s.Visited);
+            s.Ensure(ref s._touched, count, ref s.Touched);
+            s.Ensure(ref s._query, padded, ref s.Query);
+            s.Ensure(ref s._queryCodes, padded, ref s.QueryCodes);
+            s.Ensure(ref s._queueKeys, queueCapacity, ref s.QueueKeys);
+            s.Ensure(ref s._queueRefs, queueCapacity, ref s.QueueRefs);
+            s.Ensure(ref s._candidateScores, rerank, ref s.CandidateScores);
+            s.Ensure(ref s._candidateIds, rerank, ref s.CandidateIds);
+            s.Ensure(ref s._topScores, k, ref s.TopScores);
+            s.Ensure(ref s._topIds, k, ref s.TopIds);
+            return s;
+        }
+
+        private void Ensure<T>(ref T[] array, int length, ref T* pointer) where T : unmanaged
+        {
+            if (array.Length >= length) return;
+            array = GC.AllocateArray<T>(Math.Max(length, 16), pinned: true);
+            pointer = (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
+        }
+    }
+}

@@ -1,0 +1,40 @@
+using RecService.Core.Vectors;
+
+namespace RecService.Core.Forest;
+
+/// <summary>How to build a forest. Same options and same vectors give the same file, byte for byte, at any thread count.</summary>
+public sealed record ForestOptions
+{
+    public Metric Metric { get; init; } = Metric.Cosine;
+
+    /// <summary>Number of trees. Each costs Count x (PaddedDimensions + 4) bytes (its leaf-ordered codes and ids), so at
+    /// 64 dimensions six trees keep the file under 3x the raw float32 vectors.</summary>
+    public int Trees { get; init; } = 6;
+
+    /// <summary>Largest number of items in a leaf.</summary>
+    public int LeafSize { get; init; } = 48;
+
+    public int Seed { get; init; } = 1;
+
+    /// <summary>Build threads; 0 means all cores.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Points sampled per split for the two-means (Annoy uses a similar small sample).</summary>
+    public int SplitSample { get; init; } = 256;
+
+    /// <summary>A split leaving fewer than this fraction of the points on one side is moved to that quantile instead:
+    /// keeps trees about log2(Count / LeafSize) deep on skewed (Zipf-clustered) data.</summary>
+    public double MinSplitFraction { get; init; } = 0.15;
+
+    internal void Validate(int dims)
+    {
+        if (Metric is not (Metric.Cosine or Metric.Dot)) throw new ArgumentOutOfRangeException(nameof(Metric), Metric, "Metric must be Cosine or Dot.");
+        if (Trees is < 1 or > 1024) throw new ArgumentOutOfRangeException(nameof(Trees), Trees, "Trees must be in [1, 1024].");
+        if (LeafSize is < 1 or > 65536) throw new ArgumentOutOfRangeException(nameof(LeafSize), LeafSize, "LeafSize must be in [1, 65536].");
+        if (SplitSample < 2) throw new ArgumentOutOfRangeException(nameof(SplitSample), SplitSample, "SplitSample must be at least 2.");
+        if (MinSplitFraction is < 0 or >= 0.5) throw new ArgumentOutOfRangeException(nameof(MinSplitFraction), MinSplitFraction, "MinSplitFraction must be in [0, 0.5).");
+        if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads must be 0 (all cores) or positive.");
+        if (dims is < 1 or > VectorMath.MaxQuantizedDimensions)
+            throw new ArgumentOutOfRangeException(nameof(dims), dims, $"Dimensions must be in [1, {VectorMath.MaxQuantizedDimensions}].");
+    }
+}

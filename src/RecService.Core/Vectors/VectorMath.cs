@@ -1,0 +1,121 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace RecService.Core.Vectors;
+
+/// <summary>
+/// The few vector kernels the forest and the exact search need. Float kernels defer to
+/// <see cref="TensorPrimitives"/> where a call per row is cheap enough; the int8 kernel is hand-written
+/// because candidate scoring is the innermost loop of a query.
+/// </summary>
+public static class VectorMath
+{
+    /// <summary>Largest magnitude a quantized query component takes. With item codes in [-127, 127],
+    /// one vpmaddwd pair sums to at most 2 * 127 * 8191 and <see cref="MaxQuantizedDimensions"/> of them stay below 2^31.</summary>
+    public const int QueryQuantMax = 8191;
+
+    /// <summary>Bound on dimensions so the int32 accumulator of <see cref="DotInt8Int16"/> cannot overflow.</summary>
+    public const int MaxQuantizedDimensions = 2048;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => TensorPrimitives.Dot(a, b);
+
+    public static float Norm(ReadOnlySpan<float> a) => TensorPrimitives.Norm(a);
+
+    /// <summary>Scales <paramref name="v"/> to unit length in place; a zero vector stays zero. Returns the original norm.</summary>
+    public static float NormalizeInPlace(Span<float> v)
+    {
+        float n = TensorPrimitives.Norm(v);
+        if (n > 0f) TensorPrimitives.Multiply(v, 1f / n, v);
+        return n;
+    }
+
+    /// <summary>
+    /// Dot product of two float rows whose length is a multiple of 8 (padded node normals against a padded query):
+    /// no tail loop and no call overhead, which matters because it runs once per tree node visited.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe float DotPadded(float* a, float* b, int paddedLength)
+    {
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var acc0 = Vector256<float>.Zero;
+            var acc1 = Vector256<float>.Zero;
+            int i = 0;
+            for (; i + 16 <= paddedLength; i += 16)
+            {
+                acc0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), acc0);
+                acc1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i + 8), Vector256.Load(b + i + 8), acc1);
+            }
+            if (i < paddedLength) acc0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), acc0);
+            return Vector256.Sum(acc0 + acc1);
+        }
+        return TensorPrimitives.Dot(new ReadOnlySpan<float>(a, paddedLength), new ReadOnlySpan<float>(b, paddedLength));
+    }
+
+    /// <summary>
+    /// Quantizes <paramref name="v"/> to int8 codes with one scale: v[j] ≈ scale * codes[j]. The scale maps the
+    /// largest magnitude to 127 (symmetric, so zero stays exactly zero). Codes past v.Length are zeroed (padding).
+    /// </summary>
+    public static float QuantizeInt8(ReadOnlySpan<float> v, Span<sbyte> codes)
+    {
+        float max = v.IsEmpty ? 0f : MathF.Abs(TensorPrimitives.MaxMagnitude(v)); // MaxMagnitude keeps the sign.
+        float scale = max > 0f && float.IsFinite(max) ? max / 127f : 0f;
+        float inv = scale > 0f ? 1f / scale : 0f;
+        for (int j = 0; j < v.Length; j++) codes[j] = (sbyte)Math.Clamp(MathF.Round(v[j] * inv), -127f, 127f);
+        codes[v.Length..].Clear();
+        return scale;
+    }
+
+    /// <summary>
+    /// Quantizes a query to int16 codes in [-<see cref="QueryQuantMax"/>, <see cref="QueryQuantMax"/>]: 13 bits keep
+    /// the query's own rounding error far below the items' int8 error. Returns the scale (q[j] ≈ scale * codes[j]).
+    /// </summary>
+    public static float QuantizeInt16(ReadOnlySpan<float> v, Span<short> codes)
+    {
+        float max = v.IsEmpty ? 0f : MathF.Abs(TensorPrimitives.MaxMagnitude(v)); // MaxMagnitude keeps the sign.
+        float scale = max > 0f && float.IsFinite(max) ? max / QueryQuantMax : 0f;
+        float inv = scale > 0f ? 1f / scale : 0f;
+        for (int j = 0; j < v.Length; j++) codes[j] = (short)Math.Clamp(MathF.Round(v[j] * inv), -QueryQuantMax, QueryQuantMax);
+        codes[v.Length..].Clear();
+        return scale;
+    }
+
+    /// <summary>
+    /// Integer dot product of int8 item codes with int16 query codes; <paramref name="paddedLength"/> is a multiple of 16.
+    /// On AVX2 each step sign-extends 16 codes to int16 (vpmovsxbw) and multiplies-adds pairs into int32 (vpmaddwd):
+    /// 4 steps for 64 dimensions, one cache line of item data.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe int DotInt8Int16(sbyte* item, short* query, int paddedLength)
+    {
+        if (Avx2.IsSupported)
+        {
+            var acc0 = Vector256<int>.Zero;
+            var acc1 = Vector256<int>.Zero;
+            int i = 0;
+            for (; i + 32 <= paddedLength; i += 32)
+            {
+                acc0 = Avx2.Add(acc0, Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(item + i), Vector256.Load(query + i)));
+                acc1 = Avx2.Add(acc1, Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(item + i + 16), Vector256.Load(query + i + 16)));
+            }
+            if (i < paddedLength) acc0 = Avx2.Add(acc0, Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(item + i), Vector256.Load(query + i)));
+            return Vector256.Sum(acc0 + acc1);
+        }
+        int sum = 0;
+        for (int i = 0; i < paddedLength; i++) sum += item[i] * query[i];
+        return sum;
+    }
+
+    /// <summary>Rounds <paramref name="n"/> up to a multiple of <paramref name="multiple"/> (a power of two).</summary>
+    public static int RoundUp(int n, int multiple) => (n + multiple - 1) & ~(multiple - 1);
+
+    public static long RoundUp(long n, long multiple) => (n + multiple - 1) & ~(multiple - 1);
+
+    internal static ReadOnlySpan<float> Row(ReadOnlySpan<float> matrix, int row, int dims) => matrix.Slice(row * dims, dims);
+
+    internal static ref T At<T>(Span<T> span, int index) => ref Unsafe.Add(ref MemoryMarshal.GetReference(span), index);
+}

@@ -1,0 +1,64 @@
+using System.Buffers;
+using Microsoft.Extensions.Options;
+using RecService.Core.Bundle;
+using RecService.Core.Forest;
+
+namespace RecService.Serving.Recommendations;
+
+/// <summary>
+/// The answers, in dense indices: a user's tracks by maximum inner product (the dot forest), tracks and artists
+/// by cosine (the cosine forests), and popular tracks for users the model does not know. Results go into
+/// caller-provided spans; the only per-call buffer is a pooled exclusion list when extra exclusions are given.
+/// </summary>
+public sealed class RecommendationEngine(IOptions<ServingOptions> options)
+{
+    public const int MaxCount = 500;
+
+    private int SearchK(ForestIndex forest, int count)
+    {
+        var per10 = options.Value.SearchK > 0 ? options.Value.SearchK : forest.DefaultSearchK;
+        // The forest's default is tuned for 10 results; scale it so recall holds for longer lists.
+        return (int)Math.Min(int.MaxValue, (long)per10 * Math.Max(10, count) / 10);
+    }
+
+    /// <summary>Top tracks for a known user, leaving out played tracks (when asked) and <paramref name="excluded"/>.</summary>
+    public int Recommend(ModelBundle bundle, int user, bool excludePlayed, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores)
+    {
+        var played = excludePlayed ? bundle.Played.RowIndices(user) : default;
+        var query = bundle.UserFactors.Row(user);
+        var searchK = SearchK(bundle.TrackDot, ids.Length);
+        if (excluded.IsEmpty) return bundle.TrackDot.Search(query, ids.Length, ids, scores, searchK, played);
+        var all = ArrayPool<int>.Shared.Rent(played.Length + excluded.Length);
+        try
+        {
+            played.CopyTo(all);
+            excluded.CopyTo(all.AsSpan(played.Length));
+            return bundle.TrackDot.Search(query, ids.Length, ids, scores, searchK, all.AsSpan(0, played.Length + excluded.Length));
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(all);
+        }
+    }
+
+    /// <summary>The most played tracks, skipping <paramref name="excluded"/>: the fallback for unknown users.</summary>
+    public int Popular(ModelBundle bundle, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores)
+    {
+        var n = 0;
+        var catalog = bundle.Catalog;
+        for (var rank = 0; rank < catalog.PopularCount && n < ids.Length; rank++)
+        {
+            var track = catalog.Popular(rank);
+            if (excluded.Contains(track)) continue; // exclusions are a handful of ids here: a scan beats a set
+            ids[n] = track;
+            scores[n++] = catalog.Popularity(track);
+        }
+        return n;
+    }
+
+    public int SimilarTracks(ModelBundle bundle, int track, Span<int> ids, Span<float> scores) =>
+        bundle.TrackCosine.SearchByItem(track, ids.Length, ids, scores, SearchK(bundle.TrackCosine, ids.Length));
+
+    public int RelatedArtists(ModelBundle bundle, int artist, Span<int> ids, Span<float> scores) =>
+        bundle.ArtistCosine.SearchByItem(artist, ids.Length, ids, scores, SearchK(bundle.ArtistCosine, ids.Length));
+}

@@ -1,0 +1,116 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using RecService.Serving.Rpc;
+using RecService.Serving.Models;
+using RecService.Serving.Recommendations;
+using RecService.Serving.Telemetry;
+using Serilog;
+using Serilog.Events;
+
+namespace RecService.Serving;
+
+/// <summary>
+/// Builds a replica: Kestrel with a REST/health/metrics endpoint (HTTP/1.1) and a gRPC endpoint (HTTP/2 without
+/// TLS), the recservice.v1 service with JSON transcoding, gRPC health and reflection, Prometheus metrics and
+/// OTLP traces through OpenTelemetry, Serilog request logs, and the bundle watcher.
+/// </summary>
+public static class ReplicaHost
+{
+    public const string LivenessService = "liveness";
+
+    public static WebApplication Build(string[] args, IDictionary<string, string?>? overrides = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        if (overrides is not null) builder.Configuration.AddInMemoryCollection(overrides);
+        var options = builder.Configuration.GetSection(ServingOptions.Section).Get<ServingOptions>() ?? new ServingOptions();
+        builder.Services.Configure<ServingOptions>(builder.Configuration.GetSection(ServingOptions.Section));
+        if (overrides is not null) builder.Services.PostConfigure<ServingOptions>(o => builder.Configuration.GetSection(ServingOptions.Section).Bind(o));
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            Listen(kestrel, options.HttpUrl, HttpProtocols.Http1);
+            Listen(kestrel, options.GrpcUrl, HttpProtocols.Http2);
+        });
+
+        // Defaults first, so appsettings / Serilog__MinimumLevel__* can override them: one request-log line per
+        // request from Serilog, framework chatter only from warnings up.
+        builder.Services.AddSerilog((services, log) => log
+            .MinimumLevel.Information()
+            .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
+            .MinimumLevel.Override("Grpc", LogEventLevel.Warning)
+            .ReadFrom.Configuration(builder.Configuration)
+            .Enrich.FromLogContext()
+            .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}"));
+
+        builder.Services.AddSingleton<ModelHolder>();
+        builder.Services.AddSingleton<ServingMetrics>();
+        builder.Services.AddSingleton<RecommendationEngine>();
+        builder.Services.AddSingleton<BundleWatcher>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BundleWatcher>());
+
+        builder.Services.AddGrpc(o => o.Interceptors.Add<RpcMetricsInterceptor>()).AddJsonTranscoding();
+        builder.Services.AddGrpcReflection();
+        // gRPC health: "" (and "recservice.v1.Recommender") is SERVING once a model is loaded (readiness);
+        // "liveness" is SERVING while the process answers at all.
+        builder.Services.AddGrpcHealthChecks(o =>
+            {
+                o.Services.Map("", r => r.Tags.Contains("ready"));
+                o.Services.Map("recservice.v1.Recommender", r => r.Tags.Contains("ready"));
+                o.Services.Map(LivenessService, r => r.Tags.Contains("live"));
+            })
+            .AddCheck("process", () => HealthCheckResult.Healthy("answering"), tags: ["live"])
+            .AddCheck<ModelLoadedCheck>("model", tags: ["ready"]);
+
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("recservice-replica"))
+            .WithMetrics(m => m
+                .AddMeter(ServingMetrics.MeterName)
+                .AddAspNetCoreInstrumentation()
+                .AddPrometheusExporter())
+            .WithTracing(t =>
+            {
+                t.AddSource(ServingMetrics.MeterName).AddAspNetCoreInstrumentation();
+                if (!string.IsNullOrWhiteSpace(options.OtlpEndpoint)) t.AddOtlpExporter(o => o.Endpoint = new Uri(options.OtlpEndpoint));
+            });
+
+        var app = builder.Build();
+        app.UseSerilogRequestLogging();
+        app.MapGrpcService<RecommenderService>();
+        app.MapGrpcHealthChecksService();
+        app.MapGrpcReflectionService();
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("live") });
+        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        return app;
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, string url, HttpProtocols protocols)
+    {
+        var uri = new Uri(url.Replace("://*:", "://0.0.0.0:").Replace("://+:", "://0.0.0.0:"));
+        if (uri.Scheme != Uri.UriSchemeHttp) throw new ArgumentException($"'{url}': only http:// endpoints are served (terminate TLS in front of the replica).");
+        Action<ListenOptions> configure = o => o.Protocols = protocols;
+        if (uri.Host is "localhost") kestrel.ListenLocalhost(uri.Port, configure);
+        else if (uri.Host is "0.0.0.0") kestrel.ListenAnyIP(uri.Port, configure);
+        else kestrel.Listen(IPAddress.Parse(uri.Host), uri.Port, configure);
+    }
+}
+
+/// <summary>Ready when a model is loaded: /readyz and the gRPC health service report it.</summary>
+public sealed class ModelLoadedCheck(ModelHolder holder) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(holder.Current is { } bundle
+            ? HealthCheckResult.Healthy($"model {bundle.Version}")
+            : HealthCheckResult.Unhealthy("no model loaded"));
+}

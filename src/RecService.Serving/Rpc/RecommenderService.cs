@@ -1,0 +1,135 @@
+using System.Buffers;
+using Grpc.Core;
+using RecService.Api.V1;
+using RecService.Core.Bundle;
+using RecService.Serving.Models;
+using RecService.Serving.Recommendations;
+
+namespace RecService.Serving.Rpc;
+
+/// <summary>
+/// The recservice.v1 API: validates requests, resolves ids against the leased bundle, asks the engine, and maps
+/// dense indices back to ids and names. Holds no logic of its own beyond that mapping.
+/// </summary>
+public sealed class RecommenderService(ModelHolder holder, RecommendationEngine engine) : Recommender.RecommenderBase
+{
+    public const int DefaultTracks = 10;
+    public const int DefaultArtists = 20;
+
+    public override Task<RecommendResponse> Recommend(RecommendRequest request, ServerCallContext context)
+    {
+        RpcErrors.RequireId(request.UserId, "user_id");
+        var count = RpcErrors.Count(request.Count, DefaultTracks, RecommendationEngine.MaxCount);
+        using var lease = Lease();
+        var bundle = lease.Bundle;
+        var ids = ArrayPool<int>.Shared.Rent(count);
+        var scores = ArrayPool<float>.Shared.Rent(count);
+        var excluded = ArrayPool<int>.Shared.Rent(request.ExcludeTrackIds.Count);
+        try
+        {
+            var nExcluded = 0;
+            foreach (var trackId in request.ExcludeTrackIds)
+            {
+                var t = bundle.Tracks.IndexOf(trackId);
+                if (t >= 0) excluded[nExcluded++] = t; // unknown ids cannot be recommended anyway
+            }
+            var user = bundle.Users.IndexOf(request.UserId);
+            var response = new RecommendResponse { ModelVersion = bundle.Version, Fallback = user < 0 };
+            var n = user < 0
+                ? engine.Popular(bundle, excluded.AsSpan(0, nExcluded), ids.AsSpan(0, count), scores.AsSpan(0, count))
+                : engine.Recommend(bundle, user, !request.HasExcludePlayed || request.ExcludePlayed, excluded.AsSpan(0, nExcluded), ids.AsSpan(0, count), scores.AsSpan(0, count));
+            for (var i = 0; i < n; i++) response.Items.Add(TrackItem(bundle, ids[i], scores[i]));
+            return Task.FromResult(response);
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(ids);
+            ArrayPool<float>.Shared.Return(scores);
+            ArrayPool<int>.Shared.Return(excluded);
+        }
+    }
+
+    public override Task<ItemsResponse> SimilarTracks(SimilarTracksRequest request, ServerCallContext context)
+    {
+        RpcErrors.RequireId(request.TrackId, "track_id");
+        var count = RpcErrors.Count(request.Count, DefaultTracks, RecommendationEngine.MaxCount);
+        using var lease = Lease();
+        var bundle = lease.Bundle;
+        var track = bundle.Tracks.IndexOf(request.TrackId);
+        if (track < 0) RpcErrors.NotFound($"Track '{request.TrackId}' is not in model {bundle.Version}.");
+        return Task.FromResult(Items(bundle, count, (ids, scores) => engine.SimilarTracks(bundle, track, ids, scores), TrackItem));
+    }
+
+    public override Task<ItemsResponse> RelatedArtists(RelatedArtistsRequest request, ServerCallContext context)
+    {
+        RpcErrors.RequireId(request.ArtistId, "artist_id");
+        var count = RpcErrors.Count(request.Count, DefaultArtists, RecommendationEngine.MaxCount);
+        using var lease = Lease();
+        var bundle = lease.Bundle;
+        var artist = bundle.Artists.IndexOf(request.ArtistId);
+        if (artist < 0) RpcErrors.NotFound($"Artist '{request.ArtistId}' is not in model {bundle.Version}.");
+        return Task.FromResult(Items(bundle, count, (ids, scores) => engine.RelatedArtists(bundle, artist, ids, scores), ArtistItem));
+    }
+
+    public override Task<ModelInfo> GetModelInfo(GetModelInfoRequest request, ServerCallContext context)
+    {
+        using var lease = Lease();
+        var bundle = lease.Bundle;
+        var manifest = bundle.Manifest;
+        var info = new ModelInfo
+        {
+            ModelVersion = bundle.Version,
+            CreatedUtc = manifest.CreatedUtc.ToString("O"),
+            AgeSeconds = (DateTimeOffset.UtcNow - manifest.CreatedUtc).TotalSeconds,
+            Users = bundle.Users.Count,
+            Tracks = bundle.Tracks.Count,
+            Artists = bundle.Artists.Count,
+            Factors = bundle.Factors,
+        };
+        info.Training.Add(manifest.Training);
+        info.Metrics.Add(manifest.Metrics);
+        return Task.FromResult(info);
+    }
+
+    private BundleLease Lease()
+    {
+        if (!holder.TryLease(out var lease)) RpcErrors.Unavailable("No model is loaded yet.");
+        return lease;
+    }
+
+    private delegate int Search(Span<int> ids, Span<float> scores);
+
+    private static ItemsResponse Items(ModelBundle bundle, int count, Search search, Func<ModelBundle, int, float, Item> map)
+    {
+        var ids = ArrayPool<int>.Shared.Rent(count);
+        var scores = ArrayPool<float>.Shared.Rent(count);
+        try
+        {
+            var n = search(ids.AsSpan(0, count), scores.AsSpan(0, count));
+            var response = new ItemsResponse { ModelVersion = bundle.Version };
+            for (var i = 0; i < n; i++) response.Items.Add(map(bundle, ids[i], scores[i]));
+            return response;
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(ids);
+            ArrayPool<float>.Shared.Return(scores);
+        }
+    }
+
+    private static Item TrackItem(ModelBundle bundle, int track, float score)
+    {
+        var artist = bundle.Catalog.ArtistOf(track);
+        return new Item
+        {
+            Id = bundle.Tracks[track],
+            Name = bundle.Catalog.Title(track),
+            Score = score,
+            ArtistId = bundle.Artists[artist],
+            ArtistName = bundle.Catalog.ArtistName(artist),
+        };
+    }
+
+    private static Item ArtistItem(ModelBundle bundle, int artist, float score) =>
+        new() { Id = bundle.Artists[artist], Name = bundle.Catalog.ArtistName(artist), Score = score };
+}

@@ -1,0 +1,57 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using RecService.Serving.Models;
+
+namespace RecService.Serving.Telemetry;
+
+/// <summary>
+/// The replica's own instruments (exported to Prometheus through OpenTelemetry): RPC latency by method, status
+/// and transport; the served model's version and age; swaps and refused bundles.
+/// </summary>
+public sealed class ServingMetrics : IDisposable
+{
+    public const string MeterName = "RecService.Serving";
+    public static readonly ActivitySource ActivitySource = new(MeterName);
+
+    // Sub-millisecond buckets: the default OpenTelemetry boundaries start at 5 s units and would put every answer in one bucket.
+    private static readonly double[] LatencyBuckets =
+        [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+    private readonly Meter _meter;
+    private readonly Histogram<double> _rpcDuration;
+    private readonly Counter<long> _swaps;
+    private readonly Counter<long> _refused;
+
+    public ServingMetrics(ModelHolder holder)
+    {
+        _meter = new Meter(MeterName);
+        _rpcDuration = _meter.CreateHistogram(
+            "recservice.rpc.duration", unit: "s", description: "Server-side duration of each RPC (gRPC and REST)",
+            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
+        _swaps = _meter.CreateCounter<long>("recservice.model.swaps", description: "Bundles swapped in");
+        _refused = _meter.CreateCounter<long>("recservice.model.refused", description: "Bundles refused as invalid");
+        _meter.CreateObservableGauge<double>("recservice.model.age", () =>
+        {
+            var b = holder.Current;
+            return b is null ? [] : [new Measurement<double>((DateTimeOffset.UtcNow - b.Manifest.CreatedUtc).TotalSeconds)];
+        }, unit: "s", description: "Age of the served model since training published it");
+        _meter.CreateObservableGauge<int>("recservice.model.loaded", () =>
+        {
+            var b = holder.Current;
+            return b is null
+                ? [new Measurement<int>(0)]
+                : [new Measurement<int>(1, new KeyValuePair<string, object?>("model_version", b.Version))];
+        }, description: "1 with the served model version as a label; 0 when no model is loaded");
+    }
+
+    public void RecordRpc(string method, string status, string transport, double seconds) =>
+        _rpcDuration.Record(seconds,
+            new KeyValuePair<string, object?>("rpc_method", method),
+            new KeyValuePair<string, object?>("grpc_status", status),
+            new KeyValuePair<string, object?>("transport", transport));
+
+    public void Swapped() => _swaps.Add(1);
+    public void Refused() => _refused.Add(1);
+
+    public void Dispose() => _meter.Dispose();
+}

@@ -1,0 +1,263 @@
+using System.Diagnostics;
+using System.IO.Hashing;
+using System.Text;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RecService.Core.Bundle;
+using RecService.Ingest.Logs;
+using RecService.Training.Als;
+using RecService.Training.Pipeline;
+using StackExchange.Redis;
+
+namespace RecService.Worker;
+
+public enum WorkerOutcome
+{
+    Published,
+    Refused,
+    Failed,
+    Skipped,
+}
+
+/// <summary>What one worker run did: the version it published, or why it did not.</summary>
+public sealed record WorkerRun(WorkerOutcome Outcome, string? Version, string? Reason, double Seconds);
+
+/// <summary>
+/// The training loop: when a new or changed snapshot appears, or the interval passes, it trains the track and
+/// artist models on the snapshot window, evaluates them on a held-out split, and publishes a bundle only if the
+/// gate passes (finite factors, and tracks precision@10 not below the current model's by more than the
+/// tolerance). Then it notifies replicas over Redis and prunes old versions. Publishing is atomic, so a crash
+/// anywhere leaves the previous bundle serving.
+/// </summary>
+public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, WorkerMetrics metrics, ILogger<TrainingWorker> logger) : BackgroundService
+{
+    public const string SignatureKey = "snapshots.signature";
+    public const string GateMetric = "tracks.precision@10";
+    private readonly SemaphoreSlim _runLock = new(1, 1);
+    private string? _trainedSignature;
+    private DateTimeOffset _lastRun = DateTimeOffset.MinValue;
+    private ConnectionMultiplexer? _redis;
+
+    private WorkerOptions Options => options.Value;
+    private BundleStore Store => new(Options.ModelsDirectory);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _trainedSignature = CurrentManifest()?.Training.GetValueOrDefault(SignatureKey);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var signature = SnapshotSignature();
+                var due = DateTimeOffset.UtcNow - _lastRun >= Options.Interval;
+                if (signature is not null && (signature != _trainedSignature || due)) await RunOnceAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                LogLoopError(ex);
+            }
+            try
+            {
+                await Task.Delay(Options.SnapshotPollInterval, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    /// <summary>One full run (train, evaluate, gate, publish, notify, prune). Runs never overlap.</summary>
+    public async Task<WorkerRun> RunOnceAsync(CancellationToken ct = default)
+    {
+        await _runLock.WaitAsync(ct);
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            var run = await RunCoreAsync(ct);
+            run = run with { Seconds = clock.Elapsed.TotalSeconds };
+            metrics.Run(run.Outcome.ToString().ToLowerInvariant());
+            metrics.Stage("total", run.Seconds);
+            return run;
+        }
+        finally
+        {
+            _lastRun = DateTimeOffset.UtcNow;
+            _runLock.Release();
+        }
+    }
+
+    private async Task<WorkerRun> RunCoreAsync(CancellationToken ct)
+    {
+        var signature = SnapshotSignature();
+        if (signature is null)
+        {
+            LogNoSnapshots(Options.SnapshotsDirectory);
+            return new WorkerRun(WorkerOutcome.Skipped, null, "no snapshots", 0);
+        }
+        var als = new AlsOptions
+        {
+            Factors = Options.Factors,
+            Iterations = Options.Iterations,
+            Regularization = Options.Regularization,
+            Alpha = Options.Alpha,
+            Threads = Options.Threads,
+        };
+        var job = new TrainingJob(new TrainingJobOptions
+        {
+            SnapshotsDirectory = Options.SnapshotsDirectory,
+            CatalogDirectory = Options.CatalogDirectory,
+            WindowDays = Options.WindowDays,
+            Tracks = als,
+            Artists = als,
+            HoldoutFraction = Options.HoldoutFraction,
+            Forests = new BundleForestOptions { TrackTrees = Options.Trees, ArtistTrees = Options.Trees, Threads = Options.Threads },
+        }, e =>
+        {
+            if (e.Iteration is { } it) LogIteration(e.Message, it.Iteration, it.Elapsed.TotalSeconds, it.LossPerNonZero);
+            else LogStage(e.Stage, e.Message);
+        });
+
+        TrainingResult result;
+        try
+        {
+            result = await Task.Run(() => job.RunAsync(ct), ct);
+        }
+        catch (TrainingDivergedException ex)
+        {
+            _trainedSignature = signature;
+            return Refuse("non_finite", $"training diverged: {ex.Message}");
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException)
+        {
+            LogFailed(ex);
+            return new WorkerRun(WorkerOutcome.Failed, null, ex.Message, 0);
+        }
+        _trainedSignature = signature;
+        foreach (var (stage, seconds) in result.StageSeconds) metrics.Stage(stage, seconds);
+
+        var candidate = result.TrackEvaluation?.Model.Precision;
+        var current = CurrentManifest();
+        if (candidate is { } p && !double.IsFinite(p)) return Refuse("non_finite", "held-out precision is not a finite number");
+        if (candidate is { } newPrecision && current?.Metrics.GetValueOrDefault(GateMetric) is { } oldPrecision and > 0
+            && newPrecision < oldPrecision * (1 - Options.GateTolerance))
+        {
+            return Refuse("precision_drop",
+                $"{GateMetric} {newPrecision:F4} is more than {Options.GateTolerance:P0} below the current model's {oldPrecision:F4} ({current.ModelVersion})");
+        }
+
+        BundleManifest published;
+        var publishClock = Stopwatch.StartNew();
+        try
+        {
+            published = job.Publish(result, Store, new Dictionary<string, string> { [SignatureKey] = signature });
+        }
+        catch (ArgumentException ex)
+        {
+            return Refuse("non_finite", ex.Message); // BundleWriter refuses NaN factors
+        }
+        metrics.Stage("publish", publishClock.Elapsed.TotalSeconds);
+        metrics.Metrics(published.Metrics);
+        metrics.Published(published.CreatedUtc);
+        var pruned = Store.Prune(Options.Keep);
+        await NotifyAsync(published.ModelVersion);
+        LogPublished(published.ModelVersion, candidate ?? double.NaN, pruned.Count);
+        return new WorkerRun(WorkerOutcome.Published, published.ModelVersion, null, 0);
+    }
+
+    private WorkerRun Refuse(string reason, string detail)
+    {
+        metrics.Refused(reason);
+        LogRefused(reason, detail);
+        return new WorkerRun(WorkerOutcome.Refused, null, $"{reason}: {detail}", 0);
+    }
+
+    private BundleManifest? CurrentManifest()
+    {
+        try
+        {
+            return Store.CurrentVersion() is { } version ? BundleManifest.Read(Store.PathOf(version)) : null;
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>A hash of the snapshot window's folders, file names, sizes and times: changes when a snapshot arrives or is rewritten.</summary>
+    public string? SnapshotSignature()
+    {
+        if (!Directory.Exists(Options.SnapshotsDirectory)) return null;
+        var window = SnapshotSet.Discover(Options.SnapshotsDirectory).Window(Options.WindowDays);
+        if (window.Count == 0) return null;
+        var text = new StringBuilder();
+        foreach (var snapshot in window)
+        {
+            foreach (var file in snapshot.Files)
+            {
+                var info = new FileInfo(file);
+                text.Append(snapshot.Date).Append('/').Append(info.Name).Append(':').Append(info.Length).Append(':').Append(info.LastWriteTimeUtc.Ticks).Append('\n');
+            }
+        }
+        return Convert.ToHexStringLower(XxHash3.Hash(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+
+    private async Task NotifyAsync(string version)
+    {
+        if (string.IsNullOrWhiteSpace(Options.Redis)) return;
+        try
+        {
+            if (_redis is null)
+            {
+                var config = ConfigurationOptions.Parse(Options.Redis);
+                config.AbortOnConnectFail = false;
+                config.ConnectTimeout = 2000;
+                _redis = await ConnectionMultiplexer.ConnectAsync(config);
+            }
+            var receivers = await _redis.GetSubscriber().PublishAsync(RedisChannel.Literal(Options.ModelChannel), version);
+            LogNotified(version, receivers);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogNotifyFailed(ex, version); // replicas still find the version by polling CURRENT
+        }
+    }
+
+    public override void Dispose()
+    {
+        _redis?.Dispose();
+        base.Dispose();
+    }
+
+    [LoggerMessage(LogLevel.Information, "{Stage}: {Message}")]
+    private partial void LogStage(string stage, string message);
+
+    [LoggerMessage(LogLevel.Debug, "{Model} iteration {Iteration}: {Seconds:F2} s, loss {Loss:F5} per nnz")]
+    private partial void LogIteration(string model, int iteration, double seconds, double loss);
+
+    [LoggerMessage(LogLevel.Information, "Published model {Version} (tracks precision@10 {Precision:F4}); pruned {Pruned} old versions")]
+    private partial void LogPublished(string version, double precision, int pruned);
+
+    [LoggerMessage(LogLevel.Warning, "Gate refused the new model ({Reason}): {Detail}; the current model keeps serving")]
+    private partial void LogRefused(string reason, string detail);
+
+    [LoggerMessage(LogLevel.Error, "Training run failed; the current model keeps serving")]
+    private partial void LogFailed(Exception ex);
+
+    [LoggerMessage(LogLevel.Error, "Worker loop error")]
+    private partial void LogLoopError(Exception ex);
+
+    [LoggerMessage(LogLevel.Warning, "No snapshots under {Directory}")]
+    private partial void LogNoSnapshots(string directory);
+
+    [LoggerMessage(LogLevel.Information, "Announced {Version} on Redis to {Receivers} subscribers")]
+    private partial void LogNotified(string version, long receivers);
+
+    [LoggerMessage(LogLevel.Warning, "Could not announce {Version} on Redis; replicas will find it by polling")]
+    private partial void LogNotifyFailed(Exception ex, string version);
+}

@@ -1,0 +1,185 @@
+using RecService.Core.Bundle;
+using RecService.Core.Sampling;
+using RecService.Core.Sparse;
+
+namespace RecService.Core.Tests;
+
+public sealed class BundleFormatTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "recservice-tests", Guid.NewGuid().ToString("N"));
+
+    public BundleFormatTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, true); } catch (IOException) { }
+    }
+
+    private string PathOf(string name) => Path.Combine(_dir, name);
+
+    [Fact]
+    public void Id_map_finds_every_id_and_nothing_else()
+    {
+        var ids = Enumerable.Range(0, 5000).Select(i => i % 7 == 0 ? $"ü-{i}-ñ" : $"id{i}").ToList();
+        MappedIdMap.Write(PathOf("ids"), ids);
+        using var file = SectionFile.Open(PathOf("ids"), MappedIdMap.Kind);
+        var map = new MappedIdMap(file);
+        Assert.Equal(ids.Count, map.Count);
+        for (var i = 0; i < ids.Count; i++)
+        {
+            Assert.Equal(i, map.IndexOf(ids[i]));
+            Assert.Equal(ids[i], map[i]);
+        }
+        Assert.Equal(-1, map.IndexOf("id5000"));
+        Assert.Equal(-1, map.IndexOf(""));
+        Assert.Equal(-1, map.IndexOf(new string('x', 2000)));
+    }
+
+    [Fact]
+    public void Duplicate_ids_are_refused_when_writing()
+    {
+        Assert.Throws<ArgumentException>(() => MappedIdMap.Write(PathOf("dup"), ["a", "b", "a"]));
+    }
+
+    [Fact]
+    public void Matrix_and_sparse_rows_read_back_exactly()
+    {
+        var rng = new Xoshiro256(3);
+        var data = Enumerable.Range(0, 37 * 9).Select(_ => (float)rng.NextGaussian()).ToArray();
+        MappedMatrix.Write(PathOf("m"), data, 37, 9);
+        var csr = CsrMatrix.FromTriples(4, 6, [0, 0, 2, 3, 3], [5, 1, 2, 0, 4], [1f, 2f, 3f, 4f, 5f]);
+        MappedCsr.Write(PathOf("c"), csr);
+
+        using var mf = SectionFile.Open(PathOf("m"), MappedMatrix.Kind);
+        var m = new MappedMatrix(mf);
+        Assert.Equal((37, 9), (m.Rows, m.Columns));
+        for (var r = 0; r < 37; r++) Assert.Equal(data.AsSpan(r * 9, 9).ToArray(), m.Row(r).ToArray());
+        Assert.Throws<ArgumentOutOfRangeException>(() => m.Row(37).ToArray());
+
+        using var cf = SectionFile.Open(PathOf("c"), MappedCsr.Kind);
+        var c = new MappedCsr(cf);
+        Assert.Equal([1, 5], c.RowIndices(0).ToArray());
+        Assert.Equal([2f, 1f], c.RowValues(0).ToArray());
+        Assert.Empty(c.RowIndices(1).ToArray());
+        Assert.Equal([0, 4], c.RowIndices(3).ToArray());
+    }
+
+    [Fact]
+    public void Wrong_kind_is_refused_by_name()
+    {
+        MappedMatrix.Write(PathOf("m"), new float[6], 2, 3);
+        var error = Assert.Throws<InvalidDataException>(() => SectionFile.Open(PathOf("m"), MappedIdMap.Kind));
+        Assert.Contains("'MTRX', expected 'IDMP'", error.Message);
+    }
+
+    /// <summary>
+    /// Flipped bytes and truncations anywhere must end in a clear refusal at open or an InvalidDataException (or a
+    /// range error) on use, never a crash or a wrong read outside the mapping.
+    /// </summary>
+    [Fact]
+    public void Corrupted_or_truncated_files_are_refused_or_fail_cleanly_never_crash()
+    {
+        var ids = Enumerable.Range(0, 300).Select(i => $"user-{i}").ToList();
+        MappedIdMap.Write(PathOf("ids"), ids);
+        var original = File.ReadAllBytes(PathOf("ids"));
+        var rng = new Xoshiro256(17);
+        int refusedAtOpen = 0, failedOnUse = 0, survived = 0;
+        for (var trial = 0; trial < 400; trial++)
+        {
+            var bytes = (byte[])original.Clone();
+            if (trial % 4 == 0) bytes = bytes.AsSpan(0, rng.NextInt(bytes.Length)).ToArray();
+            else
+            {
+                for (var flips = 1 + rng.NextInt(4); flips > 0; flips--)
+                {
+                    // Half the flips hit the header and table, where the checks live; half anywhere.
+                    var at = rng.NextInt(2) == 0 ? rng.NextInt(Math.Min(bytes.Length, 64 + 32 * 3)) : rng.NextInt(bytes.Length);
+                    bytes[at] ^= (byte)(1 + rng.NextInt(255));
+                }
+            }
+            File.WriteAllBytes(PathOf("bad"), bytes);
+            SectionFile file;
+            try
+            {
+                file = SectionFile.Open(PathOf("bad"), MappedIdMap.Kind);
+            }
+            catch (InvalidDataException)
+            {
+                refusedAtOpen++;
+                continue;
+            }
+            using (file)
+            {
+                try
+                {
+                    var map = new MappedIdMap(file);
+                    for (var i = 0; i < map.Count; i++) _ = map.IndexOf(map[i]);
+                    _ = map.IndexOf("not-there");
+                    survived++;
+                }
+                catch (InvalidDataException)
+                {
+                    failedOnUse++;
+                }
+            }
+        }
+        Assert.True(refusedAtOpen > 150, $"only {refusedAtOpen} refused at open");
+        Assert.Equal(400, refusedAtOpen + failedOnUse + survived);
+    }
+
+    [Fact]
+    public void Publish_is_atomic_current_moves_only_to_complete_bundles_and_prune_keeps_the_newest()
+    {
+        var store = new BundleStore(PathOf("models"));
+        Assert.Null(store.CurrentVersion());
+        var versions = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            var m = store.Publish(new BundleManifest { Training = { ["i"] = i.ToString() } },
+                dir => File.WriteAllText(Path.Combine(dir, "payload.bin"), $"payload {i}"), DateTimeOffset.UnixEpoch.AddDays(i));
+            versions.Add(m.ModelVersion);
+            Assert.Equal(m.ModelVersion, store.CurrentVersion());
+            var read = BundleManifest.Read(store.PathOf(m.ModelVersion));
+            Assert.Equal(i.ToString(), read.Training["i"]);
+            Assert.Single(read.Files);
+            read.VerifyFiles(store.PathOf(m.ModelVersion), checksums: true);
+        }
+        Assert.Equal(versions.Order(StringComparer.Ordinal), versions);
+
+        // A writer that fails leaves no version and CURRENT where it was.
+        Assert.Throws<IOException>(() => store.Publish(new BundleManifest(), _ => throw new IOException("disk full")));
+        Assert.Equal(versions[^1], store.CurrentVersion());
+        Assert.Equal(versions, store.Versions());
+        Assert.Empty(Directory.EnumerateDirectories(store.Root, ".staging-*"));
+
+        // Pointing CURRENT at an old version, then pruning, never removes the current one.
+        store.SetCurrent(versions[0]);
+        var removed = store.Prune(keep: 2);
+        Assert.Equal([versions[1]], removed);
+        Assert.Equal([versions[0], versions[2], versions[3]], store.Versions());
+    }
+
+    [Fact]
+    public void Manifest_verification_names_the_damaged_file()
+    {
+        var store = new BundleStore(PathOf("models"));
+        var m = store.Publish(new BundleManifest(), dir => File.WriteAllBytes(Path.Combine(dir, "data.bin"), new byte[4096]));
+        var dir = store.PathOf(m.ModelVersion);
+        using (var f = new FileStream(Path.Combine(dir, "data.bin"), FileMode.Open)) { f.Position = 100; f.WriteByte(1); }
+        var manifest = BundleManifest.Read(dir);
+        manifest.VerifyFiles(dir, checksums: false); // same size: only the checksum sees it
+        var error = Assert.Throws<InvalidDataException>(() => manifest.VerifyFiles(dir, checksums: true));
+        Assert.Contains("data.bin: checksum mismatch", error.Message);
+        File.Delete(Path.Combine(dir, "data.bin"));
+        Assert.Contains("missing", Assert.Throws<InvalidDataException>(() => manifest.VerifyFiles(dir, checksums: false)).Message);
+    }
+
+    [Fact]
+    public void Current_file_with_garbage_is_reported()
+    {
+        var store = new BundleStore(PathOf("models"));
+        Directory.CreateDirectory(store.Root);
+        File.WriteAllText(Path.Combine(store.Root, BundleStore.CurrentFileName), "../../etc\n");
+        Assert.Throws<InvalidDataException>(() => store.CurrentVersion());
+    }
+}
