@@ -19,10 +19,11 @@ public static class GenerateCommand
         var genres = new Option<int>("--genres") { Description = "Number of genres", DefaultValueFactory = _ => defaults.Genres };
         var seed = new Option<ulong>("--seed") { Description = "Random seed (same seed, same world)", DefaultValueFactory = _ => defaults.Seed };
         var gzip = new Option<bool>("--gzip") { Description = "Write snapshots as .tsv.gz" };
+        var skipExisting = new Option<bool>("--skip-existing") { Description = "Do nothing if the output already holds snapshots (so a restart does not rewrite them and trigger retraining)" };
 
         var command = new Command("generate", "Generate a sample music world: daily play snapshots, a catalog and artist genres.")
         {
-            output, users, artists, tracks, plays, days, genres, seed, gzip,
+            output, users, artists, tracks, plays, days, genres, seed, gzip, skipExisting,
         };
         command.SetAction(parse =>
         {
@@ -38,6 +39,11 @@ public static class GenerateCommand
                 Gzip = parse.GetValue(gzip),
             };
             var dir = parse.GetValue(output)!;
+            if (parse.GetValue(skipExisting) && Directory.Exists(Path.Combine(dir, "snapshots")) && Directory.EnumerateFileSystemEntries(Path.Combine(dir, "snapshots")).Any())
+            {
+                Console.WriteLine($"{dir}/snapshots already exists; nothing generated (--skip-existing).");
+                return 0;
+            }
             var clock = Stopwatch.StartNew();
             var result = SampleWorldGenerator.Generate(options, dir);
             Console.WriteLine($"Generated {options.Users} users, {options.Artists} artists, {options.Tracks} tracks over {options.Days} days in {clock.Elapsed.TotalSeconds:F2} s");
