@@ -65,8 +65,8 @@ internal readonly struct IndexedRows(float[] factors, int[] indices, int start, 
 /// </summary>
 internal static class ConjugateGradientSolver
 {
-    /// <summary>Entries ahead to prefetch: about the misses a core keeps in flight while it does 3 f-length ops per entry.</summary>
-    private const int PrefetchDistance = 8;
+    /// <summary>Entries ahead to prefetch: 16 measured a few percent better than 4, 8 or 32 on the 100k-user world.</summary>
+    private const int PrefetchDistance = 16;
 
     /// <summary>
     /// Updates <paramref name="x"/> in place and returns the row's share of the training loss:
