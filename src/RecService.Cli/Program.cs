@@ -15,5 +15,6 @@ root.Add(DemoCommand.Create());
 root.Add(IndexCommand.Create());
 root.Add(EvalCommand.Create());
 root.Add(BenchCommand.Create());
+root.Add(PrecomputeCommand.Create());
 
 return await CliRunner.RunAsync(root, args);

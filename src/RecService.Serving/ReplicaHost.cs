@@ -13,6 +13,10 @@ using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using RecService.Serving.Rpc;
 using RecService.Serving.Models;
+using RecService.Serving.Precompute;
+using RecService.Serving.Radio;
+using RecService.Serving.State;
+using RecService.Serving.Taste;
 using RecService.Serving.Recommendations;
 using RecService.Serving.Telemetry;
 using Serilog;
@@ -34,6 +38,7 @@ public static class ReplicaHost
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         if (overrides is not null) builder.Configuration.AddInMemoryCollection(overrides);
         var options = builder.Configuration.GetSection(ServingOptions.Section).Get<ServingOptions>() ?? new ServingOptions();
+        options.Validate();
         builder.Services.Configure<ServingOptions>(builder.Configuration.GetSection(ServingOptions.Section));
         if (overrides is not null) builder.Services.PostConfigure<ServingOptions>(o => builder.Configuration.GetSection(ServingOptions.Section).Bind(o));
 
@@ -57,6 +62,14 @@ public static class ReplicaHost
         builder.Services.AddSingleton<ServingMetrics>();
         builder.Services.AddSingleton<RecommendationEngine>();
         builder.Services.AddSingleton<BundleWatcher>();
+        builder.Services.AddSingleton<RedisLink>();
+        builder.Services.AddSingleton<FreshPlayStore>();
+        builder.Services.AddSingleton<PrecomputedLists>();
+        builder.Services.AddSingleton<TasteFoldIn>();
+        builder.Services.AddSingleton<RecommendationReasons>();
+        builder.Services.AddSingleton<UserRecommendations>();
+        builder.Services.AddSingleton<StationStore>();
+        builder.Services.AddSingleton<RadioStations>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BundleWatcher>());
 
         builder.Services.AddGrpc(o => o.Interceptors.Add<RpcMetricsInterceptor>()).AddJsonTranscoding();
@@ -67,6 +80,7 @@ public static class ReplicaHost
             {
                 o.Services.Map("", r => r.Tags.Contains("ready"));
                 o.Services.Map("recservice.v1.Recommender", r => r.Tags.Contains("ready"));
+                o.Services.Map("recservice.v1.Radio", r => r.Tags.Contains("ready"));
                 o.Services.Map(LivenessService, r => r.Tags.Contains("live"));
             })
             .AddCheck("process", () => HealthCheckResult.Healthy("answering"), tags: ["live"])
@@ -85,8 +99,10 @@ public static class ReplicaHost
             });
 
         var app = builder.Build();
+        app.Services.GetRequiredService<RedisLink>(); // connect to Redis (when configured) at start, not on the first request
         app.UseSerilogRequestLogging();
         app.MapGrpcService<RecommenderService>();
+        app.MapGrpcService<RadioService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("live") });

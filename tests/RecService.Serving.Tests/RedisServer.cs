@@ -17,10 +17,11 @@ public sealed class RedisServer : IAsyncDisposable
     public int Port { get; }
     public string Configuration => $"127.0.0.1:{Port}";
 
-    public static async Task<RedisServer> StartAsync()
+    /// <summary>Starts redis-server on <paramref name="port"/> (a free one when null: give the old port to restart a stopped server).</summary>
+    public static async Task<RedisServer> StartAsync(int? port = null)
     {
-        var port = Replica.FreePort();
-        var start = new ProcessStartInfo("redis-server", $"--port {port} --bind 127.0.0.1 --save \"\" --appendonly no")
+        var chosen = port ?? Replica.FreePort();
+        var start = new ProcessStartInfo("redis-server", $"--port {chosen} --bind 127.0.0.1 --save \"\" --appendonly no")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -34,7 +35,7 @@ public sealed class RedisServer : IAsyncDisposable
         {
             throw new InvalidOperationException("redis-server is not installed (apt-get install -y redis-server; .ci/run does this).", ex);
         }
-        var server = new RedisServer(process, port);
+        var server = new RedisServer(process, chosen);
         for (var attempt = 0; attempt < 100; attempt++)
         {
             try
@@ -52,8 +53,12 @@ public sealed class RedisServer : IAsyncDisposable
         throw new TimeoutException("redis-server did not answer PING.");
     }
 
+    private bool _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (_disposed) return;
+        _disposed = true;
         if (!_process.HasExited)
         {
             _process.Kill();

@@ -19,6 +19,7 @@ public sealed class Replica : IAsyncDisposable
         Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
         Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
         Client = new Recommender.RecommenderClient(Channel);
+        Radio = new Api.V1.Radio.RadioClient(Channel);
         HttpPort = httpPort;
         GrpcPort = grpcPort;
     }
@@ -27,24 +28,29 @@ public sealed class Replica : IAsyncDisposable
     public HttpClient Http { get; }
     public GrpcChannel Channel { get; }
     public Recommender.RecommenderClient Client { get; }
+    public Api.V1.Radio.RadioClient Radio { get; }
     public int HttpPort { get; }
     public int GrpcPort { get; }
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<Replica> StartAsync(string modelsDirectory, TimeSpan? poll = null, string? redis = null)
+    public static async Task<Replica> StartAsync(string modelsDirectory, TimeSpan? poll = null, string? redis = null,
+        IReadOnlyDictionary<string, string?>? settings = null)
     {
         var httpPort = FreePort();
         var grpcPort = FreePort();
-        var settings = new Dictionary<string, string?>
+        var overrides = new Dictionary<string, string?>
         {
             ["Serving:ModelsDirectory"] = modelsDirectory,
             ["Serving:HttpUrl"] = $"http://127.0.0.1:{httpPort}",
             ["Serving:GrpcUrl"] = $"http://127.0.0.1:{grpcPort}",
             ["Serving:PollInterval"] = (poll ?? TimeSpan.FromMilliseconds(100)).ToString(),
             ["Serving:Redis"] = redis,
+            // Generous for tests: two cores shared with parallel test classes can stall a loopback call past 250 ms.
+            ["Serving:RedisTimeout"] = "00:00:02",
             ["Serilog:MinimumLevel:Default"] = "Warning",
         };
-        var app = ReplicaHost.Build([], settings);
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) overrides[key] = value;
+        var app = ReplicaHost.Build([], overrides);
         await app.StartAsync();
         return new Replica(app, modelsDirectory, httpPort, grpcPort);
     }

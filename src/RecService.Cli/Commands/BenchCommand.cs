@@ -12,6 +12,7 @@ public static class BenchCommand
         command.Add(BenchBundleCommand.Create());
         command.Add(BenchServeCommand.Create());
         command.Add(BenchStartCommand.Create());
+        command.Add(BenchFoldInCommand.Create());
         return command;
     }
 }

@@ -14,6 +14,9 @@ public static class BundleFiles
     public const string TrackDotForest = "tracks-dot.forest";
     public const string TrackCosineForest = "tracks-cosine.forest";
     public const string ArtistCosineForest = "artists-cosine.forest";
+    /// <summary>Y^T Y of the track factors (factors x factors), for fold-in. Written by every bundle since it was added;
+    /// optional on read (a bundle without it gets the Gram matrix computed once, at first use).</summary>
+    public const string TrackGram = "track-gram.mat";
 
     public static readonly string[] All =
     [

@@ -48,6 +48,7 @@ public static class BundleWriter
         MappedMatrix.Write(Path.Combine(directory, BundleFiles.TrackFactors), c.TrackFactors, c.TrackIds.Count, c.Factors);
         MappedMatrix.Write(Path.Combine(directory, BundleFiles.ArtistFactors), c.ArtistFactors, c.ArtistIds.Count, c.ArtistFactorCount);
         MappedCsr.Write(Path.Combine(directory, BundleFiles.Played), c.Played);
+        MappedMatrix.Write(Path.Combine(directory, BundleFiles.TrackGram), TrackGram.Compute(c.TrackFactors, c.TrackIds.Count, c.Factors), c.Factors, c.Factors);
 
         var popularity = new float[c.TrackIds.Count];
         for (var k = 0; k < c.Played.NonZeros; k++) popularity[c.Played.ColumnIndices[k]] += c.Played.Values[k];

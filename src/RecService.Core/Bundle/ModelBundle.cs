@@ -10,10 +10,12 @@ namespace RecService.Core.Bundle;
 /// Reference-counted: the holder owns one reference, each request leases one, and the mappings are released
 /// when the last reference goes, so a hot swap never unmaps a bundle a request is still reading.
 /// </summary>
-public sealed class ModelBundle : IDisposable
+public sealed unsafe class ModelBundle : IDisposable
 {
     private readonly List<IDisposable> _owned;
     private int _references = 1;
+    private MappedMatrix? _storedGram;
+    private float[]? _computedGram;
 
     private ModelBundle(string directory, BundleManifest manifest, List<IDisposable> owned)
     {
@@ -37,6 +39,28 @@ public sealed class ModelBundle : IDisposable
     public ForestIndex TrackCosine { get; private set; } = null!;
     public ForestIndex ArtistCosine { get; private set; } = null!;
     public int Factors => TrackFactors.Columns;
+
+    /// <summary>
+    /// Y^T Y of the track factors (Factors x Factors, row-major): from <see cref="BundleFiles.TrackGram"/> when the bundle
+    /// has it, otherwise computed once on first use (bundles written before the file existed).
+    /// </summary>
+    public ReadOnlySpan<float> TrackGram
+    {
+        get
+        {
+            if (_storedGram is { } stored) return new ReadOnlySpan<float>(stored.Data, Factors * Factors);
+            var computed = Volatile.Read(ref _computedGram);
+            if (computed is null)
+            {
+                computed = Bundle.TrackGram.Compute(AllTrackFactors, TrackFactors.Rows, Factors);
+                computed = Interlocked.CompareExchange(ref _computedGram, computed, null) ?? computed;
+            }
+            return computed;
+        }
+    }
+
+    /// <summary>Every track vector, row-major (Tracks x Factors).</summary>
+    public ReadOnlySpan<float> AllTrackFactors => new(TrackFactors.Data, checked(TrackFactors.Rows * TrackFactors.Columns));
 
     public static ModelBundle Open(string directory, bool verifyChecksums = true)
     {
@@ -69,6 +93,8 @@ public sealed class ModelBundle : IDisposable
             bundle.TrackFactors = new MappedMatrix(Section(BundleFiles.TrackFactors, MappedMatrix.Kind));
             bundle.ArtistFactors = new MappedMatrix(Section(BundleFiles.ArtistFactors, MappedMatrix.Kind));
             bundle.Played = new MappedCsr(Section(BundleFiles.Played, MappedCsr.Kind));
+            if (manifest.Files.Any(f => f.Name == BundleFiles.TrackGram))
+                bundle._storedGram = new MappedMatrix(Section(BundleFiles.TrackGram, MappedMatrix.Kind));
             bundle.Catalog = new BundleCatalog(Section(BundleFiles.Catalog, BundleFiles.CatalogSections.Kind), bundle.Tracks.Count, bundle.Artists.Count);
             bundle.TrackDot = Forest(BundleFiles.TrackDotForest, Metric.Dot);
             bundle.TrackCosine = Forest(BundleFiles.TrackCosineForest, Metric.Cosine);
@@ -94,6 +120,12 @@ public sealed class ModelBundle : IDisposable
         Require(ArtistFactors.Rows == Artists.Count, $"{ArtistFactors.Rows} artist vectors for {Artists.Count} artists");
         Require(UserFactors.Columns == TrackFactors.Columns, $"user factors {UserFactors.Columns} != track factors {TrackFactors.Columns}");
         Require(Played.Rows == Users.Count && Played.Columns == Tracks.Count, $"played matrix {Played.Rows} x {Played.Columns} for {Users.Count} users x {Tracks.Count} tracks");
+        if (_storedGram is { } gram)
+        {
+            Require(gram.Rows == Factors && gram.Columns == Factors, $"{BundleFiles.TrackGram} is {gram.Rows} x {gram.Columns}, expected {Factors} x {Factors}");
+            var mismatch = Bundle.TrackGram.Mismatch(new ReadOnlySpan<float>(gram.Data, Factors * Factors), AllTrackFactors, TrackFactors.Rows, Factors);
+            Require(mismatch is null, $"{BundleFiles.TrackGram} is not Y^T Y of the track factors: {mismatch}");
+        }
         foreach (var (forest, name, count, dims) in new[]
                  {
                      (TrackDot, BundleFiles.TrackDotForest, Tracks.Count, TrackFactors.Columns),

@@ -22,12 +22,15 @@ public sealed class RecommendationEngine(IOptions<ServingOptions> options)
     }
 
     /// <summary>Top tracks for a known user, leaving out played tracks (when asked) and <paramref name="excluded"/>.</summary>
-    public int Recommend(ModelBundle bundle, int user, bool excludePlayed, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores)
+    public int Recommend(ModelBundle bundle, int user, bool excludePlayed, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores) =>
+        RecommendFor(bundle, bundle.UserFactors.Row(user), excludePlayed ? bundle.Played.RowIndices(user) : default, excluded, ids, scores);
+
+    /// <summary>Top tracks for a user vector (e.g. one folded in from fresh plays), leaving out <paramref name="played"/> and <paramref name="excluded"/>.</summary>
+    public int RecommendFor(ModelBundle bundle, ReadOnlySpan<float> query, ReadOnlySpan<int> played, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores)
     {
-        var played = excludePlayed ? bundle.Played.RowIndices(user) : default;
-        var query = bundle.UserFactors.Row(user);
         var searchK = SearchK(bundle.TrackDot, ids.Length);
         if (excluded.IsEmpty) return bundle.TrackDot.Search(query, ids.Length, ids, scores, searchK, played);
+        if (played.IsEmpty) return bundle.TrackDot.Search(query, ids.Length, ids, scores, searchK, excluded);
         var all = ArrayPool<int>.Shared.Rent(played.Length + excluded.Length);
         try
         {
@@ -40,6 +43,14 @@ public sealed class RecommendationEngine(IOptions<ServingOptions> options)
             ArrayPool<int>.Shared.Return(all);
         }
     }
+
+    /// <summary>Tracks nearest <paramref name="track"/> by cosine, skipping <paramref name="excluded"/> (radio).</summary>
+    public int NearTracks(ModelBundle bundle, int track, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores) =>
+        bundle.TrackCosine.SearchByItem(track, ids.Length, ids, scores, SearchK(bundle.TrackCosine, ids.Length), excluded);
+
+    /// <summary>Tracks nearest a direction by cosine, skipping <paramref name="excluded"/> (radio from an artist).</summary>
+    public int NearTracks(ModelBundle bundle, ReadOnlySpan<float> query, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores) =>
+        bundle.TrackCosine.Search(query, ids.Length, ids, scores, SearchK(bundle.TrackCosine, ids.Length), excluded);
 
     /// <summary>The most played tracks, skipping <paramref name="excluded"/>: the fallback for unknown users.</summary>
     public int Popular(ModelBundle bundle, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores)

@@ -4,6 +4,7 @@ using RecService.Api.V1;
 using RecService.Core.Bundle;
 using RecService.Serving.Models;
 using RecService.Serving.Recommendations;
+using RecService.Serving.Taste;
 
 namespace RecService.Serving.Rpc;
 
@@ -11,19 +12,21 @@ namespace RecService.Serving.Rpc;
 /// The recservice.v1 API: validates requests, resolves ids against the leased bundle, asks the engine, and maps
 /// dense indices back to ids and names. Holds no logic of its own beyond that mapping.
 /// </summary>
-public sealed class RecommenderService(ModelHolder holder, RecommendationEngine engine) : Recommender.RecommenderBase
+public sealed class RecommenderService(ModelHolder holder, RecommendationEngine engine, UserRecommendations users, FreshPlayStore freshPlays)
+    : Recommender.RecommenderBase
 {
     public const int DefaultTracks = 10;
     public const int DefaultArtists = 20;
 
-    public override Task<RecommendResponse> Recommend(RecommendRequest request, ServerCallContext context)
+    public const int MaxPlaysPerCall = 1000;
+    public const int MaxPlayCount = 10_000;
+
+    public override async Task<RecommendResponse> Recommend(RecommendRequest request, ServerCallContext context)
     {
         RpcErrors.RequireId(request.UserId, "user_id");
         var count = RpcErrors.Count(request.Count, DefaultTracks, RecommendationEngine.MaxCount);
         using var lease = Lease();
         var bundle = lease.Bundle;
-        var ids = ArrayPool<int>.Shared.Rent(count);
-        var scores = ArrayPool<float>.Shared.Rent(count);
         var excluded = ArrayPool<int>.Shared.Rent(request.ExcludeTrackIds.Count);
         try
         {
@@ -33,20 +36,55 @@ public sealed class RecommenderService(ModelHolder holder, RecommendationEngine 
                 var t = bundle.Tracks.IndexOf(trackId);
                 if (t >= 0) excluded[nExcluded++] = t; // unknown ids cannot be recommended anyway
             }
-            var user = bundle.Users.IndexOf(request.UserId);
-            var response = new RecommendResponse { ModelVersion = bundle.Version, Fallback = user < 0 };
-            var n = user < 0
-                ? engine.Popular(bundle, excluded.AsSpan(0, nExcluded), ids.AsSpan(0, count), scores.AsSpan(0, count))
-                : engine.Recommend(bundle, user, !request.HasExcludePlayed || request.ExcludePlayed, excluded.AsSpan(0, nExcluded), ids.AsSpan(0, count), scores.AsSpan(0, count));
-            for (var i = 0; i < n; i++) response.Items.Add(TrackItem(bundle, ids[i], scores[i]));
-            return Task.FromResult(response);
+            using var list = await users.ForUserAsync(bundle, request.UserId, count, !request.HasExcludePlayed || request.ExcludePlayed,
+                new ArraySegment<int>(excluded, 0, nExcluded));
+            var response = new RecommendResponse
+            {
+                ModelVersion = bundle.Version,
+                Fallback = list.Source == RecommendationSource.Popular,
+                Source = list.Source.ToString().ToLowerInvariant(),
+                Degraded = list.Degraded,
+            };
+            for (var i = 0; i < list.Count; i++)
+            {
+                var item = TrackItem(bundle, list.Tracks[i], list.Scores[i]);
+                var because = list.ReasonArtists[i];
+                if (because >= 0)
+                {
+                    item.ReasonArtistId = bundle.Artists[because];
+                    item.Reason = $"because you listen to {bundle.Catalog.ArtistName(because)}";
+                }
+                else if (list.Source == RecommendationSource.Popular) item.Reason = "popular right now";
+                response.Items.Add(item);
+            }
+            if (list.Degraded) RpcErrors.MarkDegraded(context);
+            return response;
         }
         finally
         {
-            ArrayPool<int>.Shared.Return(ids);
-            ArrayPool<float>.Shared.Return(scores);
             ArrayPool<int>.Shared.Return(excluded);
         }
+    }
+
+    public override async Task<RecordPlaysResponse> RecordPlays(RecordPlaysRequest request, ServerCallContext context)
+    {
+        RpcErrors.RequireId(request.UserId, "user_id");
+        if (request.Plays.Count is 0 or > MaxPlaysPerCall) RpcErrors.InvalidArgument($"plays must hold 1 to {MaxPlaysPerCall} entries (got {request.Plays.Count}).");
+        var known = new List<TrackPlays>(request.Plays.Count);
+        var unknown = 0;
+        using (var lease = Lease())
+        {
+            foreach (var play in request.Plays)
+            {
+                RpcErrors.RequireId(play.TrackId, "plays.track_id");
+                if (play.Count is < 0 or > MaxPlayCount) RpcErrors.InvalidArgument($"plays.count must be between 0 and {MaxPlayCount} (got {play.Count} for '{play.TrackId}').");
+                if (lease.Bundle.Tracks.IndexOf(play.TrackId) < 0) unknown++;
+                else known.Add(new TrackPlays(play.TrackId, play.Count == 0 ? 1 : play.Count));
+            }
+        }
+        var degraded = known.Count > 0 && await freshPlays.AppendAsync(request.UserId, known);
+        if (degraded) RpcErrors.MarkDegraded(context);
+        return new RecordPlaysResponse { Accepted = known.Count, Unknown = unknown, Degraded = degraded };
     }
 
     public override Task<ItemsResponse> SimilarTracks(SimilarTracksRequest request, ServerCallContext context)
@@ -117,7 +155,7 @@ public sealed class RecommenderService(ModelHolder holder, RecommendationEngine 
         }
     }
 
-    private static Item TrackItem(ModelBundle bundle, int track, float score)
+    internal static Item TrackItem(ModelBundle bundle, int track, float score)
     {
         var artist = bundle.Catalog.ArtistOf(track);
         return new Item

@@ -15,6 +15,14 @@ internal static class RpcErrors
     [DoesNotReturn]
     public static void Unavailable(string message) => throw new RpcException(new Status(StatusCode.Unavailable, message));
 
+    [DoesNotReturn]
+    public static void Aborted(string message) => throw new RpcException(new Status(StatusCode.Aborted, message));
+
+    /// <summary>Response header (gRPC metadata and REST) on answers given without Redis, besides the messages' <c>degraded</c> field.</summary>
+    public const string DegradedHeader = "x-recservice-degraded";
+
+    public static void MarkDegraded(ServerCallContext context) => context.GetHttpContext().Response.Headers[DegradedHeader] = "redis-unavailable";
+
     /// <summary>A requested result count: 0 means the default, otherwise 1..<paramref name="max"/>.</summary>
     public static int Count(int requested, int defaultCount, int max)
     {

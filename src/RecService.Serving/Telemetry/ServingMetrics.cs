@@ -21,6 +21,9 @@ public sealed class ServingMetrics : IDisposable
     private readonly Histogram<double> _rpcDuration;
     private readonly Counter<long> _swaps;
     private readonly Counter<long> _refused;
+    private readonly Counter<long> _degraded;
+    private readonly Counter<long> _recommendSource;
+    private int _redisAvailable = -1; // -1: not configured
 
     public ServingMetrics(ModelHolder holder)
     {
@@ -30,6 +33,15 @@ public sealed class ServingMetrics : IDisposable
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets });
         _swaps = _meter.CreateCounter<long>("recservice.model.swaps", description: "Bundles swapped in");
         _refused = _meter.CreateCounter<long>("recservice.model.refused", description: "Bundles refused as invalid");
+        _degraded = _meter.CreateCounter<long>("recservice.redis.degraded",
+            description: "Calls answered without Redis (unreachable or circuit open), by operation");
+        _recommendSource = _meter.CreateCounter<long>("recservice.recommend.source",
+            description: "Recommend answers by where the list came from (model, realtime, precomputed, popular)");
+        _meter.CreateObservableGauge<int>("recservice.redis.available", () =>
+        {
+            var v = Volatile.Read(ref _redisAvailable);
+            return v < 0 ? [] : [new Measurement<int>(v)];
+        }, description: "1 while Redis answers, 0 while the replica serves degraded from in-process state; absent without Redis");
         _meter.CreateObservableGauge<double>("recservice.model.age", () =>
         {
             var b = holder.Current;
@@ -51,6 +63,15 @@ public sealed class ServingMetrics : IDisposable
             new KeyValuePair<string, object?>("transport", transport));
 
     public void Swapped() => _swaps.Add(1);
+
+    /// <summary>One call that had to do without Redis.</summary>
+    public void Degraded(string operation) => _degraded.Add(1, new KeyValuePair<string, object?>("operation", operation));
+
+    public void RedisAvailable(bool available) => Volatile.Write(ref _redisAvailable, available ? 1 : 0);
+
+    public bool? IsRedisAvailable => Volatile.Read(ref _redisAvailable) switch { < 0 => null, 0 => false, _ => true };
+
+    public void RecommendSource(string source) => _recommendSource.Add(1, new KeyValuePair<string, object?>("source", source));
     public void Refused() => _refused.Add(1);
 
     public void Dispose() => _meter.Dispose();

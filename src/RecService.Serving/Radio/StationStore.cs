@@ -1,0 +1,103 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using RecService.Serving.State;
+using StackExchange.Redis;
+
+namespace RecService.Serving.Radio;
+
+/// <summary>The outcome of a station read-change-write: whether the station exists, the change's result, and whether Redis was left out.</summary>
+public readonly record struct StationChange<T>(bool Found, T? Result, bool Degraded, bool Contended = false);
+
+/// <summary>
+/// Where stations live: a JSON string per station in Redis (<c>{prefix}station:{id}</c>, TTL refreshed on every
+/// change) so any replica can continue any station; changes are optimistic (WATCH-style condition on the old value,
+/// retried) so two replicas changing one station never lose an update. Without Redis, stations are in-process;
+/// while Redis is unreachable, a station continues from this replica's copy or is rebuilt from the seed its id names,
+/// and the answer is marked degraded.
+/// </summary>
+public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> options) : IDisposable
+{
+    public const string KeyKind = "station";
+    private const int Attempts = 16;
+    /// <summary>Requests on one station within this replica take turns (striped by id), so only replicas contend.</summary>
+    private readonly SemaphoreSlim[] _turns = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
+    private readonly LocalState<RadioStation> _local = new(options.Value.LocalStateLimit, options.Value.StationTtl);
+
+    /// <summary>Saves a new station; returns true when it was kept in this replica only (Redis configured but unreachable).</summary>
+    public async ValueTask<bool> CreateAsync(RadioStation station)
+    {
+        if (redis.Configured)
+        {
+            var json = JsonSerializer.Serialize(station, RadioJson.Default.RadioStation);
+            var answer = await redis.TryAsync("station_create", db => db.StringSetAsync(redis.Key(KeyKind, station.Id), json, options.Value.StationTtl));
+            if (answer.Answered) return false;
+        }
+        _local.Set(station.Id, station);
+        return redis.Configured;
+    }
+
+    /// <summary>
+    /// Applies <paramref name="change"/> to the station (in place) and stores the result. <paramref name="rebuild"/>
+    /// makes a station from its id when Redis is unreachable and this replica has no copy. The change may run more
+    /// than once when another replica changes the station at the same moment; it must depend only on the station.
+    /// </summary>
+    public async ValueTask<StationChange<T>> UpdateAsync<T>(string id, Func<RadioStation, T> change, Func<RadioStation?> rebuild)
+    {
+        if (redis.Configured)
+        {
+            var turn = _turns[(int)((uint)StringComparer.Ordinal.GetHashCode(id) % (uint)_turns.Length)];
+            await turn.WaitAsync();
+            try
+            {
+                var answer = await redis.TryAsync("station_update", db => UpdateSharedAsync(db, id, change));
+                if (answer.Answered) return answer.Value;
+            }
+            finally
+            {
+                turn.Release();
+            }
+        }
+        var local = _local.Get(id);
+        if (local is null && redis.Configured && rebuild() is { } rebuilt)
+        {
+            _local.Set(id, rebuilt);
+            local = rebuilt;
+        }
+        if (local is null) return new StationChange<T>(false, default, redis.Configured);
+        T localResult;
+        lock (local) localResult = change(local);
+        _local.Set(id, local); // refreshes the sliding expiry
+        return new StationChange<T>(true, localResult, redis.Configured);
+    }
+
+    /// <summary>Optimistic read-change-write in Redis: the write only lands if the station is still what was read.</summary>
+    private async Task<StationChange<T>> UpdateSharedAsync<T>(IDatabase db, string id, Func<RadioStation, T> change)
+    {
+        var key = redis.Key(KeyKind, id);
+        for (var attempt = 0; attempt < Attempts; attempt++)
+        {
+            if (attempt > 0) await Task.Delay(Random.Shared.Next(1, 2 + attempt)); // another replica won: back off a little
+            var old = await db.StringGetAsync(key);
+            // A station created while Redis was down lives here only: carry it over on its next change.
+            var station = old.IsNull ? _local.Get(id) : JsonSerializer.Deserialize((string)old!, RadioJson.Default.RadioStation);
+            if (station is null) return new StationChange<T>(false, default, false);
+            T result;
+            lock (station) result = change(station);
+            var transaction = db.CreateTransaction();
+            transaction.AddCondition(old.IsNull ? Condition.KeyNotExists(key) : Condition.StringEqual(key, old));
+            _ = transaction.StringSetAsync(key, JsonSerializer.Serialize(station, RadioJson.Default.RadioStation), options.Value.StationTtl);
+            if (await transaction.ExecuteAsync())
+            {
+                if (old.IsNull) _local.Remove(id);
+                return new StationChange<T>(true, result, false);
+            }
+        }
+        return new StationChange<T>(true, default, false, Contended: true); // changed by others every time: the caller asks to retry
+    }
+
+    public void Dispose()
+    {
+        _local.Dispose();
+        foreach (var turn in _turns) turn.Dispose();
+    }
+}

@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RecService.Serving.Telemetry;
+using StackExchange.Redis;
+
+namespace RecService.Serving.State;
+
+/// <summary>What a shared-state call gave: the value when Redis answered, or <see cref="Degraded"/> when it could not be asked.</summary>
+public readonly record struct RedisAnswer<T>(bool Answered, T? Value)
+{
+    public bool Degraded => !Answered;
+}
+
+/// <summary>
+/// The replica's connection to Redis for shared state (stations, fresh plays, precomputed lists), with short
+/// timeouts and a circuit: a failed call opens it for <see cref="ServingOptions.RedisRetryAfter"/>, during which
+/// calls fail at once instead of waiting, so a Redis outage costs requests nothing but the degraded answer. The
+/// multiplexer reconnects in the background; the first call after the retry interval tries again and closes the
+/// circuit when it works. Not configured (no <see cref="ServingOptions.Redis"/>) means every store is in-process.
+/// </summary>
+public sealed partial class RedisLink : IDisposable
+{
+    private readonly ServingOptions _options;
+    private readonly ServingMetrics _metrics;
+    private readonly ILogger<RedisLink> _logger;
+    private readonly Task<ConnectionMultiplexer?>? _connecting;
+    private long _openUntil; // Stopwatch ticks; 0 = closed
+    private int _open;
+
+    public RedisLink(IOptions<ServingOptions> options, ServingMetrics metrics, ILogger<RedisLink> logger)
+    {
+        _options = options.Value;
+        _metrics = metrics;
+        _logger = logger;
+        KeyPrefix = _options.RedisKeyPrefix;
+        if (string.IsNullOrWhiteSpace(_options.Redis)) return;
+        _connecting = ConnectAsync(_options.Redis, _options.RedisTimeout);
+        metrics.RedisAvailable(true);
+    }
+
+    public bool Configured => _connecting is not null;
+    public string KeyPrefix { get; }
+    public RedisKey Key(string kind, string id) => $"{KeyPrefix}{kind}:{id}";
+
+    /// <summary>Whether the circuit is open (Redis recently failed and is not being asked).</summary>
+    public bool IsOpen => Volatile.Read(ref _open) != 0;
+
+    /// <summary>Connection settings shared with the precompute command: fail fast when disconnected, reconnect quickly.</summary>
+    public static ConfigurationOptions Settings(string configuration, TimeSpan timeout)
+    {
+        var config = ConfigurationOptions.Parse(configuration);
+        config.AbortOnConnectFail = false;
+        var ms = (int)Math.Clamp(timeout.TotalMilliseconds, 10, 60_000);
+        config.ConnectTimeout = Math.Max(ms * 4, 1000);
+        config.SyncTimeout = ms;
+        config.AsyncTimeout = ms;
+        config.BacklogPolicy = BacklogPolicy.FailFast; // while disconnected, fail now rather than queue until the timeout
+        config.ReconnectRetryPolicy = new LinearRetry(250);
+        config.ConnectRetry = 1;
+        return config;
+    }
+
+    private async Task<ConnectionMultiplexer?> ConnectAsync(string configuration, TimeSpan timeout)
+    {
+        try
+        {
+            return await ConnectionMultiplexer.ConnectAsync(Settings(configuration, timeout));
+        }
+        catch (Exception ex) when (ex is RedisException or ArgumentException or TimeoutException)
+        {
+            LogUnusable(ex, configuration);
+            return null;
+        }
+    }
+
+    /// <summary>Runs <paramref name="call"/> against Redis unless the circuit is open; any Redis failure opens it.</summary>
+    public async ValueTask<RedisAnswer<T>> TryAsync<T>(string operation, Func<IDatabase, Task<T>> call)
+    {
+        if (_connecting is null) throw new InvalidOperationException("Redis is not configured.");
+        if (Volatile.Read(ref _open) != 0 && Stopwatch.GetTimestamp() < Volatile.Read(ref _openUntil))
+        {
+            _metrics.Degraded(operation); // open circuit: not asked, not waited for
+            return new RedisAnswer<T>(false, default);
+        }
+        if (!_connecting.IsCompleted)
+        {
+            // Still connecting (replica just started): wait for it, but no longer than one call may take.
+            try
+            {
+                await _connecting.WaitAsync(_options.RedisTimeout);
+            }
+            catch (TimeoutException)
+            {
+                return Fail<T>(operation, null);
+            }
+        }
+        if (!_connecting.IsCompletedSuccessfully || _connecting.Result is not { } multiplexer || !multiplexer.IsConnected)
+            return Fail<T>(operation, null);
+        try
+        {
+            var value = await call(multiplexer.GetDatabase());
+            if (Interlocked.Exchange(ref _open, 0) != 0)
+            {
+                _metrics.RedisAvailable(true);
+                LogRecovered(operation);
+            }
+            return new RedisAnswer<T>(true, value);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            return Fail<T>(operation, ex);
+        }
+    }
+
+    private RedisAnswer<T> Fail<T>(string operation, Exception? ex)
+    {
+        Volatile.Write(ref _openUntil, Stopwatch.GetTimestamp() + (long)(_options.RedisRetryAfter.TotalSeconds * Stopwatch.Frequency));
+        if (Interlocked.Exchange(ref _open, 1) == 0)
+        {
+            _metrics.RedisAvailable(false);
+            LogDegraded(ex, operation, _options.RedisRetryAfter.TotalMilliseconds);
+        }
+        _metrics.Degraded(operation);
+        return new RedisAnswer<T>(false, default);
+    }
+
+    public void Dispose()
+    {
+        if (_connecting is { IsCompletedSuccessfully: true, Result: { } multiplexer }) multiplexer.Dispose();
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Redis unavailable ({Operation}); serving degraded from in-process state, retrying every {RetryMs} ms")]
+    private partial void LogDegraded(Exception? ex, string operation, double retryMs);
+
+    [LoggerMessage(LogLevel.Information, "Redis answered again ({Operation}); shared state restored")]
+    private partial void LogRecovered(string operation);
+
+    [LoggerMessage(LogLevel.Error, "Redis configuration {Configuration} is unusable; shared state stays in-process")]
+    private partial void LogUnusable(Exception ex, string configuration);
+}
