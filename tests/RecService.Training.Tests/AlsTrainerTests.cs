@@ -39,14 +39,16 @@ public class AlsTrainerTests
         return losses;
     }
 
+    // Factors 64 takes the AVX-512 register kernels where the CPU has them; 12 and 24 the generic loops.
     [Theory]
-    [InlineData(AlsSolver.ConjugateGradient, ConfidenceScaling.Linear)]
-    [InlineData(AlsSolver.ConjugateGradient, ConfidenceScaling.Log)]
-    [InlineData(AlsSolver.Cholesky, ConfidenceScaling.Linear)]
-    public void ReportedLossEqualsDenseObjective(AlsSolver solver, ConfidenceScaling scaling)
+    [InlineData(AlsSolver.ConjugateGradient, ConfidenceScaling.Linear, 12)]
+    [InlineData(AlsSolver.ConjugateGradient, ConfidenceScaling.Log, 12)]
+    [InlineData(AlsSolver.ConjugateGradient, ConfidenceScaling.Linear, 64)]
+    [InlineData(AlsSolver.Cholesky, ConfidenceScaling.Linear, 12)]
+    public void ReportedLossEqualsDenseObjective(AlsSolver solver, ConfidenceScaling scaling, int factors)
     {
         var m = SmallMatrix();
-        var o = new AlsOptions { Factors = 12, Iterations = 4, Regularization = 0.1f, Alpha = 3f, Scaling = scaling, LogEpsilon = 0.5f, Solver = solver };
+        var o = new AlsOptions { Factors = factors, Iterations = 4, Regularization = 0.1f, Alpha = 3f, Scaling = scaling, LogEpsilon = 0.5f, Solver = solver };
         var losses = Losses(m, o, out var model);
         var dense = DenseLoss(m, model, o);
         Assert.Equal(dense, losses[^1], dense * 1e-4);
@@ -58,7 +60,7 @@ public class AlsTrainerTests
         // One user half-step, then check each user's gradient of the objective is ~0 against a dense float64 evaluation.
         var m = SmallMatrix(30, 20, 200);
         const int f = 6;
-        var o = new AlsOptions { Factors = f, Regularization = 0.2f, Alpha = 2f, Solver = AlsSolver.Cholesky, Threads = 1 };
+        var o = new AlsOptions { Factors = f, Regularization = 0.2f, Alpha = 2f, Scaling = ConfidenceScaling.Linear, Solver = AlsSolver.Cholesky, Threads = 1 };
         var trainer = new AlsTrainer(o);
         var rows = new ConfidenceRows(m, o);
         var items = AlsTrainer.InitialFactors(9, 1, m.Columns, f);
@@ -100,17 +102,20 @@ public class AlsTrainerTests
         var exact = new float[m.Rows * f];
         var cg = new float[m.Rows * f];
         var par = new ParallelOptions { MaxDegreeOfParallelism = 1 };
-        var baseOptions = new AlsOptions { Factors = f, Regularization = 0.5f, Alpha = 1f };
+        var baseOptions = new AlsOptions { Factors = f, Regularization = 0.5f, Alpha = 1f, Scaling = ConfidenceScaling.Linear };
         new AlsTrainer(baseOptions with { Solver = AlsSolver.Cholesky }).SolveSide(new ConfidenceRows(m, baseOptions), items, m.Columns, exact, false, par);
         new AlsTrainer(baseOptions with { ConjugateGradientSteps = 2 * f }).SolveSide(new ConfidenceRows(m, baseOptions), items, m.Columns, cg, false, par);
         for (var i = 0; i < exact.Length; i++) Assert.Equal(exact[i], cg[i], 2e-3f * (1 + Math.Abs(exact[i])));
     }
 
-    [Fact]
-    public void ConjugateGradientReachesExactLossWithinOnePercent()
+    [Theory]
+    [InlineData(16, 600, 200, 8000, 0.1f)]
+    [InlineData(64, 1000, 300, 20000, 0.5f)]
+    public void ConjugateGradientReachesExactLossWithinOnePercent(int factors, int users, int items, long nnz, float lambda)
     {
-        var m = SmallMatrix(600, 200, 8000);
-        var o = new AlsOptions { Factors = 16, Iterations = 15, Regularization = 0.1f, Alpha = 2f, Seed = 11 };
+        // Default CG schedule (3 steps, 8 in the first iteration) against exact solves, both for the default 15 iterations.
+        var m = SmallMatrix(users, items, nnz);
+        var o = new AlsOptions { Factors = factors, Iterations = 15, Regularization = lambda, Alpha = 2f, Scaling = ConfidenceScaling.Linear, Seed = 11 };
         var cg = Losses(m, o, out _);
         var exact = Losses(m, o with { Solver = AlsSolver.Cholesky }, out _);
         Assert.True(cg[^1] <= exact[^1] * 1.01, $"CG loss {cg[^1]} vs exact {exact[^1]}");
@@ -131,12 +136,14 @@ public class AlsTrainerTests
         Assert.True(losses[^1] < losses[0] * 0.99, "training made no progress");
     }
 
-    [Fact]
-    public void SameSeedGivesIdenticalFactorsForAnyThreadCount()
+    [Theory]
+    [InlineData(24)]
+    [InlineData(64)]
+    public void SameSeedGivesIdenticalFactorsForAnyThreadCount(int factors)
     {
-        // Long rows (a popular column past the gather limit would need a bigger matrix; this covers chunking).
+        // Many chunks per half-step, handed out to 1, 2 or 3 workers in whatever order they come.
         var m = SmallMatrix(400, 120, 6000);
-        var o = new AlsOptions { Factors = 24, Iterations = 3, Seed = 5 };
+        var o = new AlsOptions { Factors = factors, Iterations = 3, Seed = 5 };
         var one = Losses(m, o with { Threads = 1 }, out var a);
         var two = Losses(m, o with { Threads = 2 }, out var b);
         var three = Losses(m, o with { Threads = 3 }, out var c);
@@ -156,7 +163,7 @@ public class AlsTrainerTests
     {
         // alpha * plays overflows float32 to +Inf: the confidences are garbage and so would every factor be.
         var m = SmallMatrix();
-        var o = new AlsOptions { Factors = 8, Iterations = 5, Alpha = float.MaxValue };
+        var o = new AlsOptions { Factors = 8, Iterations = 5, Alpha = float.MaxValue, Scaling = ConfidenceScaling.Linear };
         var seen = 0;
         var ex = Assert.Throws<TrainingDivergedException>(() => new AlsTrainer(o).Train(m, _ => seen++));
         Assert.Equal(1, ex.Iteration);
@@ -224,7 +231,7 @@ public class AlsLongRowTests
             rows.Add(u); cols.Add(1 + u % 7); vals.Add(2);
         }
         var m = CsrMatrix.FromTriples(users, 8, rows.ToArray(), cols.ToArray(), vals.ToArray());
-        var o = new AlsOptions { Factors = 4, Iterations = 3 };
+        var o = new AlsOptions { Factors = 64, Iterations = 3 };
         var l1 = new List<double>(); var l2 = new List<double>();
         var a = new AlsTrainer(o with { Threads = 1 }).Train(m, r => l1.Add(r.Loss));
         var b = new AlsTrainer(o with { Threads = 2 }).Train(m, r => l2.Add(r.Loss));

@@ -53,6 +53,33 @@ public class RankingMetricsTests
     }
 
     [Fact]
+    public void AucMatchesPairwiseCountOnLongTiedLists()
+    {
+        // Long enough for the SIMD counting path, with many ties (scores on a 0.1 grid) and excluded items.
+        var state = 17UL;
+        for (var trial = 0; trial < 20; trial++)
+        {
+            var n = 37 + trial * 13;
+            var scores = new float[n];
+            for (var i = 0; i < n; i++)
+                scores[i] = SplitMix64.Next(ref state) % 9 == 0 ? float.NegativeInfinity : (int)(SplitMix64.Next(ref state) % 10) / 10f;
+            var relevant = Enumerable.Range(0, n).Where(i => !float.IsNegativeInfinity(scores[i]) && SplitMix64.Next(ref state) % 5 == 0).ToArray();
+            if (relevant.Length == 0) continue;
+            double correct = 0; long pairs = 0;
+            for (var i = 0; i < n; i++)
+            {
+                if (float.IsNegativeInfinity(scores[i]) || relevant.Contains(i)) continue;
+                foreach (var p in relevant)
+                {
+                    pairs++;
+                    correct += scores[p] > scores[i] ? 1 : scores[p] == scores[i] ? 0.5 : 0;
+                }
+            }
+            Assert.Equal(correct / pairs, RankingMetrics.Auc(scores, relevant, new float[n]), 12);
+        }
+    }
+
+    [Fact]
     public void TopKIsOrderedSkipsExcludedAndBreaksTiesByIndex()
     {
         float[] scores = [0.2f, 0.9f, float.NegativeInfinity, 0.9f, 0.5f, 0.1f];

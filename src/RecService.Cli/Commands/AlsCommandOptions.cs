@@ -11,8 +11,8 @@ public sealed class AlsCommandOptions
     public Option<int> Factors { get; } = new("--factors") { Description = "Latent factors f.", DefaultValueFactory = _ => Defaults.Factors };
     public Option<int> Iterations { get; } = new("--iterations") { Description = "ALS iterations (user then item half-step).", DefaultValueFactory = _ => Defaults.Iterations };
     public Option<float> Regularization { get; } = new("--regularization") { Description = "lambda, the L2 weight on every factor vector.", DefaultValueFactory = _ => Defaults.Regularization };
-    public Option<float> Alpha { get; } = new("--alpha") { Description = "Confidence c = 1 + alpha * plays (or 1 + alpha * log(1 + plays/epsilon) with --scaling log).", DefaultValueFactory = _ => Defaults.Alpha };
-    public Option<ConfidenceScaling> Scaling { get; } = new("--scaling") { Description = "Confidence scaling: Linear or Log.", DefaultValueFactory = _ => Defaults.Scaling };
+    public Option<float> Alpha { get; } = new("--alpha") { Description = "Confidence c = 1 + alpha * log(1 + plays/epsilon) with --scaling Log, 1 + alpha * plays with Linear.", DefaultValueFactory = _ => Defaults.Alpha };
+    public Option<ConfidenceScaling> Scaling { get; } = new("--scaling") { Description = "How plays become confidence: Log (damps heavy listeners) or Linear.", DefaultValueFactory = _ => Defaults.Scaling };
     public Option<float> Epsilon { get; } = new("--epsilon") { Description = "epsilon of log scaling.", DefaultValueFactory = _ => Defaults.LogEpsilon };
     public Option<int> CgSteps { get; } = new("--cg-steps") { Description = "Conjugate-gradient steps per row.", DefaultValueFactory = _ => Defaults.ConjugateGradientSteps };
     public Option<bool> Cholesky { get; } = new("--cholesky") { Description = "Use the exact (slow) Cholesky solver instead of CG." };

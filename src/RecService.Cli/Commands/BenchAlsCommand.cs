@@ -68,14 +68,21 @@ public static class BenchAlsCommand
         var flopsPerIteration = 32.0 * f * matrix.NonZeros + 10.0 * f * f * (matrix.Rows + matrix.Columns);
         Console.WriteLine($"factors {f}, threads {(options.Threads == 0 ? Environment.ProcessorCount : options.Threads)}, solver {options.Solver}" +
             (options.Solver == AlsSolver.ConjugateGradient ? $" ({options.ConjugateGradientSteps} steps)" : "") +
-            $", {Environment.ProcessorCount} cores, {System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated switch { true => "AVX2", false => "no SIMD" }}");
+            $", {Environment.ProcessorCount} cores, {(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "AVX2" : "no SIMD")}");
         var timed = new List<double>();
+        // Process CPU time per iteration next to wall time: on a shared machine, wall time well above CPU time / threads
+        // means the benchmark was waiting for cores, not computing.
+        var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
         new AlsTrainer(options).Train(matrix, report =>
         {
+            process.Refresh();
+            var cpu = process.TotalProcessorTime - cpuBefore;
+            cpuBefore = process.TotalProcessorTime;
             var seconds = report.Elapsed.TotalSeconds;
             var tag = report.Iteration <= warmup ? "warm-up" : "timed";
             if (report.Iteration > warmup) timed.Add(seconds);
-            Console.WriteLine($"iteration {report.Iteration,3} ({tag}): {seconds * 1000,8:F1} ms (users {report.UserStep.TotalMilliseconds:F1} + items {report.ItemStep.TotalMilliseconds:F1}), loss/nnz {report.LossPerNonZero:F5}");
+            Console.WriteLine($"iteration {report.Iteration,3} ({tag}): {seconds * 1000,8:F1} ms (users {report.UserStep.TotalMilliseconds:F1} + items {report.ItemStep.TotalMilliseconds:F1}), cpu {cpu.TotalMilliseconds,7:F0} ms, loss/nnz {report.LossPerNonZero:F5}");
         });
         if (timed.Count == 0) return 0;
         timed.Sort();

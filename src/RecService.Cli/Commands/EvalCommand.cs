@@ -61,7 +61,17 @@ public static class EvalCommand
 
             var reports = new List<AlsIterationReport>();
             var clock = Stopwatch.StartNew();
-            var model = TrainingProgress.Train(options, split.Train, "ALS", quiet, reports, ct);
+            AlsModel model;
+            try
+            {
+                model = TrainingProgress.Train(options, split.Train, "ALS", quiet, reports, ct);
+            }
+            catch (TrainingDivergedException diverged)
+            {
+                // Nothing is scored or printed as metrics from a model that went NaN/Inf.
+                Console.Error.WriteLine($"rec eval: {diverged.Message}");
+                return 3;
+            }
             var trainSeconds = clock.Elapsed.TotalSeconds;
             var cutoff = parse.GetValue(k);
             clock.Restart();

@@ -12,6 +12,15 @@ public static class TrainingProgress
         var trainer = new AlsTrainer(options);
         if (quiet) return trainer.Train(matrix, reports.Add, ct);
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(label)}[/]: {matrix.Rows:N0} x {matrix.Columns:N0}, {matrix.NonZeros:N0} nnz; {Markup.Escape(AlsCommandOptions.Describe(options))}");
+        if (Console.IsOutputRedirected)
+        {
+            // Logs and pipes get the iteration lines only: a redrawn bar there turns into noise.
+            return trainer.Train(matrix, report =>
+            {
+                reports.Add(report);
+                Console.WriteLine(IterationLine(report));
+            }, ct);
+        }
         AlsModel? model = null;
         AnsiConsole.Progress()
             .AutoClear(true)
@@ -22,10 +31,13 @@ public static class TrainingProgress
                 model = trainer.Train(matrix, report =>
                 {
                     reports.Add(report);
-                    AnsiConsole.MarkupLine($"  iteration {report.Iteration,3}: {report.Elapsed.TotalSeconds,7:F3} s  loss {report.Loss:E6}  ({report.LossPerNonZero:F5} per nnz)");
+                    AnsiConsole.WriteLine(IterationLine(report));
                     task.Increment(1);
                 }, ct);
             });
         return model!;
     }
+
+    private static string IterationLine(AlsIterationReport report) =>
+        $"  iteration {report.Iteration,3}: {report.Elapsed.TotalSeconds,7:F3} s  loss {report.Loss:E6}  ({report.LossPerNonZero:F5} per nnz)";
 }

@@ -39,11 +39,14 @@ public sealed class AlsTrainer(AlsOptions options)
         for (var iteration = 1; iteration <= Options.Iterations; iteration++)
         {
             var clock = Stopwatch.StartNew();
-            SolveSide(users, itemFactors, userItems.Columns, userFactors, withLoss: false, parallel);
+            // Iteration 1 starts from random factors, not from a previous solution, so a warm-started 3-step CG would
+            // leave it far from the row optimum and the gap would take many iterations to close: give it more steps.
+            var steps = iteration == 1 ? Math.Max(Options.ConjugateGradientSteps, Options.FirstIterationConjugateGradientSteps) : Options.ConjugateGradientSteps;
+            SolveSide(users, itemFactors, userItems.Columns, userFactors, withLoss: false, parallel, steps);
             var userStep = clock.Elapsed;
             clock.Restart();
             // The loss is taken in the second half-step so that it is the loss of the factors this iteration returns.
-            var loss = SolveSide(items, userFactors, userItems.Rows, itemFactors, withLoss: true, parallel);
+            var loss = SolveSide(items, userFactors, userItems.Rows, itemFactors, withLoss: true, parallel, steps);
             var itemStep = clock.Elapsed;
             if (!double.IsFinite(loss)) throw new TrainingDivergedException(iteration, loss);
             onIteration?.Invoke(new AlsIterationReport(iteration, loss, userItems.NonZeros, userStep, itemStep));
@@ -56,14 +59,14 @@ public sealed class AlsTrainer(AlsOptions options)
     /// Returns the full training loss at the new factors when <paramref name="withLoss"/>: the per-row shares
     /// (which include this side's lambda |x|^2) plus lambda |fixed|^2, read off the trace of the Gram matrix.
     /// </summary>
-    internal double SolveSide(ConfidenceRows rows, float[] fixedFactors, int fixedCount, float[] target, bool withLoss, ParallelOptions parallel)
+    internal double SolveSide(ConfidenceRows rows, float[] fixedFactors, int fixedCount, float[] target, bool withLoss, ParallelOptions parallel, int? conjugateGradientSteps = null)
     {
         var f = Options.Factors;
         var lambda = Options.Regularization;
         var gram = GramMatrix.Compute(fixedFactors, fixedCount, f, parallel, out var fixedSquaredNorm);
         var cholesky = Options.Solver == AlsSolver.Cholesky;
         var regularizedGram = cholesky ? [] : GramMatrix.Regularized(gram, f, lambda);
-        var steps = Options.ConjugateGradientSteps;
+        var steps = conjugateGradientSteps ?? Options.ConjugateGradientSteps;
         var chunkLoss = new double[rows.ChunkCount];
 
         Parallel.For(0, rows.ChunkCount, parallel, () => new RowWorkspace(f, rows.MaxRowLength, cholesky), (chunk, _, ws) =>

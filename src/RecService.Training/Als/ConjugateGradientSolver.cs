@@ -65,6 +65,9 @@ internal readonly struct IndexedRows(float[] factors, int[] indices, int start, 
 /// </summary>
 internal static class ConjugateGradientSolver
 {
+    /// <summary>Entries ahead to prefetch: 16 measured a few percent better than 4, 8 or 32 on the 100k-user world.</summary>
+    private const int PrefetchDistance = 16;
+
     /// <summary>
     /// Updates <paramref name="x"/> in place and returns the row's share of the training loss:
     /// sum_k c_k p_k - x.(b + r), which equals sum_k c_k (p_k - x.y_k)^2 + sum over absent k of (x.y_k)^2 + lambda |x|^2
@@ -93,20 +96,34 @@ internal static class ConjugateGradientSolver
         // touch the scattered fixed-side matrix again: one random read per entry per half-step instead of one per step.
         VectorKernels.SymmetricMultiply(ref gram, ref x, ref r, factors);
         for (var i = 0; i < factors; i++) Unsafe.Add(ref r, i) = -Unsafe.Add(ref r, i);
-        if (withLoss) Array.Clear(ws.RightHandSide);
-        double sumWeightedPreference = 0;
         var source = new IndexedRows(fixedFactors, rows.ColumnIndices, start, factors);
-        for (var k = 0; k < count; k++)
+        // This pass is where every cache miss of the half-step happens (the fixed side is 5-25 MB, read in random
+        // order), so ask for the vector PrefetchDistance entries ahead, which may be the next row's first ones.
+        var prefetchable = rows.ColumnIndices.Length - start - PrefetchDistance;
+        double sumWeightedPreference;
+        if (VectorKernels.CanUseRowProduct64(factors))
         {
-            ref var y = ref source.Row(k);
-            if (gather) Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref gathered, k * factors)), ref Unsafe.As<float, byte>(ref y), (uint)(factors * sizeof(float)));
-            var weight = Unsafe.Add(ref cp, k);
-            var d = VectorKernels.Dot(ref y, ref x, factors);
-            VectorKernels.MultiplyAdd(ref r, ref y, weight - Unsafe.Add(ref cm1, k) * d, factors);
-            if (withLoss)
+            // b is written (not accumulated) by the kernel, so it needs no clearing.
+            sumWeightedPreference = VectorKernels.ResidualPass64(source, count, ref cp, ref cm1, ref x, ref r, ref b, withLoss,
+                gather ? ws.Gathered : null, prefetchable, PrefetchDistance);
+        }
+        else
+        {
+            if (withLoss) Array.Clear(ws.RightHandSide);
+            sumWeightedPreference = 0;
+            for (var k = 0; k < count; k++)
             {
-                VectorKernels.MultiplyAdd(ref b, ref y, weight, factors);
-                sumWeightedPreference += weight;
+                if (k < prefetchable) VectorKernels.Prefetch(ref source.Row(k + PrefetchDistance), factors);
+                ref var y = ref source.Row(k);
+                if (gather) VectorKernels.Copy(ref Unsafe.Add(ref gathered, k * factors), ref y, factors);
+                var weight = Unsafe.Add(ref cp, k);
+                var d = VectorKernels.Dot(ref y, ref x, factors);
+                VectorKernels.MultiplyAdd(ref r, ref y, weight - Unsafe.Add(ref cm1, k) * d, factors);
+                if (withLoss)
+                {
+                    VectorKernels.MultiplyAdd(ref b, ref y, weight, factors);
+                    sumWeightedPreference += weight;
+                }
             }
         }
 
@@ -130,10 +147,14 @@ internal static class ConjugateGradientSolver
             // Converged (or an empty row at x = 0): another step would divide 0 by 0.
             if (rsOld < 1e-20f) break;
             VectorKernels.SymmetricMultiply(ref gram, ref p, ref ap, factors);
-            for (var k = 0; k < count; k++)
+            if (VectorKernels.CanUseRowProduct64(factors)) VectorKernels.RowProduct64(rows, count, ref cm1, ref p, ref ap);
+            else
             {
-                ref var y = ref rows.Row(k);
-                VectorKernels.MultiplyAdd(ref ap, ref y, Unsafe.Add(ref cm1, k) * VectorKernels.Dot(ref y, ref p, factors), factors);
+                for (var k = 0; k < count; k++)
+                {
+                    ref var y = ref rows.Row(k);
+                    VectorKernels.MultiplyAdd(ref ap, ref y, Unsafe.Add(ref cm1, k) * VectorKernels.Dot(ref y, ref p, factors), factors);
+                }
             }
             var alpha = rsOld / VectorKernels.Dot(ref p, ref ap, factors);
             VectorKernels.MultiplyAdd(ref x, ref p, alpha, factors);

@@ -23,14 +23,17 @@ internal static class GramMatrix
             // before blocks are combined, so rounding does not grow with the number of rows.
             Array.Clear(scratch);
             var end = Math.Min(rows, (block + 1) * BlockRows);
+            // Upper triangle only (row i from column i on): half the flops; mirrored when widening below.
             for (var r = block * BlockRows; r < end; r++)
             {
-                ref var y = ref factors[r * f];
                 for (var i = 0; i < f; i++)
-                    VectorKernels.MultiplyAdd(ref scratch[i * f], ref y, factors[r * f + i], f);
+                    VectorKernels.MultiplyAdd(ref scratch[i * f + i], ref factors[r * f + i], factors[r * f + i], f - i);
             }
             var target = partials.AsSpan(block * f * f, f * f);
-            for (var i = 0; i < target.Length; i++) target[i] = scratch[i];
+            for (var i = 0; i < f; i++)
+            {
+                for (var j = i; j < f; j++) target[i * f + j] = target[j * f + i] = scratch[i * f + j];
+            }
             return scratch;
         }, static _ => { });
 

@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+
 namespace RecService.Training.Evaluation;
 
 /// <summary>
@@ -44,49 +47,57 @@ public static class RankingMetrics
     /// <summary>
     /// Area under the ROC curve over all candidates: the fraction of (relevant, irrelevant) pairs the scores order
     /// correctly, ties counting half. Candidates are the items whose score is not -Inf (train items are excluded
-    /// that way). O(n log |relevant|): the relevant scores are sorted once and each other score is binary-searched.
+    /// that way). For each relevant item, one SIMD pass counts the candidates scored above and equal to it, and the
+    /// relevant items' counts among themselves are taken off: O(n |relevant|) compares, 8 per instruction, which
+    /// beats a binary search per candidate for the handful of held-out items a user has.
     /// </summary>
     public static double Auc(ReadOnlySpan<float> scores, ReadOnlySpan<int> relevant, Span<float> scratch)
     {
+        if (relevant.IsEmpty) return 0.5;
         var positives = scratch[..relevant.Length];
         for (var j = 0; j < relevant.Length; j++) positives[j] = scores[relevant[j]];
-        positives.Sort();
-        double correct = 0;
-        long negatives = 0;
-        var next = 0; // relevant is sorted, so walk it alongside the items instead of searching it
-        for (var i = 0; i < scores.Length; i++)
+        var (_, excluded) = CountAboveAndEqual(scores, float.NegativeInfinity);
+        var negatives = scores.Length - excluded - relevant.Length;
+        if (negatives <= 0) return 0.5;
+
+        double wrong = 0;
+        foreach (var p in positives)
         {
-            if (next < relevant.Length && relevant[next] == i) { next++; continue; }
-            var s = scores[i];
-            if (float.IsNegativeInfinity(s)) continue;
-            negatives++;
-            var below = LowerBound(positives, s);         // positives strictly below s
-            var notAbove = UpperBound(positives, s);      // positives <= s
-            correct += relevant.Length - notAbove + 0.5 * (notAbove - below);
+            var (above, equal) = CountAboveAndEqual(scores, p);
+            var (positivesAbove, positivesEqual) = CountAboveAndEqual(positives, p);
+            // positivesEqual includes this positive itself, which is not a tie with a negative.
+            wrong += above - positivesAbove + 0.5 * (equal - positivesEqual);
         }
-        return negatives == 0 || relevant.IsEmpty ? 0.5 : correct / ((double)negatives * relevant.Length);
+        return 1 - wrong / ((double)negatives * relevant.Length);
     }
 
-    private static int LowerBound(ReadOnlySpan<float> sorted, float value)
+    /// <summary>How many values are &gt; and == <paramref name="threshold"/> (-Inf is neither for a finite threshold).</summary>
+    private static (long Above, long Equal) CountAboveAndEqual(ReadOnlySpan<float> values, float threshold)
     {
-        int lo = 0, hi = sorted.Length;
-        while (lo < hi)
+        var i = 0;
+        long above = 0, equal = 0;
+        if (Vector.IsHardwareAccelerated && values.Length >= Vector<float>.Count)
         {
-            var mid = (lo + hi) >>> 1;
-            if (sorted[mid] < value) lo = mid + 1; else hi = mid;
+            // Comparison masks are -1 per true lane, so subtracting them counts.
+            var t = new Vector<float>(threshold);
+            var aboveLanes = Vector<int>.Zero;
+            var equalLanes = Vector<int>.Zero;
+            var vectors = MemoryMarshal.Cast<float, Vector<float>>(values);
+            foreach (var v in vectors)
+            {
+                aboveLanes -= Vector.GreaterThan(v, t);
+                equalLanes -= Vector.Equals(v, t);
+            }
+            above = Vector.Sum(aboveLanes);
+            equal = Vector.Sum(equalLanes);
+            i = vectors.Length * Vector<float>.Count;
         }
-        return lo;
-    }
-
-    private static int UpperBound(ReadOnlySpan<float> sorted, float value)
-    {
-        int lo = 0, hi = sorted.Length;
-        while (lo < hi)
+        for (; i < values.Length; i++)
         {
-            var mid = (lo + hi) >>> 1;
-            if (sorted[mid] <= value) lo = mid + 1; else hi = mid;
+            if (values[i] > threshold) above++;
+            else if (values[i] == threshold) equal++;
         }
-        return lo;
+        return (above, equal);
     }
 
     /// <summary>
