@@ -7,12 +7,13 @@ namespace RecService.Serving.Taste;
 
 /// <summary>
 /// The confidence settings a bundle's track model was trained with, from its manifest's <c>training</c> map
-/// (<c>tracks.alpha</c>, <c>tracks.regularization</c>, <c>tracks.scaling</c>); absent keys take the trainer's
-/// defaults (alpha 2, lambda 0.05, linear). c = 1 + alpha * plays, or 1 + alpha * log(1 + plays / epsilon) with log scaling.
+/// (<c>tracks.alpha</c>, <c>tracks.regularization</c>, <c>tracks.scaling</c>, <c>tracks.epsilon</c>), which the training
+/// pipeline always writes; absent keys (a hand-made bundle) take the trainer's defaults at the time of writing (log
+/// scaling, alpha 4, lambda 10, epsilon 1; see AlsOptions). c = 1 + alpha * plays, or 1 + alpha * log(1 + plays / epsilon).
 /// </summary>
 public sealed record FoldInParameters(float Alpha, float Lambda, bool LogScaling, float Epsilon = 1f)
 {
-    public static readonly FoldInParameters Defaults = new(2f, 0.05f, false);
+    public static readonly FoldInParameters Defaults = new(4f, 10f, true, 1f);
 
     public static FoldInParameters Of(BundleManifest manifest)
     {
@@ -20,8 +21,11 @@ public sealed record FoldInParameters(float Alpha, float Lambda, bool LogScaling
             manifest.Training.TryGetValue(key, out var text) && float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && float.IsFinite(v) && v >= 0
                 ? v
                 : fallback;
-        var log = manifest.Training.TryGetValue("tracks.scaling", out var scaling) && string.Equals(scaling, "Log", StringComparison.OrdinalIgnoreCase);
-        return new FoldInParameters(Read("tracks.alpha", Defaults.Alpha), Read("tracks.regularization", Defaults.Lambda), log);
+        var log = manifest.Training.TryGetValue("tracks.scaling", out var scaling)
+            ? string.Equals(scaling, "Log", StringComparison.OrdinalIgnoreCase)
+            : Defaults.LogScaling;
+        var epsilon = Read("tracks.epsilon", Defaults.Epsilon);
+        return new FoldInParameters(Read("tracks.alpha", Defaults.Alpha), Read("tracks.regularization", Defaults.Lambda), log, epsilon > 0 ? epsilon : Defaults.Epsilon);
     }
 
     /// <summary>c - 1 for a play count.</summary>

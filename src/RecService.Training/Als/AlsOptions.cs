@@ -22,7 +22,7 @@ public enum AlsSolver
 
 /// <summary>
 /// Hyper-parameters of implicit ALS. Defaults: 64 factors, 15 iterations, 3 CG steps, log confidence
-/// c = 1 + 4 log(1 + plays) and lambda 10, from the sweep in docs/als.md: within 4% of the best precision@10 on the
+/// c = 1 + 4 log(1 + plays) and lambda 10, from the sweep in Als/ALS.md: within 4% of the best precision@10 on the
 /// generated world and 7% on hetrec2011-lastfm-2k. Larger lambda (50-100) suits hetrec's heavy listeners better but
 /// over-smooths small catalogues (a newcomer's taste drowns in popularity), so it is not the default.
 /// </summary>

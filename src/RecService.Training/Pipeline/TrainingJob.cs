@@ -122,6 +122,7 @@ public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent
             manifest.Training[$"{prefix}.regularization"] = o.Regularization.ToString(inv);
             manifest.Training[$"{prefix}.alpha"] = o.Alpha.ToString(inv);
             manifest.Training[$"{prefix}.scaling"] = o.Scaling.ToString();
+            manifest.Training[$"{prefix}.epsilon"] = o.LogEpsilon.ToString(inv);
             manifest.Training[$"{prefix}.solver"] = o.Solver.ToString();
         }
         Params("tracks", Options.Tracks);
