@@ -24,17 +24,18 @@ public static class IndexCommand
         var dims = new Option<int>("--dims") { Description = "Dimensions.", DefaultValueFactory = _ => 64 };
         var queries = new Option<int>("--queries") { Description = "Number of user-like query vectors.", DefaultValueFactory = _ => 1000 };
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 1 };
+        var decay = new Option<double>("--spectrum-decay") { Description = "Spectrum decay exponent (0 = isotropic, harder).", DefaultValueFactory = _ => new SyntheticFactors.Options(1, 2, 0, 0).SpectrumDecay };
         var outDir = new Option<string>("--out") { Description = "Output directory (vectors.npy, queries.npy).", Required = true };
         var cmd = new Command("synth", "Generate ALS-like factors (Zipf-sized clusters, heavy-tailed norms) and user-like queries as .npy.")
         {
-            count, dims, queries, seed, outDir,
+            count, dims, queries, seed, decay, outDir,
         };
         cmd.SetAction(parseResult =>
         {
             int n = parseResult.GetValue(count), d = parseResult.GetValue(dims), nq = parseResult.GetValue(queries);
             string dir = parseResult.GetValue(outDir)!;
             var clock = Stopwatch.StartNew();
-            var (items, qs) = SyntheticFactors.Generate(new SyntheticFactors.Options(n, d, nq, parseResult.GetValue(seed)));
+            var (items, qs) = SyntheticFactors.Generate(new SyntheticFactors.Options(n, d, nq, parseResult.GetValue(seed)) { SpectrumDecay = parseResult.GetValue(decay) });
             Directory.CreateDirectory(dir);
             NpyFile.WriteFloat32Matrix(Path.Combine(dir, "vectors.npy"), items, n, d);
             NpyFile.WriteFloat32Matrix(Path.Combine(dir, "queries.npy"), qs, nq, d);
@@ -168,6 +169,7 @@ public static class IndexCommand
         {
             // Warm-up pass: JIT tiers, page cache, and the recall figure.
             long hits = 0;
+            DebugStats.Pops = DebugStats.Nodes = DebugStats.LeafItems = 0;
             for (int q = 0; q < nq; q++)
             {
                 int n = index.Search(queries.AsSpan(q * cols, cols), k, ids, scores, sk);
@@ -176,6 +178,8 @@ public static class IndexCommand
                 for (int j = 0; j < n; j++) if (truth.Contains(ids[j])) hits++;
             }
             double recall = (double)hits / ((long)nq * k);
+            Console.WriteLine($"pops {DebugStats.Pops / (double)nq:F0} nodes {DebugStats.Nodes / (double)nq:F0} leafitems {DebugStats.LeafItems / (double)nq:F0}");
+            DebugStats.Pops = DebugStats.Nodes = DebugStats.LeafItems = 0;
             // Timed passes: repeat the query set until at least ~1 s has elapsed.
             long allocated = GC.GetAllocatedBytesForCurrentThread();
             var clock = Stopwatch.StartNew();

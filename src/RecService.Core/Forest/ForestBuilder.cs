@@ -87,7 +87,7 @@ public static class ForestBuilder
         return new ForestBuildInfo(outputPath, count, dims, options.Trees, nodeCount, leafCount, bytes, clock.Elapsed);
     }
 
-    private static unsafe long Write(string outputPath, float[] source, int count, int dims, int padded, ForestOptions options, float maxNorm,
+    private static long Write(string outputPath, float[] source, int count, int dims, int padded, ForestOptions options, float maxNorm,
         float[] inverseNorms, float[] scales, sbyte[] codes, TreeBuilder[] trees, out int nodeCount, out int leafCount)
     {
         int nodeStride = ForestHeader.NodeStride(padded);
@@ -103,6 +103,26 @@ public static class ForestBuilder
             leafCount += trees[t].Leaves.Count;
         }
 
+        // Slots: tree 0's leaf order.
+        var slotItems = trees[0].Order;
+        var idSlots = new int[count];
+        for (int slot = 0; slot < count; slot++) idSlots[slotItems[slot]] = slot;
+        var slotScales = new float[count];
+        var slotCodes = new sbyte[(long)count * padded];
+        for (int slot = 0; slot < count; slot++)
+        {
+            int id = slotItems[slot];
+            slotScales[slot] = scales[id];
+            codes.AsSpan(id * padded, padded).CopyTo(slotCodes.AsSpan(slot * padded, padded));
+        }
+        var leafSlots = new int[(long)trees.Length * count];
+        for (int t = 0; t < trees.Length; t++)
+        {
+            var order = trees[t].Order;
+            var dest = leafSlots.AsSpan(t * count, count);
+            for (int p = 0; p < count; p++) dest[p] = idSlots[order[p]];
+        }
+
         var roots = new int[trees.Length];
         var nodes = new byte[(long)nodeCount * nodeStride];
         var leaves = new LeafRecord[leafCount];
@@ -114,9 +134,9 @@ public static class ForestBuilder
             {
                 var node = trees[t].Nodes[n];
                 var record = nodes.AsSpan((nodeBase[t] + n) * nodeStride, nodeStride);
-                MemoryMarshal.AsBytes(node.Normal.AsSpan(0, dims)).CopyTo(record);
-                var tail = new NodeTail { Offset = node.Offset, Left = Global(node.Left), Right = Global(node.Right) };
-                MemoryMarshal.Write(record[(padded * sizeof(float))..], in tail);
+                MemoryMarshal.AsBytes(node.NormalCodes.AsSpan()).CopyTo(record);
+                var tail = new NodeTail { Scale = node.Scale, Offset = node.Offset, Left = Global(node.Left), Right = Global(node.Right) };
+                MemoryMarshal.Write(record[padded..], in tail);
             }
             for (int l = 0; l < trees[t].Leaves.Count; l++)
             {
@@ -151,22 +171,14 @@ public static class ForestBuilder
                 writer.ReserveHeader();
                 writer.Section(ref header, ForestSection.Vectors, MemoryMarshal.AsBytes(source.AsSpan()));
                 writer.Section(ref header, ForestSection.InverseNorms, MemoryMarshal.AsBytes(inverseNorms.AsSpan()));
-                writer.Section(ref header, ForestSection.ItemScales, MemoryMarshal.AsBytes(scales.AsSpan()));
+                writer.Section(ref header, ForestSection.SlotItems, MemoryMarshal.AsBytes(slotItems.AsSpan()));
+                writer.Section(ref header, ForestSection.IdSlots, MemoryMarshal.AsBytes(idSlots.AsSpan()));
+                writer.Section(ref header, ForestSection.SlotScales, MemoryMarshal.AsBytes(slotScales.AsSpan()));
+                writer.Section(ref header, ForestSection.SlotCodes, MemoryMarshal.AsBytes(slotCodes.AsSpan()));
                 writer.Section(ref header, ForestSection.Roots, MemoryMarshal.AsBytes(roots.AsSpan()));
                 writer.Section(ref header, ForestSection.Nodes, nodes);
                 writer.Section(ref header, ForestSection.Leaves, MemoryMarshal.AsBytes(leaves.AsSpan()));
-                writer.Begin(ref header, ForestSection.LeafItems);
-                foreach (var tree in trees) writer.Append(MemoryMarshal.AsBytes(tree.Order.AsSpan()));
-                writer.End(ref header, ForestSection.LeafItems);
-                writer.Begin(ref header, ForestSection.LeafCodes);
-                var buffer = new sbyte[(long)count * padded];
-                foreach (var tree in trees)
-                {
-                    var order = tree.Order;
-                    for (int p = 0; p < count; p++) codes.AsSpan(order[p] * padded, padded).CopyTo(buffer.AsSpan(p * padded, padded));
-                    writer.Append(MemoryMarshal.AsBytes(buffer.AsSpan()));
-                }
-                writer.End(ref header, ForestSection.LeafCodes);
+                writer.Section(ref header, ForestSection.LeafSlots, MemoryMarshal.AsBytes(leafSlots.AsSpan()));
                 writer.Pad(ForestHeader.Alignment);
                 length = stream.Position;
                 header.FileLength = (ulong)length;
@@ -247,7 +259,7 @@ public static class ForestBuilder
         public readonly List<(int Start, int Length)> Leaves = [];
         public int Root;
 
-        public sealed record Node(float[] Normal, float Offset)
+        public sealed record Node(sbyte[] NormalCodes, float Scale, float Offset)
         {
             public int Left;
             public int Right;
@@ -263,19 +275,19 @@ public static class ForestBuilder
                 Leaves.Add((lo, n));
                 return ~(Leaves.Count - 1);
             }
-            var normal = new float[padded];
-            float offset = 0f;
-            int mid = depth < 256 ? TwoMeansSplit(lo, hi, normal, ref offset) : -1;
+            var normal = new sbyte[padded];
+            float scale = 0f, offset = 0f;
+            int mid = depth < 256 ? TwoMeansSplit(lo, hi, normal, ref scale, ref offset) : -1;
             if (mid <= lo || mid >= hi)
             {
                 // Degenerate (all points equal, or pathological depth): halve the range. A zero normal gives every query
                 // margin 0, so both halves are searched at once, which is right for indistinguishable points.
                 Array.Clear(normal);
-                offset = 0f;
+                scale = offset = 0f;
                 mid = lo + n / 2;
             }
             int index = Nodes.Count;
-            var node = new Node(normal, offset);
+            var node = new Node(normal, scale, offset);
             Nodes.Add(node);
             node.Left = Split(lo, mid, depth + 1);
             node.Right = Split(mid, hi, depth + 1);
@@ -289,7 +301,7 @@ public static class ForestBuilder
 
         /// <summary>Two-means on a sample (k-means++ start, a few Lloyd rounds), then partitions [lo, hi) by the
         /// perpendicular bisector of the two means. Returns the first index of the right side.</summary>
-        private unsafe int TwoMeansSplit(int lo, int hi, float[] normalOut, ref float offset)
+        private unsafe int TwoMeansSplit(int lo, int hi, sbyte[] normalCodes, ref float normalScale, ref float offset)
         {
             int n = hi - lo;
             int m = Math.Min(_sample.Length, n);
@@ -332,6 +344,10 @@ public static class ForestBuilder
             var normal = new float[stride];
             for (int j = 0; j < stride; j++) normal[j] = c1[j] - c0[j];
             if (VectorMath.NormalizeInPlace(normal) <= 1e-12f) return -1;
+            // Queries see only the first `dims` components, as int8 codes: quantize them here and split the items with
+            // the dequantized normal, so both sides agree on the hyperplane. (Dot's extra component is build-only.)
+            float scale = VectorMath.QuantizeInt8(normal.AsSpan(0, dims), normalCodes);
+            for (int j = 0; j < dims; j++) normal[j] = normalCodes[j] * scale;
             float b = 0f;
             for (int j = 0; j < stride; j++) b -= normal[j] * 0.5f * (c0[j] + c1[j]);
 
@@ -372,7 +388,7 @@ public static class ForestBuilder
                 (_margins[a], _margins[z]) = (_margins[z], _margins[a]);
                 z--;
             }
-            normal.AsSpan(0, dims).CopyTo(normalOut);
+            normalScale = scale;
             offset = b;
             return a;
         }

@@ -25,14 +25,16 @@ public sealed unsafe class ForestIndex : IDisposable
     private readonly byte* _base;
     private readonly float* _vectors;
     private readonly float* _inverseNorms;
-    private readonly float* _scales;
+    private readonly int* _slotItems;
+    private readonly int* _idSlots;
+    private readonly float* _slotScales;
+    private readonly sbyte* _slotCodes;
     private readonly int* _roots;
     private readonly byte* _nodes;
     private readonly LeafRecord* _leaves;
-    private readonly int* _leafItems;
-    private readonly sbyte* _leafCodes;
+    private readonly int* _leafSlots;
     private readonly int _count, _dims, _padded, _trees, _nodeCount, _leafCount, _nodeStride;
-    private readonly long _positions; // Trees x Count: valid positions in LeafItems / LeafCodes.
+    private readonly long _positions; // Trees x Count: valid positions in LeafSlots.
     private int _disposed;
 
     private ForestIndex(string path, MemoryMappedFile file, MemoryMappedViewAccessor view, byte* basePointer, in ForestHeader header)
@@ -53,12 +55,14 @@ public sealed unsafe class ForestIndex : IDisposable
         _positions = (long)_trees * _count;
         _vectors = (float*)Section(ForestSection.Vectors);
         _inverseNorms = (float*)Section(ForestSection.InverseNorms);
-        _scales = (float*)Section(ForestSection.ItemScales);
+        _slotItems = (int*)Section(ForestSection.SlotItems);
+        _idSlots = (int*)Section(ForestSection.IdSlots);
+        _slotScales = (float*)Section(ForestSection.SlotScales);
+        _slotCodes = (sbyte*)Section(ForestSection.SlotCodes);
         _roots = (int*)Section(ForestSection.Roots);
         _nodes = Section(ForestSection.Nodes);
         _leaves = (LeafRecord*)Section(ForestSection.Leaves);
-        _leafItems = (int*)Section(ForestSection.LeafItems);
-        _leafCodes = (sbyte*)Section(ForestSection.LeafCodes);
+        _leafSlots = (int*)Section(ForestSection.LeafSlots);
     }
 
     private byte* Section(ForestSection s) => _base + _header.SectionOffset(s);
@@ -136,12 +140,14 @@ public sealed unsafe class ForestIndex : IDisposable
         Span<ulong> expected = stackalloc ulong[ForestHeader.SectionCount];
         expected[(int)ForestSection.Vectors] = count * h.Dimensions * sizeof(float);
         expected[(int)ForestSection.InverseNorms] = count * sizeof(float);
-        expected[(int)ForestSection.ItemScales] = count * sizeof(float);
+        expected[(int)ForestSection.SlotItems] = count * sizeof(int);
+        expected[(int)ForestSection.IdSlots] = count * sizeof(int);
+        expected[(int)ForestSection.SlotScales] = count * sizeof(float);
+        expected[(int)ForestSection.SlotCodes] = count * padded;
         expected[(int)ForestSection.Roots] = (ulong)h.Trees * sizeof(int);
         expected[(int)ForestSection.Nodes] = (ulong)h.NodeCount * (ulong)ForestHeader.NodeStride((int)padded);
         expected[(int)ForestSection.Leaves] = (ulong)h.LeafCount * (ulong)sizeof(LeafRecord);
-        expected[(int)ForestSection.LeafItems] = positions * sizeof(int);
-        expected[(int)ForestSection.LeafCodes] = positions * padded;
+        expected[(int)ForestSection.LeafSlots] = positions * sizeof(int);
         Span<ulong> starts = stackalloc ulong[ForestHeader.SectionCount];
         Span<ulong> ends = stackalloc ulong[ForestHeader.SectionCount];
         for (int s = 0; s < ForestHeader.SectionCount; s++)
@@ -181,7 +187,13 @@ public sealed unsafe class ForestIndex : IDisposable
             }
             for (int l = 0; l < _leafCount; l++) CheckLeaf(_leaves[l]);
             for (long p = 0; p < _positions; p++)
-                if ((uint)_leafItems[p] >= (uint)_count) throw Corrupt(_path, $"item id {_leafItems[p]} at position {p} out of range");
+                if ((uint)_leafSlots[p] >= (uint)_count) throw Corrupt(_path, $"slot {_leafSlots[p]} at position {p} out of range");
+            // SlotItems and IdSlots must be inverse permutations.
+            for (int slot = 0; slot < _count; slot++)
+            {
+                int id = _slotItems[slot];
+                if ((uint)id >= (uint)_count || _idSlots[id] != slot) throw Corrupt(_path, $"slot {slot} and id {id} do not map to each other");
+            }
         }
         finally { Release(); }
     }
@@ -233,7 +245,7 @@ public sealed unsafe class ForestIndex : IDisposable
         finally { Release(); }
     }
 
-    private int SearchCore(ReadOnlySpan<float> query, int k, Span<int> ids, Span<float> scores, int searchK, ReadOnlySpan<int> excluded, int self)
+    private int SearchCore(ReadOnlySpan<float> query, int k, Span<int> ids, Span<float> scores, int searchK, ReadOnlySpan<int> excluded, int selfId)
     {
         k = Math.Min(k, Math.Min(ids.Length, scores.Length));
         if (k <= 0) return 0;
@@ -251,79 +263,77 @@ public sealed unsafe class ForestIndex : IDisposable
             unit[_dims..].Clear();
             float norm = VectorMath.NormalizeInPlace(unit[.._dims]);
             if (!float.IsFinite(norm)) throw new ArgumentException("Query has a non-finite component.", nameof(query));
-            VectorMath.QuantizeInt16(unit[.._dims], new Span<short>(qCodes, _padded));
+            float queryScale = VectorMath.QuantizeInt16(unit[.._dims], new Span<short>(qCodes, _padded));
 
+            // The visited bitset is indexed by slot. Excluded items are marked up front, so they are never scored and
+            // never count towards searchK.
             ulong* visited = s.Visited;
-            int* touchedIds = s.Touched;
+            int* touchedSlots = s.Touched;
             foreach (int id in excluded)
             {
-                if ((uint)id >= (uint)_count) continue;
-                ulong bit = 1UL << id;
-                if ((visited[id >> 6] & bit) != 0) continue;
-                visited[id >> 6] |= bit;
-                touchedIds[touched++] = id;
+                if ((uint)id < (uint)_count) Mark(visited, touchedSlots, ref touched, SlotOf(id));
             }
-            if (self >= 0 && (visited[self >> 6] & (1UL << self)) == 0)
-            {
-                visited[self >> 6] |= 1UL << self;
-                touchedIds[touched++] = self;
-            }
+            if (selfId >= 0) Mark(visited, touchedSlots, ref touched, SlotOf(selfId));
 
             var candidates = new TopK(new Span<float>(s.CandidateScores, rerank), new Span<int>(s.CandidateIds, rerank));
             var queue = new NodeQueue(s.QueueKeys, s.QueueRefs, _nodeCount + _trees);
             for (int t = 0; t < _trees; t++)
-                if (!queue.Push(float.PositiveInfinity, _roots[t])) throw Corrupt(_path, "node queue overflow");
+                if (!queue.Push(0f, _roots[t])) throw Corrupt(_path, "node queue overflow");
 
             int scanned = 0;
             int padded = _padded;
             while (queue.Count > 0 && (scanned < searchK || candidates.Count < k))
             {
                 queue.Pop(out float priority, out int reference);
-                // Descend to a leaf, queueing the far side of each split. Annoy's rule: a subtree's priority is the
-                // smallest margin on the way to it (negative on the far side), so the queue visits next the subtree
-                // whose boundary is nearest to the query across all trees.
+                DebugStats.Pops++;
+                // Descend to a leaf, queueing the far side of each split. A subtree's priority is minus the sum of the
+                // squared margins crossed to reach it: a lower bound on the squared distance from the query to the
+                // subtree's cell when the crossed hyperplanes are near-orthogonal (FLANN's rule for kd-trees), and a
+                // sharper ordering than Annoy's smallest-margin-on-the-path once several boundaries are crossed.
                 while (reference >= 0)
                 {
                     if (reference >= _nodeCount) throw Corrupt(_path, $"node reference {reference} out of range");
                     byte* node = _nodes + (long)reference * _nodeStride;
-                    var tail = (NodeTail*)(node + padded * sizeof(float));
-                    float margin = VectorMath.DotPadded((float*)node, q, padded) + tail->Offset;
+                    DebugStats.Nodes++;
+                    var tail = (NodeTail*)(node + padded);
+                    float margin = tail->Scale * queryScale * VectorMath.DotInt8Int16((sbyte*)node, qCodes, padded) + tail->Offset;
                     int near, far;
                     if (margin > 0f) { near = tail->Right; far = tail->Left; }
                     else { near = tail->Left; far = tail->Right; }
                     // Preorder numbering makes children larger than parents: this bounds descents even in a damaged file.
                     if ((near >= 0 && near <= reference) || (far >= 0 && far <= reference)) throw Corrupt(_path, $"node {reference} has a child that does not follow it");
-                    if (!queue.Push(Math.Min(priority, -MathF.Abs(margin)), far)) throw Corrupt(_path, "node queue overflow (shared subtrees)");
+                    if (!queue.Push(priority - margin * margin, far)) throw Corrupt(_path, "node queue overflow (shared subtrees)");
                     reference = near;
                 }
                 int leafIndex = ~reference;
                 if ((uint)leafIndex >= (uint)_leafCount) throw Corrupt(_path, $"leaf {leafIndex} out of range");
                 var leaf = _leaves[leafIndex];
                 if (leaf.Start < 0 || leaf.Length < 0 || (long)leaf.Start + leaf.Length > _positions) throw Corrupt(_path, $"leaf {leafIndex} range out of bounds");
-                int* items = _leafItems + leaf.Start;
-                sbyte* codes = _leafCodes + (long)leaf.Start * padded;
-                for (int j = 0; j < leaf.Length; j++, codes += padded)
+                int* slots = _leafSlots + leaf.Start;
+                DebugStats.LeafItems += leaf.Length;
+                for (int j = 0; j < leaf.Length; j++)
                 {
-                    int id = items[j];
-                    if ((uint)id >= (uint)_count) throw Corrupt(_path, $"item id {id} out of range");
-                    ulong bit = 1UL << id;
-                    ref ulong word = ref visited[id >> 6];
+                    int slot = slots[j];
+                    if ((uint)slot >= (uint)_count) throw Corrupt(_path, $"slot {slot} out of range");
+                    ulong bit = 1UL << slot;
+                    ref ulong word = ref visited[slot >> 6];
                     if ((word & bit) != 0) continue;
                     word |= bit;
-                    touchedIds[touched++] = id;
+                    touchedSlots[touched++] = slot;
                     scanned++;
-                    float approx = _scales[id] * VectorMath.DotInt8Int16(codes, qCodes, padded);
-                    if (approx > candidates.Threshold || !candidates.IsFull) candidates.Add(approx, id);
+                    float approx = _slotScales[slot] * VectorMath.DotInt8Int16(_slotCodes + (long)slot * padded, qCodes, padded);
+                    if (approx > candidates.Threshold || !candidates.IsFull) candidates.Add(approx, slot);
                 }
             }
 
             // Exact float32 re-rank of the best candidates by code score.
             var top = new TopK(new Span<float>(s.TopScores, k), new Span<int>(s.TopIds, k));
-            var candidateIds = candidates.Ids;
+            var candidateSlots = candidates.Ids;
             bool cosine = _header.Metric == (uint)Metric.Cosine;
-            for (int c = 0; c < candidateIds.Length; c++)
+            for (int c = 0; c < candidateSlots.Length; c++)
             {
-                int id = candidateIds[c];
+                int id = _slotItems[candidateSlots[c]];
+                if ((uint)id >= (uint)_count) throw Corrupt(_path, $"item id {id} out of range");
                 float* v = _vectors + (long)id * _dims;
                 float exact = cosine
                     ? VectorMath.Dot(new ReadOnlySpan<float>(q, _dims), new ReadOnlySpan<float>(v, _dims)) * _inverseNorms[id]
@@ -339,13 +349,29 @@ public sealed unsafe class ForestIndex : IDisposable
         {
             // Clear only the words this query set: O(work done), not O(Count).
             ulong* visited = s.Visited;
-            int* touchedIds = s.Touched;
-            for (int i = 0; i < touched; i++) visited[touchedIds[i] >> 6] = 0;
+            int* touchedSlots = s.Touched;
+            for (int i = 0; i < touched; i++) visited[touchedSlots[i] >> 6] = 0;
             Release();
         }
     }
 
-    private ref readonly NodeTail Tail(int node) => ref *(NodeTail*)(_nodes + (long)node * _nodeStride + _padded * sizeof(float));
+    private int SlotOf(int id)
+    {
+        int slot = _idSlots[id];
+        if ((uint)slot >= (uint)_count) throw Corrupt(_path, $"slot {slot} of item {id} out of range");
+        return slot;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Mark(ulong* visited, int* touchedSlots, ref int touched, int slot)
+    {
+        ulong bit = 1UL << slot;
+        if ((visited[slot >> 6] & bit) != 0) return;
+        visited[slot >> 6] |= bit;
+        touchedSlots[touched++] = slot;
+    }
+
+    private ref readonly NodeTail Tail(int node) => ref *(NodeTail*)(_nodes + (long)node * _nodeStride + _padded);
 
     private void AddRef()
     {
@@ -469,3 +495,5 @@ public sealed unsafe class ForestIndex : IDisposable
         }
     }
 }
+
+public static class DebugStats { public static long Pops, Nodes, LeafItems; }
