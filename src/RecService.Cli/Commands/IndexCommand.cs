@@ -110,7 +110,7 @@ public static class IndexCommand
             DefaultValueFactory = _ => [500, 1000, 2000, 3000, 5000, 8000],
             AllowMultipleArgumentsPerToken = true,
         };
-        var rerank = new Option<int>("--rerank") { Description = "Best code-scored candidates re-scored in float32.", DefaultValueFactory = _ => 100 };
+        var rerank = new Option<int>("--rerank") { Description = "Best code-scored candidates re-scored in float32.", DefaultValueFactory = _ => 32 };
         var build = new Option<bool>("--build") { Description = "Build the index from --vectors first (with --metric, --trees, ...) and report the build." };
         var metric = MetricOption();
         var trees = TreesOption();

@@ -1,6 +1,7 @@
 using System.IO.MemoryMappedFiles;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using Microsoft.Win32.SafeHandles;
 using RecService.Core.Vectors;
 
@@ -36,6 +37,9 @@ public sealed unsafe class ForestIndex : IDisposable
     private readonly int _count, _dims, _padded, _trees, _nodeCount, _leafCount, _nodeStride;
     private readonly long _positions; // Trees x Count: valid positions in LeafSlots.
     private int _disposed;
+
+    /// <summary>How many leaf entries ahead the scan prefetches codes: about the number of code loads a core keeps in flight.</summary>
+    private const int PrefetchDistance = 8;
 
     private ForestIndex(string path, MemoryMappedFile file, MemoryMappedViewAccessor view, byte* basePointer, in ForestHeader header)
     {
@@ -79,7 +83,7 @@ public sealed unsafe class ForestIndex : IDisposable
     public int DefaultSearchK { get; set; } = 3000;
 
     /// <summary>How many of the best code-scored candidates are re-scored exactly in float32 (at least k are).</summary>
-    public int RerankCount { get; set; } = 100;
+    public int RerankCount { get; set; } = 32;
 
     /// <summary>
     /// Opens and maps a forest file. Checks, in O(1): magic, version, header checksum, metric and sizes, that the file
@@ -282,6 +286,7 @@ public sealed unsafe class ForestIndex : IDisposable
 
             int scanned = 0;
             int padded = _padded;
+            float threshold = float.NegativeInfinity; // candidates.Threshold, cached: it only changes when a candidate enters.
             while (queue.Count > 0 && (scanned < searchK || candidates.Count < k))
             {
                 queue.Pop(out float priority, out int reference);
@@ -311,10 +316,22 @@ public sealed unsafe class ForestIndex : IDisposable
                 if (leaf.Start < 0 || leaf.Length < 0 || (long)leaf.Start + leaf.Length > _positions) throw Corrupt(_path, $"leaf {leafIndex} range out of bounds");
                 int* slots = _leafSlots + leaf.Start;
                 DebugStats.LeafItems += leaf.Length;
-                for (int j = 0; j < leaf.Length; j++)
+                int length = leaf.Length;
+                if (Sse.IsSupported)
+                {
+                    // Outside tree 0 a leaf's codes are scattered over the code array: start their loads early.
+                    for (int j = 0; j < length && j < PrefetchDistance; j++)
+                        if ((uint)slots[j] < (uint)_count) Sse.Prefetch0(_slotCodes + (long)slots[j] * padded);
+                }
+                for (int j = 0; j < length; j++)
                 {
                     int slot = slots[j];
                     if ((uint)slot >= (uint)_count) throw Corrupt(_path, $"slot {slot} out of range");
+                    if (Sse.IsSupported && j + PrefetchDistance < length)
+                    {
+                        int ahead = slots[j + PrefetchDistance];
+                        if ((uint)ahead < (uint)_count) Sse.Prefetch0(_slotCodes + (long)ahead * padded);
+                    }
                     ulong bit = 1UL << slot;
                     ref ulong word = ref visited[slot >> 6];
                     if ((word & bit) != 0) continue;
@@ -322,7 +339,11 @@ public sealed unsafe class ForestIndex : IDisposable
                     touchedSlots[touched++] = slot;
                     scanned++;
                     float approx = _slotScales[slot] * VectorMath.DotInt8Int16(_slotCodes + (long)slot * padded, qCodes, padded);
-                    if (approx > candidates.Threshold || !candidates.IsFull) candidates.Add(approx, slot);
+                    if (approx > threshold)
+                    {
+                        candidates.Add(approx, slot);
+                        threshold = candidates.Threshold;
+                    }
                 }
             }
 

@@ -27,7 +27,7 @@ public static class SyntheticFactors
         /// <summary>Sigma of the log-normal item norm.</summary>
         public double NormSigma { get; init; } = 0.6;
         /// <summary>Axis j of every random direction has scale (j+1)^-SpectrumDecay (then a random rotation); 0 is isotropic.</summary>
-        public double SpectrumDecay { get; init; } = 1.0;
+        public double SpectrumDecay { get; init; } = 0.6;
     }
 
     public static (float[] Items, float[] Queries) Generate(Options o)
