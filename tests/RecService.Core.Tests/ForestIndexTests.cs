@@ -214,4 +214,42 @@ public sealed class ForestIndexTests : IDisposable
             Assert.Equal(3, index.Search(TestData.QueryVectors.AsSpan(0, TestData.Dims), 10, ids, new float[10]));
         }
     }
+
+    [Fact]
+    public void Queries_allocate_nothing_once_the_thread_is_warm()
+    {
+        using var index = ForestIndex.Open(Build(Metric.Dot));
+        var ids = new int[10];
+        var scores = new float[10];
+        int[] excluded = [1, 2, 3, 500];
+        index.Search(TestData.QueryVectors.AsSpan(0, TestData.Dims), 10, ids, scores, 300, excluded); // sizes the thread's buffers
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int q = 0; q < TestData.Queries; q++)
+        {
+            index.Search(TestData.QueryVectors.AsSpan(q * TestData.Dims, TestData.Dims), 10, ids, scores, 300, excluded);
+            index.SearchByItem(q, 10, ids, scores, 300);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void A_disposed_index_refuses_queries()
+    {
+        var index = ForestIndex.Open(Build(Metric.Cosine));
+        index.Dispose();
+        index.Dispose(); // idempotent
+        Assert.Throws<ObjectDisposedException>(() => index.Search(TestData.QueryVectors.AsSpan(0, TestData.Dims), 10, new int[10], new float[10]));
+        Assert.Throws<ObjectDisposedException>(() => index.GetVector(0));
+    }
+
+    [Fact]
+    public void Wrong_query_shape_is_an_argument_error()
+    {
+        using var index = ForestIndex.Open(Build(Metric.Cosine));
+        Assert.Throws<ArgumentException>(() => index.Search(new float[TestData.Dims + 1], 10, new int[10], new float[10]));
+        var nan = new float[TestData.Dims];
+        nan[3] = float.NaN;
+        Assert.Throws<ArgumentException>(() => index.Search(nan, 10, new int[10], new float[10]));
+        Assert.Equal(0, index.Search(new float[TestData.Dims], 0, new int[10], new float[10]));
+    }
 }
