@@ -78,13 +78,23 @@ public static class ForestBuilder
         var trees = new TreeBuilder[options.Trees];
         Parallel.For(0, options.Trees, parallel, t =>
         {
-            var tree = new TreeBuilder(points, count, stride, dims, padded, options, HashCode.Combine(options.Seed, t, 0x5EED));
+            var tree = new TreeBuilder(points, count, stride, dims, padded, options, TreeSeed(options.Seed, t));
             tree.Build();
             trees[t] = tree;
         });
 
         long bytes = Write(outputPath, source, count, dims, padded, options, maxNorm, inverseNorms, scales, codes, trees, out int nodeCount, out int leafCount);
         return new ForestBuildInfo(outputPath, count, dims, options.Trees, nodeCount, leafCount, bytes, clock.Elapsed);
+    }
+
+    /// <summary>Seed of tree t: SplitMix64 of (seed, t). Not <see cref="HashCode"/>, which is salted per process and
+    /// would make builds differ from run to run.</summary>
+    internal static int TreeSeed(int seed, int tree)
+    {
+        ulong z = ((ulong)(uint)seed << 32 | (uint)tree) + 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return (int)((z ^ (z >> 31)) & int.MaxValue);
     }
 
     private static long Write(string outputPath, float[] source, int count, int dims, int padded, ForestOptions options, float maxNorm,
