@@ -93,20 +93,48 @@ public sealed class ForestFileTests : IDisposable
         Assert.True(stages.GetValueOrDefault("open") >= 100, "header damage must be refused at open");
     }
 
-    [Fact]
-    public void Structurally_bad_indices_with_valid_checksums_are_refused_at_query_time()
+    /// <summary>Rewrites a section with <paramref name="rewrite"/> and fixes both checksums, so only the per-use bounds
+    /// checks stand between the damaged structure and an out-of-bounds read or an endless descent.</summary>
+    private void WriteForged(ForestSection section, Action<Span<byte>, ForestHeader> rewrite)
     {
-        // An attacker-grade corruption: rewrite the leaf slots with out-of-range values and fix both checksums, so only the
-        // per-use bounds checks stand between the file and an out-of-bounds read.
         var bytes = File.ReadAllBytes(_path);
         var header = System.Runtime.InteropServices.MemoryMarshal.Read<ForestHeader>(bytes);
-        long offset = (long)header.SectionOffset(ForestSection.LeafSlots);
-        long length = (long)header.SectionLength(ForestSection.LeafSlots);
-        for (long p = offset; p < offset + length; p += 4) BitConverter.TryWriteBytes(bytes.AsSpan((int)p), int.MaxValue - 7);
+        rewrite(bytes.AsSpan((int)header.SectionOffset(section), (int)header.SectionLength(section)), header);
         header.BodyCrc = Crc32C.Append(0, bytes.AsSpan(ForestHeader.Size));
         header.HeaderCrc = Crc32C.HeaderCrc(header);
         System.Runtime.InteropServices.MemoryMarshal.Write(bytes, in header);
         File.WriteAllBytes(_damaged, bytes);
+    }
+
+    [Fact]
+    public void Forged_slots_out_of_range_are_refused_at_query_time()
+    {
+        WriteForged(ForestSection.LeafSlots, (span, _) =>
+        {
+            for (int p = 0; p + 4 <= span.Length; p += 4) BitConverter.TryWriteBytes(span[p..], int.MaxValue - 7);
+        });
+        Assert.Equal("query", Exercise(_damaged));
+    }
+
+    [Fact]
+    public void Forged_cycles_and_bad_leaves_in_the_trees_are_refused_at_query_time()
+    {
+        // Every child points back at node 0 (a cycle) ...
+        WriteForged(ForestSection.Nodes, (span, h) =>
+        {
+            int stride = ForestHeader.NodeStride((int)h.PaddedDimensions);
+            for (int n = 0; n + stride <= span.Length; n += stride)
+            {
+                BitConverter.TryWriteBytes(span[(n + stride - 8)..], 0);
+                BitConverter.TryWriteBytes(span[(n + stride - 4)..], 0);
+            }
+        });
+        Assert.Equal("query", Exercise(_damaged));
+        // ... or leaves claim ranges past the end of LeafSlots.
+        WriteForged(ForestSection.Leaves, (span, _) =>
+        {
+            for (int p = 0; p + 8 <= span.Length; p += 8) BitConverter.TryWriteBytes(span[(p + 4)..], int.MaxValue);
+        });
         Assert.Equal("query", Exercise(_damaged));
     }
 

@@ -235,7 +235,7 @@ public static class ForestBuilder
             Crc = Crc32C.Append(Crc, data);
         }
 
-        public void Begin(ref ForestHeader header, ForestSection section)
+        public void Begin()
         {
             Pad(ForestHeader.Alignment);
             _sectionStart = stream.Position;
@@ -246,7 +246,7 @@ public static class ForestBuilder
 
         public void Section(ref ForestHeader header, ForestSection section, ReadOnlySpan<byte> data)
         {
-            Begin(ref header, section);
+            Begin();
             Append(data);
             End(ref header, section);
         }
