@@ -7,13 +7,35 @@ public sealed class ForestIndexTests : IDisposable
 {
     private readonly List<string> _files = [];
 
-    private string Build(Metric metric, int trees = 6, int seed = 1, int threads = 0, int leafSize = 24, float[]? items = null, int count = TestData.Count)
+    private string Build(Metric metric, int trees = 6, int seed = 1, int threads = 0, int leafSize = 24, float[]? items = null, int count = TestData.Count, int codedTrees = 1)
     {
         string path = TestData.TempPath($"{metric}.idx");
         _files.Add(path);
         ForestBuilder.Build(items ?? TestData.Items, count, TestData.Dims,
-            new ForestOptions { Metric = metric, Trees = trees, Seed = seed, Threads = threads, LeafSize = leafSize }, path);
+            new ForestOptions { Metric = metric, Trees = trees, Seed = seed, Threads = threads, LeafSize = leafSize, CodedTrees = codedTrees }, path);
         return path;
+    }
+
+    [Theory]
+    [InlineData(Metric.Cosine)]
+    [InlineData(Metric.Dot)]
+    public void Code_copies_per_tree_change_the_layout_not_the_answers(Metric metric)
+    {
+        using var shared = ForestIndex.Open(Build(metric, codedTrees: 1));
+        using var copies = ForestIndex.Open(Build(metric, codedTrees: 0));
+        Assert.True(copies.FileBytes > shared.FileBytes + 4 * TestData.Count * TestData.Dims, "five more code copies expected");
+        var a = new int[10];
+        var b = new int[10];
+        var sa = new float[10];
+        var sb = new float[10];
+        for (int q = 0; q < TestData.Queries; q++)
+        {
+            var query = TestData.QueryVectors.AsSpan(q * TestData.Dims, TestData.Dims);
+            shared.Search(query, 10, a, sa, 400, [q, q + 1]);
+            copies.Search(query, 10, b, sb, 400, [q, q + 1]);
+            Assert.Equal(a, b);
+            Assert.Equal(sa, sb);
+        }
     }
 
     public void Dispose()

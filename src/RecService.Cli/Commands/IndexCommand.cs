@@ -51,6 +51,7 @@ public static class IndexCommand
     private static Option<int> SeedOption() => new("--seed") { Description = "Build seed.", DefaultValueFactory = _ => 1 };
     private static Option<int> ThreadsOption() => new("--threads") { Description = "Build threads (0 = all cores).", DefaultValueFactory = _ => 0 };
     private static readonly Option<double> s_minSplit = new("--min-split-fraction") { Description = "Smallest share of a node's items on either side of a split.", DefaultValueFactory = _ => new ForestOptions().MinSplitFraction };
+    private static readonly Option<int> s_codedTrees = new("--coded-trees") { Description = "Trees with their own leaf-ordered code copy (0 = all).", DefaultValueFactory = _ => new ForestOptions().CodedTrees };
     private static readonly Option<int> s_splitSample = new("--split-sample") { Description = "Points sampled per split for the two-means.", DefaultValueFactory = _ => new ForestOptions().SplitSample };
 
     private static ForestOptions ReadOptions(ParseResult parseResult, Option<Metric> metric, Option<int> trees, Option<int> leafSize, Option<int> seed, Option<int> threads) => new()
@@ -58,6 +59,7 @@ public static class IndexCommand
         Metric = parseResult.GetValue(metric), Trees = parseResult.GetValue(trees), LeafSize = parseResult.GetValue(leafSize),
         Seed = parseResult.GetValue(seed), Threads = parseResult.GetValue(threads),
         MinSplitFraction = parseResult.GetValue(s_minSplit), SplitSample = parseResult.GetValue(s_splitSample),
+        CodedTrees = parseResult.GetValue(s_codedTrees),
     };
 
     private static Command CreateBuild()
@@ -69,7 +71,7 @@ public static class IndexCommand
         var seed = SeedOption();
         var threads = ThreadsOption();
         var output = new Option<string>("--out") { Description = "Index file to write.", Required = true };
-        var cmd = new Command("build", "Build a forest index file from .npy vectors.") { vectors, metric, trees, leafSize, seed, threads, s_minSplit, s_splitSample, output };
+        var cmd = new Command("build", "Build a forest index file from .npy vectors.") { vectors, metric, trees, leafSize, seed, threads, s_minSplit, s_splitSample, s_codedTrees, output };
         cmd.SetAction(parseResult =>
         {
             var (data, rows, cols) = NpyFile.ReadFloat32Matrix(parseResult.GetValue(vectors)!);
@@ -124,7 +126,7 @@ public static class IndexCommand
         var threads = ThreadsOption();
         var cmd = new Command("bench", "Single-thread queries/second and recall@k against exact search, for a sweep of search sizes.")
         {
-            indexPath, vectors, queries, k, searchK, rerank, build, metric, trees, leafSize, seed, threads, s_minSplit, s_splitSample,
+            indexPath, vectors, queries, k, searchK, rerank, build, metric, trees, leafSize, seed, threads, s_minSplit, s_splitSample, s_codedTrees,
         };
         cmd.SetAction(parseResult =>
         {

@@ -117,13 +117,19 @@ public static class ForestBuilder
         var slotItems = trees[0].Order;
         var idSlots = new int[count];
         for (int slot = 0; slot < count; slot++) idSlots[slotItems[slot]] = slot;
-        var slotScales = new float[count];
-        var slotCodes = new sbyte[(long)count * padded];
-        for (int slot = 0; slot < count; slot++)
+        int codedTrees = options.CodedTrees == 0 ? trees.Length : Math.Min(options.CodedTrees, trees.Length);
+        var leafScales = new float[(long)codedTrees * count];
+        var leafCodes = new sbyte[(long)codedTrees * count * padded];
+        for (int t = 0; t < codedTrees; t++)
         {
-            int id = slotItems[slot];
-            slotScales[slot] = scales[id];
-            codes.AsSpan(id * padded, padded).CopyTo(slotCodes.AsSpan(slot * padded, padded));
+            var order = trees[t].Order;
+            for (int p = 0; p < count; p++)
+            {
+                int id = order[p];
+                long position = (long)t * count + p;
+                leafScales[position] = scales[id];
+                codes.AsSpan(id * padded, padded).CopyTo(leafCodes.AsSpan((int)(position * padded), padded));
+            }
         }
         var leafSlots = new int[(long)trees.Length * count];
         for (int t = 0; t < trees.Length; t++)
@@ -172,6 +178,7 @@ public static class ForestBuilder
                 NodeCount = (uint)nodeCount,
                 LeafCount = (uint)leafCount,
                 MaxNorm = maxNorm,
+                CodedTrees = (uint)codedTrees,
                 Seed = (ulong)(uint)options.Seed,
             };
             long length;
@@ -183,8 +190,8 @@ public static class ForestBuilder
                 writer.Section(ref header, ForestSection.InverseNorms, MemoryMarshal.AsBytes(inverseNorms.AsSpan()));
                 writer.Section(ref header, ForestSection.SlotItems, MemoryMarshal.AsBytes(slotItems.AsSpan()));
                 writer.Section(ref header, ForestSection.IdSlots, MemoryMarshal.AsBytes(idSlots.AsSpan()));
-                writer.Section(ref header, ForestSection.SlotScales, MemoryMarshal.AsBytes(slotScales.AsSpan()));
-                writer.Section(ref header, ForestSection.SlotCodes, MemoryMarshal.AsBytes(slotCodes.AsSpan()));
+                writer.Section(ref header, ForestSection.LeafScales, MemoryMarshal.AsBytes(leafScales.AsSpan()));
+                writer.Section(ref header, ForestSection.LeafCodes, MemoryMarshal.AsBytes(leafCodes.AsSpan()));
                 writer.Section(ref header, ForestSection.Roots, MemoryMarshal.AsBytes(roots.AsSpan()));
                 writer.Section(ref header, ForestSection.Nodes, nodes);
                 writer.Section(ref header, ForestSection.Leaves, MemoryMarshal.AsBytes(leaves.AsSpan()));

@@ -7,9 +7,8 @@ namespace RecService.Core.Forest;
 /// <summary>The sections of a forest file, in the order their offsets appear in the header. See FORMAT.md.</summary>
 /// <remarks>
 /// Items live in two numberings. The <em>id</em> is the caller's row number. The <em>slot</em> is the item's position in
-/// tree 0's leaf order: int8 codes are stored by slot, so tree 0's leaves are contiguous runs of codes and the other
-/// trees' leaves, whose members are near each other in space, land on nearby slots too. One shared code array (Count x
-/// PaddedDimensions bytes) stays cache-resident where a copy per tree would not (see FORMAT.md for the measurements).
+/// tree 0's leaf order. The first CodedTrees trees carry their own copy of the codes in leaf order (contiguous scans);
+/// the others score their leaves from tree 0's block, indexed by slot (scattered, prefetched). See FORMAT.md.
 /// </remarks>
 internal enum ForestSection
 {
@@ -17,8 +16,9 @@ internal enum ForestSection
     InverseNorms = 1,  // float32 [Count] by id: 1/|y| (0 for a zero vector), turns q̂·y into a cosine.
     SlotItems = 2,     // int32 [Count]: slot -> id.
     IdSlots = 3,       // int32 [Count]: id -> slot (exclusions and query-by-item arrive as ids).
-    SlotScales = 4,    // float32 [Count] by slot: int8 code scale (score ≈ scale * Σ code * q).
-    SlotCodes = 5,     // int8 [Count x PaddedDimensions] by slot: the scoring vector (y/|y| for cosine, y for dot), quantized.
+    LeafScales = 4,    // float32 [CodedTrees x Count] by position: int8 code scale (score ≈ scale * Σ code * q).
+    LeafCodes = 5,     // int8 [CodedTrees x Count x PaddedDimensions] by position: the scoring vector (y/|y| for cosine,
+                       // y for dot), quantized. Tree 0's block is in slot order, so it doubles as the by-slot code array.
     Roots = 6,         // int32 [Trees]: node reference of each tree's root.
     Nodes = 7,         // node records [NodeCount], stride NodeStride.
     Leaves = 8,        // LeafRecord [LeafCount].
@@ -55,7 +55,8 @@ internal unsafe struct ForestHeader
     public uint LeafCount;
     /// <summary>Dot metric: the largest item norm M of the MIPS transform (informational; queries do not need it).</summary>
     public float MaxNorm;
-    public uint Reserved0;
+    /// <summary>Trees 0..CodedTrees-1 have their leaves' codes stored contiguously in leaf order; 1..Trees.</summary>
+    public uint CodedTrees;
     public ulong Seed;
     public ulong FileLength;
     /// <summary>Offset, length pairs (bytes) of each <see cref="ForestSection"/>.</summary>

@@ -28,8 +28,9 @@ public sealed unsafe class ForestIndex : IDisposable
     private readonly float* _inverseNorms;
     private readonly int* _slotItems;
     private readonly int* _idSlots;
-    private readonly float* _slotScales;
-    private readonly sbyte* _slotCodes;
+    private readonly float* _leafScales;
+    private readonly sbyte* _leafCodes;
+    private readonly long _codedPositions; // CodedTrees x Count: positions below this have their codes in leaf order.
     private readonly int* _roots;
     private readonly byte* _nodes;
     private readonly LeafRecord* _leaves;
@@ -61,8 +62,9 @@ public sealed unsafe class ForestIndex : IDisposable
         _inverseNorms = (float*)Section(ForestSection.InverseNorms);
         _slotItems = (int*)Section(ForestSection.SlotItems);
         _idSlots = (int*)Section(ForestSection.IdSlots);
-        _slotScales = (float*)Section(ForestSection.SlotScales);
-        _slotCodes = (sbyte*)Section(ForestSection.SlotCodes);
+        _leafScales = (float*)Section(ForestSection.LeafScales);
+        _leafCodes = (sbyte*)Section(ForestSection.LeafCodes);
+        _codedPositions = (long)header.CodedTrees * _count;
         _roots = (int*)Section(ForestSection.Roots);
         _nodes = Section(ForestSection.Nodes);
         _leaves = (LeafRecord*)Section(ForestSection.Leaves);
@@ -150,8 +152,9 @@ public sealed unsafe class ForestIndex : IDisposable
         expected[(int)ForestSection.InverseNorms] = count * sizeof(float);
         expected[(int)ForestSection.SlotItems] = count * sizeof(int);
         expected[(int)ForestSection.IdSlots] = count * sizeof(int);
-        expected[(int)ForestSection.SlotScales] = count * sizeof(float);
-        expected[(int)ForestSection.SlotCodes] = count * padded;
+        if (h.CodedTrees < 1 || h.CodedTrees > h.Trees) throw Corrupt(path, $"coded tree count {h.CodedTrees} out of range");
+        expected[(int)ForestSection.LeafScales] = (ulong)h.CodedTrees * count * sizeof(float);
+        expected[(int)ForestSection.LeafCodes] = (ulong)h.CodedTrees * count * padded;
         expected[(int)ForestSection.Roots] = (ulong)h.Trees * sizeof(int);
         expected[(int)ForestSection.Nodes] = (ulong)h.NodeCount * (ulong)ForestHeader.NodeStride((int)padded);
         expected[(int)ForestSection.Leaves] = (ulong)h.LeafCount * (ulong)sizeof(LeafRecord);
@@ -316,11 +319,14 @@ public sealed unsafe class ForestIndex : IDisposable
                 if ((uint)leafIndex >= (uint)_leafCount) throw Corrupt(_path, $"leaf {leafIndex} out of range");
                 var leaf = _leaves[leafIndex];
                 if (leaf.Start < 0 || leaf.Length < 0 || (long)leaf.Start + leaf.Length > _positions) throw Corrupt(_path, $"leaf {leafIndex} range out of bounds");
-                int added = ScanLeaf(_leafSlots + leaf.Start, leaf.Length, (uint)_count, visited, touchedSlots + touched,
-                    _slotCodes, _slotScales, qCodes, padded, ref candidates, ref threshold, out int newlyScored);
+                int added = leaf.Start + (long)leaf.Length <= _codedPositions
+                    ? ScanContiguous(_leafSlots + leaf.Start, leaf.Length, (uint)_count, visited, touchedSlots + touched,
+                        _leafCodes + (long)leaf.Start * padded, _leafScales + leaf.Start, qCodes, padded, ref candidates, ref threshold)
+                    : ScanScattered(_leafSlots + leaf.Start, leaf.Length, (uint)_count, visited, touchedSlots + touched,
+                        _leafCodes, _leafScales, qCodes, padded, ref candidates, ref threshold);
                 if (added < 0) throw Corrupt(_path, $"leaf {leafIndex} holds a slot out of range");
                 touched += added;
-                scanned += newlyScored;
+                scanned += added;
             }
 
             // Exact float32 re-rank of the best candidates by code score.
@@ -382,13 +388,40 @@ public sealed unsafe class ForestIndex : IDisposable
     }
 
     /// <summary>
-    /// Scores a leaf's unvisited items on their int8 codes and offers them to the candidate heap. Static with every
-    /// pointer passed in, so the loop keeps them in registers instead of reloading fields after each store.
-    /// Returns how many slots it marked visited (appended at <paramref name="touchedOut"/>), or -1 on a slot out of range.
+    /// Scores a leaf's unvisited items on their int8 codes and offers them to the candidate heap: the leaf of a coded
+    /// tree, whose codes and scales sit in leaf order at <paramref name="codes"/>/<paramref name="scales"/>, read sequentially.
+    /// Static with every pointer passed in, so the loop keeps them in registers instead of reloading fields after each
+    /// store. Returns how many slots it marked visited (appended at <paramref name="touchedOut"/>), or -1 on a slot out of range.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int ScanLeaf(int* slots, int length, uint count, ulong* visited, int* touchedOut, sbyte* codes, float* scales,
-        short* qCodes, int padded, ref TopK candidates, ref float threshold, out int scored)
+    private static int ScanContiguous(int* slots, int length, uint count, ulong* visited, int* touchedOut, sbyte* codes, float* scales,
+        short* qCodes, int padded, ref TopK candidates, ref float threshold)
+    {
+        int marked = 0;
+        float limit = threshold;
+        for (int j = 0; j < length; j++, codes += padded)
+        {
+            int slot = slots[j];
+            if ((uint)slot >= count) return -1;
+            ulong bit = 1UL << slot;
+            ulong* word = visited + (slot >> 6);
+            if ((*word & bit) != 0) continue;
+            *word |= bit;
+            touchedOut[marked++] = slot;
+            float approx = scales[j] * VectorMath.DotInt8Int16(codes, qCodes, padded);
+            if (approx > limit)
+            {
+                candidates.Add(approx, slot);
+                limit = candidates.Threshold;
+            }
+        }
+        threshold = limit;
+        return marked;
+    }
+
+    /// <summary>As <see cref="ScanContiguous"/>, for a tree without its own codes: each item's codes are read from tree 0's
+    /// block by slot, scattered, so they are prefetched a few entries ahead.</summary>
+    private static int ScanScattered(int* slots, int length, uint count, ulong* visited, int* touchedOut, sbyte* codes, float* scales,
+        short* qCodes, int padded, ref TopK candidates, ref float threshold)
     {
         if (Sse.IsSupported)
         {
@@ -401,7 +434,7 @@ public sealed unsafe class ForestIndex : IDisposable
         for (int j = 0; j < length; j++)
         {
             int slot = slots[j];
-            if ((uint)slot >= count) { scored = marked; return -1; }
+            if ((uint)slot >= count) return -1;
             if (Sse.IsSupported && j + PrefetchDistance < length)
             {
                 int ahead = slots[j + PrefetchDistance];
@@ -420,7 +453,6 @@ public sealed unsafe class ForestIndex : IDisposable
             }
         }
         threshold = limit;
-        scored = marked;
         return marked;
     }
 

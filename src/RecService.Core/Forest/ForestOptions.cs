@@ -16,6 +16,12 @@ public sealed record ForestOptions
     /// 96 beat 8 of 32 and 16 of 24 at equal recall on the 200k x 64 benchmark.</summary>
     public int LeafSize { get; init; } = 96;
 
+    /// <summary>How many trees (the first ones) get their own leaf-ordered copy of the int8 codes, Count x
+    /// PaddedDimensions bytes each; the rest read tree 0's copy by slot (prefetched). 0 means all trees. A copy makes
+    /// that tree's leaf scans sequential instead of scattered, at the price of a larger working set: on 200k x 64,
+    /// 5 trees, one copy (1.42x raw) was as fast as or 5% faster than five copies (2.48x raw), interleaved runs.</summary>
+    public int CodedTrees { get; init; } = 1;
+
     public int Seed { get; init; } = 1;
 
     /// <summary>Build threads; 0 means all cores.</summary>
@@ -36,6 +42,7 @@ public sealed record ForestOptions
         if (LeafSize is < 1 or > 65536) throw new ArgumentOutOfRangeException(nameof(LeafSize), LeafSize, "LeafSize must be in [1, 65536].");
         if (SplitSample < 2) throw new ArgumentOutOfRangeException(nameof(SplitSample), SplitSample, "SplitSample must be at least 2.");
         if (MinSplitFraction is < 0 or >= 0.5) throw new ArgumentOutOfRangeException(nameof(MinSplitFraction), MinSplitFraction, "MinSplitFraction must be in [0, 0.5).");
+        if (CodedTrees < 0) throw new ArgumentOutOfRangeException(nameof(CodedTrees), CodedTrees, "CodedTrees must be 0 (all trees) or positive.");
         if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads must be 0 (all cores) or positive.");
         if (dims is < 1 or > VectorMath.MaxQuantizedDimensions)
             throw new ArgumentOutOfRangeException(nameof(dims), dims, $"Dimensions must be in [1, {VectorMath.MaxQuantizedDimensions}].");
