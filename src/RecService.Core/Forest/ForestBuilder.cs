@@ -31,6 +31,8 @@ public static class ForestBuilder
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "A forest needs at least one item.");
         if ((long)count * dims > vectors.Length) throw new ArgumentException($"vectors holds {vectors.Length} floats, fewer than {count}x{dims}.");
         if ((long)count * options.Trees > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(count), "Count x Trees must fit in an int32 position.");
+        // The builder holds codes and points in single arrays (.NET arrays index with int).
+        if ((long)count * (VectorMath.RoundUp(dims + 1, 16)) > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(count), "Count x padded dimensions exceeds what one build can hold in memory.");
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Forest files are little-endian; big-endian hosts are not supported.");
         vectors = vectors[..(count * dims)];
         for (int i = 0; i < vectors.Length; i++)
