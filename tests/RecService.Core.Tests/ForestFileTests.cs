@@ -117,6 +117,32 @@ public sealed class ForestFileTests : IDisposable
     }
 
     [Fact]
+    public void A_query_refused_mid_scan_leaves_the_thread_clean_for_other_indexes()
+    {
+        // Forge every 7th slot of trees 1 and 2, so a query marks some items of a leaf visited before it meets a bad one.
+        WriteForged(ForestSection.LeafSlots, (span, _) =>
+        {
+            for (int p = Count + 6; (p + 1) * 4 <= span.Length; p += 7) BitConverter.TryWriteBytes(span[(p * 4)..], -3);
+        });
+        using var good = ForestIndex.Open(_path);
+        using var bad = ForestIndex.Open(_damaged);
+        var exact = new ExactSearch(TestData.Items[..(Count * TestData.Dims)], Count, TestData.Dims, Metric.Dot);
+        var ids = new int[10];
+        var expected = new int[10];
+        int refused = 0;
+        for (int q = 0; q < 20; q++)
+        {
+            var query = TestData.QueryVectors.AsSpan(q * TestData.Dims, TestData.Dims);
+            try { bad.Search(query, 10, ids, new float[10], Count); }
+            catch (InvalidDataException) { refused++; }
+            good.Search(query, 10, ids, new float[10], Count); // scans everything: must be exact if no stale bits remain
+            exact.Search(query, 10, expected, new float[10]);
+            Assert.Equal(expected, ids);
+        }
+        Assert.Equal(20, refused);
+    }
+
+    [Fact]
     public void Forged_cycles_and_bad_leaves_in_the_trees_are_refused_at_query_time()
     {
         // Every child points back at node 0 (a cycle) ...

@@ -324,7 +324,11 @@ public sealed unsafe class ForestIndex : IDisposable
                         _leafCodes + (long)leaf.Start * padded, _leafScales + leaf.Start, qCodes, padded, ref candidates, ref threshold)
                     : ScanScattered(_leafSlots + leaf.Start, leaf.Length, (uint)_count, visited, touchedSlots + touched,
                         _leafCodes, _leafScales, qCodes, padded, ref candidates, ref threshold);
-                if (added < 0) throw Corrupt(_path, $"leaf {leafIndex} holds a slot out of range");
+                if (added < 0)
+                {
+                    touched += ~added; // the slots marked before the bad one must still be cleared
+                    throw Corrupt(_path, $"leaf {leafIndex} holds a slot out of range");
+                }
                 touched += added;
                 scanned += added;
             }
@@ -391,7 +395,8 @@ public sealed unsafe class ForestIndex : IDisposable
     /// Scores a leaf's unvisited items on their int8 codes and offers them to the candidate heap: the leaf of a coded
     /// tree, whose codes and scales sit in leaf order at <paramref name="codes"/>/<paramref name="scales"/>, read sequentially.
     /// Static with every pointer passed in, so the loop keeps them in registers instead of reloading fields after each
-    /// store. Returns how many slots it marked visited (appended at <paramref name="touchedOut"/>), or -1 on a slot out of range.
+    /// store. Returns how many slots it marked visited (appended at <paramref name="touchedOut"/>), or, on a slot out of
+    /// range, the bitwise complement of that count.
     /// </summary>
     private static int ScanContiguous(int* slots, int length, uint count, ulong* visited, int* touchedOut, sbyte* codes, float* scales,
         short* qCodes, int padded, ref TopK candidates, ref float threshold)
@@ -401,7 +406,7 @@ public sealed unsafe class ForestIndex : IDisposable
         for (int j = 0; j < length; j++, codes += padded)
         {
             int slot = slots[j];
-            if ((uint)slot >= count) return -1;
+            if ((uint)slot >= count) return ~marked;
             ulong bit = 1UL << slot;
             ulong* word = visited + (slot >> 6);
             if ((*word & bit) != 0) continue;
@@ -434,7 +439,7 @@ public sealed unsafe class ForestIndex : IDisposable
         for (int j = 0; j < length; j++)
         {
             int slot = slots[j];
-            if ((uint)slot >= count) return -1;
+            if ((uint)slot >= count) return ~marked;
             if (Sse.IsSupported && j + PrefetchDistance < length)
             {
                 int ahead = slots[j + PrefetchDistance];
