@@ -91,6 +91,11 @@ public sealed unsafe class ForestIndex : IDisposable
     /// nothing measurable against 100 at k = 10 on the benchmark data and saves a third of the query time at small searchK.</summary>
     public int RerankCount { get; set; } = 32;
 
+    [ThreadStatic] private static int t_lastScored;
+
+    /// <summary>Distinct items the calling thread's last query scored on codes (for metrics and benchmarks).</summary>
+    public static int LastSearchScored => t_lastScored;
+
     /// <summary>
     /// Opens and maps a forest file. Checks, in O(1): magic, version, header checksum, metric and sizes, that the file
     /// length matches the header (so truncation is caught), and that every section is 64-byte aligned, inside the file,
@@ -360,6 +365,7 @@ public sealed unsafe class ForestIndex : IDisposable
                 top.Add(exact, id);
             }
             int n = top.SortDescending();
+            t_lastScored = scanned;
             top.Ids.CopyTo(ids);
             top.Scores.CopyTo(scores);
             return n;
