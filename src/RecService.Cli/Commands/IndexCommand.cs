@@ -118,7 +118,6 @@ public static class IndexCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var rerank = new Option<int>("--rerank") { Description = "Best code-scored candidates re-scored in float32.", DefaultValueFactory = _ => 32 };
-        var stop = new Option<float>("--stop-factor") { Description = "Early stop factor (0 = off).", DefaultValueFactory = _ => 0f };
         var build = new Option<bool>("--build") { Description = "Build the index from --vectors first (with --metric, --trees, ...) and report the build." };
         var metric = MetricOption();
         var trees = TreesOption();
@@ -127,7 +126,7 @@ public static class IndexCommand
         var threads = ThreadsOption();
         var cmd = new Command("bench", "Single-thread queries/second and recall@k against exact search, for a sweep of search sizes.")
         {
-            indexPath, vectors, queries, k, searchK, rerank, stop, build, metric, trees, leafSize, seed, threads, s_minSplit, s_splitSample, s_codedTrees,
+            indexPath, vectors, queries, k, searchK, rerank, build, metric, trees, leafSize, seed, threads, s_minSplit, s_splitSample, s_codedTrees,
         };
         cmd.SetAction(parseResult =>
         {
@@ -140,20 +139,19 @@ public static class IndexCommand
                 var options = ReadOptions(parseResult, metric, trees, leafSize, seed, threads);
                 PrintBuild(ForestBuilder.Build(items, rows, cols, options, path), rows, cols);
             }
-            Run(path, items, rows, cols, qs, nq, parseResult.GetValue(k), parseResult.GetValue(searchK)!, parseResult.GetValue(rerank), parseResult.GetValue(stop));
+            Run(path, items, rows, cols, qs, nq, parseResult.GetValue(k), parseResult.GetValue(searchK)!, parseResult.GetValue(rerank));
             return 0;
         });
         return cmd;
     }
 
-    private static void Run(string path, float[] items, int rows, int cols, float[] queries, int nq, int k, int[] sweep, int rerank, float stopFactor)
+    private static void Run(string path, float[] items, int rows, int cols, float[] queries, int nq, int k, int[] sweep, int rerank)
     {
         var openClock = Stopwatch.StartNew();
         using var index = ForestIndex.Open(path);
         double openMs = openClock.Elapsed.TotalMilliseconds;
         if (index.Count != rows || index.Dimensions != cols) throw new ArgumentException($"index is {index.Count} x {index.Dimensions}, vectors are {rows} x {cols}.");
         index.RerankCount = rerank;
-        index.StopFactor = stopFactor;
         long raw = (long)rows * cols * sizeof(float);
         Console.WriteLine($"index {path}: {index.Metric}, {index.Count} x {index.Dimensions}, {index.Trees} trees, leaf size {index.LeafSize}, opened in {openMs:F2} ms");
         Console.WriteLine($"file size: {index.FileBytes / 1e6:F1} MB = {(double)index.FileBytes / raw:F2} x raw vectors");
