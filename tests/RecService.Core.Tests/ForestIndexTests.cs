@@ -76,15 +76,18 @@ public sealed class ForestIndexTests : IDisposable
         Assert.Equal(1.0, Recall(index, 10, TestData.Count), 3);
     }
 
+    // Floors about 0.03 under the values measured when written (cosine 0.819 / 0.937 / 0.992, dot 0.876 / 0.956 / 0.985
+    // at 2%, 4%, 8% of the items scored; the build is deterministic, the slack absorbs float differences between CPUs).
+    // A regression in splits, queue priority, code scoring or the MIPS transform shows up here first.
     [Theory]
-    [InlineData(Metric.Cosine, 500, 0.90)]
-    [InlineData(Metric.Dot, 500, 0.90)]
-    [InlineData(Metric.Cosine, 1500, 0.98)]
-    [InlineData(Metric.Dot, 1500, 0.98)]
-    public void Recall_floor_at_a_tenth_of_the_items(Metric metric, int searchK, double floor)
+    [InlineData(Metric.Cosine, 100, 0.79)]
+    [InlineData(Metric.Dot, 100, 0.85)]
+    [InlineData(Metric.Cosine, 200, 0.91)]
+    [InlineData(Metric.Dot, 200, 0.93)]
+    [InlineData(Metric.Cosine, 400, 0.96)]
+    [InlineData(Metric.Dot, 400, 0.955)]
+    public void Recall_floors_at_fixed_search_sizes(Metric metric, int searchK, double floor)
     {
-        // 5k items, 16 dims: scoring 10% (30%) of the items must find 90% (98%) of the true top 10. A dot index that
-        // ignored norms (Annoy's old dot bug) or a broken MIPS transform falls far below this.
         using var index = ForestIndex.Open(Build(metric));
         double recall = Recall(index, 10, searchK);
         Assert.True(recall >= floor, $"{metric} recall@10 at search-k {searchK} is {recall:F4}, floor {floor}");
