@@ -15,8 +15,9 @@ public sealed record ForestBuildInfo(string Path, int Count, int Dimensions, int
 /// origin, unlike Annoy's angular trees) between the two means of a sample, which follows the data even where the
 /// transform crowds low-norm items near the pole. Because a query's extra coordinate is 0, only the first Dimensions
 /// components of a normal are stored.</para>
-/// <para>Determinism: tree t draws from its own <see cref="Random"/> seeded from (Seed, t), trees are independent, and
-/// every parallel loop writes disjoint slots, so the bytes do not depend on Threads.</para>
+/// <para>Determinism: tree t draws from its own seeded <see cref="Random"/> (seed mixed from Seed and t), trees are
+/// independent, and every parallel loop writes disjoint slots, so the bytes depend on neither Threads nor the run.
+/// They may differ between CPUs with different vector widths (float sums in another order).</para>
 /// </summary>
 public static class ForestBuilder
 {
