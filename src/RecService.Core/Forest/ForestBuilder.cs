@@ -15,8 +15,9 @@ public sealed record ForestBuildInfo(string Path, int Count, int Dimensions, int
 /// origin, unlike Annoy's angular trees) between the two means of a sample, which follows the data even where the
 /// transform crowds low-norm items near the pole. Because a query's extra coordinate is 0, only the first Dimensions
 /// components of a normal are stored.</para>
-/// <para>Determinism: tree t draws from its own <see cref="Random"/> seeded from (Seed, t), trees are independent, and
-/// every parallel loop writes disjoint slots, so the bytes do not depend on Threads.</para>
+/// <para>Determinism: tree t draws from its own seeded <see cref="Random"/> (seed mixed from Seed and t), trees are
+/// independent, and every parallel loop writes disjoint slots, so the bytes depend on neither Threads nor the run.
+/// They may differ between CPUs with different vector widths (float sums in another order).</para>
 /// </summary>
 public static class ForestBuilder
 {
@@ -31,6 +32,8 @@ public static class ForestBuilder
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "A forest needs at least one item.");
         if ((long)count * dims > vectors.Length) throw new ArgumentException($"vectors holds {vectors.Length} floats, fewer than {count}x{dims}.");
         if ((long)count * options.Trees > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(count), "Count x Trees must fit in an int32 position.");
+        // The builder holds codes and points in single arrays (.NET arrays index with int).
+        if ((long)count * (VectorMath.RoundUp(dims + 1, 16)) > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(count), "Count x padded dimensions exceeds what one build can hold in memory.");
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Forest files are little-endian; big-endian hosts are not supported.");
         vectors = vectors[..(count * dims)];
         for (int i = 0; i < vectors.Length; i++)
@@ -78,7 +81,7 @@ public static class ForestBuilder
         var trees = new TreeBuilder[options.Trees];
         Parallel.For(0, options.Trees, parallel, t =>
         {
-            var tree = new TreeBuilder(points, count, stride, dims, padded, options, HashCode.Combine(options.Seed, t, 0x5EED));
+            var tree = new TreeBuilder(points, count, stride, dims, padded, options, TreeSeed(options.Seed, t));
             tree.Build();
             trees[t] = tree;
         });
@@ -87,7 +90,17 @@ public static class ForestBuilder
         return new ForestBuildInfo(outputPath, count, dims, options.Trees, nodeCount, leafCount, bytes, clock.Elapsed);
     }
 
-    private static unsafe long Write(string outputPath, float[] source, int count, int dims, int padded, ForestOptions options, float maxNorm,
+    /// <summary>Seed of tree t: SplitMix64 of (seed, t). Not <see cref="HashCode"/>, which is salted per process and
+    /// would make builds differ from run to run.</summary>
+    internal static int TreeSeed(int seed, int tree)
+    {
+        ulong z = ((ulong)(uint)seed << 32 | (uint)tree) + 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return (int)((z ^ (z >> 31)) & int.MaxValue);
+    }
+
+    private static long Write(string outputPath, float[] source, int count, int dims, int padded, ForestOptions options, float maxNorm,
         float[] inverseNorms, float[] scales, sbyte[] codes, TreeBuilder[] trees, out int nodeCount, out int leafCount)
     {
         int nodeStride = ForestHeader.NodeStride(padded);
@@ -103,6 +116,32 @@ public static class ForestBuilder
             leafCount += trees[t].Leaves.Count;
         }
 
+        // Slots: tree 0's leaf order.
+        var slotItems = trees[0].Order;
+        var idSlots = new int[count];
+        for (int slot = 0; slot < count; slot++) idSlots[slotItems[slot]] = slot;
+        int codedTrees = options.CodedTrees == 0 ? trees.Length : Math.Min(options.CodedTrees, trees.Length);
+        var leafScales = new float[(long)codedTrees * count];
+        var leafCodes = new sbyte[(long)codedTrees * count * padded];
+        for (int t = 0; t < codedTrees; t++)
+        {
+            var order = trees[t].Order;
+            for (int p = 0; p < count; p++)
+            {
+                int id = order[p];
+                long position = (long)t * count + p;
+                leafScales[position] = scales[id];
+                codes.AsSpan(id * padded, padded).CopyTo(leafCodes.AsSpan((int)(position * padded), padded));
+            }
+        }
+        var leafSlots = new int[(long)trees.Length * count];
+        for (int t = 0; t < trees.Length; t++)
+        {
+            var order = trees[t].Order;
+            var dest = leafSlots.AsSpan(t * count, count);
+            for (int p = 0; p < count; p++) dest[p] = idSlots[order[p]];
+        }
+
         var roots = new int[trees.Length];
         var nodes = new byte[(long)nodeCount * nodeStride];
         var leaves = new LeafRecord[leafCount];
@@ -114,9 +153,9 @@ public static class ForestBuilder
             {
                 var node = trees[t].Nodes[n];
                 var record = nodes.AsSpan((nodeBase[t] + n) * nodeStride, nodeStride);
-                MemoryMarshal.AsBytes(node.Normal.AsSpan(0, dims)).CopyTo(record);
-                var tail = new NodeTail { Offset = node.Offset, Left = Global(node.Left), Right = Global(node.Right) };
-                MemoryMarshal.Write(record[(padded * sizeof(float))..], in tail);
+                MemoryMarshal.AsBytes(node.NormalCodes.AsSpan()).CopyTo(record);
+                var tail = new NodeTail { Scale = node.Scale, Offset = node.Offset, Left = Global(node.Left), Right = Global(node.Right) };
+                MemoryMarshal.Write(record[padded..], in tail);
             }
             for (int l = 0; l < trees[t].Leaves.Count; l++)
             {
@@ -142,6 +181,7 @@ public static class ForestBuilder
                 NodeCount = (uint)nodeCount,
                 LeafCount = (uint)leafCount,
                 MaxNorm = maxNorm,
+                CodedTrees = (uint)codedTrees,
                 Seed = (ulong)(uint)options.Seed,
             };
             long length;
@@ -151,22 +191,14 @@ public static class ForestBuilder
                 writer.ReserveHeader();
                 writer.Section(ref header, ForestSection.Vectors, MemoryMarshal.AsBytes(source.AsSpan()));
                 writer.Section(ref header, ForestSection.InverseNorms, MemoryMarshal.AsBytes(inverseNorms.AsSpan()));
-                writer.Section(ref header, ForestSection.ItemScales, MemoryMarshal.AsBytes(scales.AsSpan()));
+                writer.Section(ref header, ForestSection.SlotItems, MemoryMarshal.AsBytes(slotItems.AsSpan()));
+                writer.Section(ref header, ForestSection.IdSlots, MemoryMarshal.AsBytes(idSlots.AsSpan()));
+                writer.Section(ref header, ForestSection.LeafScales, MemoryMarshal.AsBytes(leafScales.AsSpan()));
+                writer.Section(ref header, ForestSection.LeafCodes, MemoryMarshal.AsBytes(leafCodes.AsSpan()));
                 writer.Section(ref header, ForestSection.Roots, MemoryMarshal.AsBytes(roots.AsSpan()));
                 writer.Section(ref header, ForestSection.Nodes, nodes);
                 writer.Section(ref header, ForestSection.Leaves, MemoryMarshal.AsBytes(leaves.AsSpan()));
-                writer.Begin(ref header, ForestSection.LeafItems);
-                foreach (var tree in trees) writer.Append(MemoryMarshal.AsBytes(tree.Order.AsSpan()));
-                writer.End(ref header, ForestSection.LeafItems);
-                writer.Begin(ref header, ForestSection.LeafCodes);
-                var buffer = new sbyte[(long)count * padded];
-                foreach (var tree in trees)
-                {
-                    var order = tree.Order;
-                    for (int p = 0; p < count; p++) codes.AsSpan(order[p] * padded, padded).CopyTo(buffer.AsSpan(p * padded, padded));
-                    writer.Append(MemoryMarshal.AsBytes(buffer.AsSpan()));
-                }
-                writer.End(ref header, ForestSection.LeafCodes);
+                writer.Section(ref header, ForestSection.LeafSlots, MemoryMarshal.AsBytes(leafSlots.AsSpan()));
                 writer.Pad(ForestHeader.Alignment);
                 length = stream.Position;
                 header.FileLength = (ulong)length;
@@ -213,7 +245,7 @@ public static class ForestBuilder
             Crc = Crc32C.Append(Crc, data);
         }
 
-        public void Begin(ref ForestHeader header, ForestSection section)
+        public void Begin()
         {
             Pad(ForestHeader.Alignment);
             _sectionStart = stream.Position;
@@ -224,7 +256,7 @@ public static class ForestBuilder
 
         public void Section(ref ForestHeader header, ForestSection section, ReadOnlySpan<byte> data)
         {
-            Begin(ref header, section);
+            Begin();
             Append(data);
             End(ref header, section);
         }
@@ -247,7 +279,7 @@ public static class ForestBuilder
         public readonly List<(int Start, int Length)> Leaves = [];
         public int Root;
 
-        public sealed record Node(float[] Normal, float Offset)
+        public sealed record Node(sbyte[] NormalCodes, float Scale, float Offset)
         {
             public int Left;
             public int Right;
@@ -263,19 +295,19 @@ public static class ForestBuilder
                 Leaves.Add((lo, n));
                 return ~(Leaves.Count - 1);
             }
-            var normal = new float[padded];
-            float offset = 0f;
-            int mid = depth < 256 ? TwoMeansSplit(lo, hi, normal, ref offset) : -1;
+            var normal = new sbyte[padded];
+            float scale = 0f, offset = 0f;
+            int mid = depth < 256 ? TwoMeansSplit(lo, hi, normal, ref scale, ref offset) : -1;
             if (mid <= lo || mid >= hi)
             {
                 // Degenerate (all points equal, or pathological depth): halve the range. A zero normal gives every query
                 // margin 0, so both halves are searched at once, which is right for indistinguishable points.
                 Array.Clear(normal);
-                offset = 0f;
+                scale = offset = 0f;
                 mid = lo + n / 2;
             }
             int index = Nodes.Count;
-            var node = new Node(normal, offset);
+            var node = new Node(normal, scale, offset);
             Nodes.Add(node);
             node.Left = Split(lo, mid, depth + 1);
             node.Right = Split(mid, hi, depth + 1);
@@ -289,7 +321,7 @@ public static class ForestBuilder
 
         /// <summary>Two-means on a sample (k-means++ start, a few Lloyd rounds), then partitions [lo, hi) by the
         /// perpendicular bisector of the two means. Returns the first index of the right side.</summary>
-        private unsafe int TwoMeansSplit(int lo, int hi, float[] normalOut, ref float offset)
+        private unsafe int TwoMeansSplit(int lo, int hi, sbyte[] normalCodes, ref float normalScale, ref float offset)
         {
             int n = hi - lo;
             int m = Math.Min(_sample.Length, n);
@@ -332,6 +364,10 @@ public static class ForestBuilder
             var normal = new float[stride];
             for (int j = 0; j < stride; j++) normal[j] = c1[j] - c0[j];
             if (VectorMath.NormalizeInPlace(normal) <= 1e-12f) return -1;
+            // Queries see only the first `dims` components, as int8 codes: quantize them here and split the items with
+            // the dequantized normal, so both sides agree on the hyperplane. (Dot's extra component is build-only.)
+            float scale = VectorMath.QuantizeInt8(normal.AsSpan(0, dims), normalCodes);
+            for (int j = 0; j < dims; j++) normal[j] = normalCodes[j] * scale;
             float b = 0f;
             for (int j = 0; j < stride; j++) b -= normal[j] * 0.5f * (c0[j] + c1[j]);
 
@@ -372,7 +408,7 @@ public static class ForestBuilder
                 (_margins[a], _margins[z]) = (_margins[z], _margins[a]);
                 z--;
             }
-            normal.AsSpan(0, dims).CopyTo(normalOut);
+            normalScale = scale;
             offset = b;
             return a;
         }

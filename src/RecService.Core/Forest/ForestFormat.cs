@@ -5,16 +5,24 @@ using System.Runtime.InteropServices;
 namespace RecService.Core.Forest;
 
 /// <summary>The sections of a forest file, in the order their offsets appear in the header. See FORMAT.md.</summary>
+/// <remarks>
+/// Items live in two numberings. The <em>id</em> is the caller's row number. The <em>slot</em> is the item's position in
+/// tree 0's leaf order. The first CodedTrees trees carry their own copy of the codes in leaf order (contiguous scans);
+/// the others score their leaves from tree 0's block, indexed by slot (scattered, prefetched). See FORMAT.md.
+/// </remarks>
 internal enum ForestSection
 {
-    Vectors = 0,       // float32 [Count x Dimensions], original item order: served as-is by ForestIndex.GetVector.
-    InverseNorms = 1,  // float32 [Count]: 1/|y| (0 for a zero vector), turns q̂·y into a cosine without touching y twice.
-    ItemScales = 2,    // float32 [Count]: int8 code scale of each item (score ≈ scale * Σ code*q).
-    Roots = 3,         // int32 [Trees]: node reference of each tree's root.
-    Nodes = 4,         // NodeRecord [NodeCount], stride NodeStride.
-    Leaves = 5,        // LeafRecord [LeafCount].
-    LeafItems = 6,     // int32 [Trees x Count]: item ids, each tree's leaves back to back in leaf order.
-    LeafCodes = 7,     // int8 [Trees x Count x PaddedDimensions]: the same items' codes in the same order.
+    Vectors = 0,       // float32 [Count x Dimensions] by id: the original vectors, served by ForestIndex.GetVector and used to re-rank.
+    InverseNorms = 1,  // float32 [Count] by id: 1/|y| (0 for a zero vector), turns q̂·y into a cosine.
+    SlotItems = 2,     // int32 [Count]: slot -> id.
+    IdSlots = 3,       // int32 [Count]: id -> slot (exclusions and query-by-item arrive as ids).
+    LeafScales = 4,    // float32 [CodedTrees x Count] by position: int8 code scale (score ≈ scale * Σ code * q).
+    LeafCodes = 5,     // int8 [CodedTrees x Count x PaddedDimensions] by position: the scoring vector (y/|y| for cosine,
+                       // y for dot), quantized. Tree 0's block is in slot order, so it doubles as the by-slot code array.
+    Roots = 6,         // int32 [Trees]: node reference of each tree's root.
+    Nodes = 7,         // node records [NodeCount], stride NodeStride.
+    Leaves = 8,        // LeafRecord [LeafCount].
+    LeafSlots = 9,     // int32 [Trees x Count]: slots, each tree's leaves back to back in leaf order.
 }
 
 /// <summary>
@@ -25,7 +33,7 @@ internal enum ForestSection
 internal unsafe struct ForestHeader
 {
     public const int Size = 256;
-    public const int SectionCount = 8;
+    public const int SectionCount = 10;
     /// <summary>"RECFRST" then 0x1A (stops `type`/`cat` on a terminal, as PNG's magic does).</summary>
     public const ulong MagicValue = 0x1A_5453_5246_4345_52UL;
     public const uint CurrentVersion = 1;
@@ -37,8 +45,8 @@ internal unsafe struct ForestHeader
     public uint HeaderSize;
     public uint Metric;
     public uint Dimensions;
-    /// <summary>Dimensions rounded up to 16: the stride of a code row and the float length of a node normal, so the SIMD
-    /// kernels never need a tail loop.</summary>
+    /// <summary>Dimensions rounded up to 16: the stride of a code row and of a node's normal codes, so the SIMD kernel
+    /// never needs a tail loop.</summary>
     public uint PaddedDimensions;
     public uint Count;
     public uint Trees;
@@ -47,14 +55,15 @@ internal unsafe struct ForestHeader
     public uint LeafCount;
     /// <summary>Dot metric: the largest item norm M of the MIPS transform (informational; queries do not need it).</summary>
     public float MaxNorm;
-    public uint Reserved0;
+    /// <summary>Trees 0..CodedTrees-1 have their leaves' codes stored contiguously in leaf order; 1..Trees.</summary>
+    public uint CodedTrees;
     public ulong Seed;
     public ulong FileLength;
     /// <summary>Offset, length pairs (bytes) of each <see cref="ForestSection"/>.</summary>
     public fixed ulong Sections[SectionCount * 2];
     /// <summary>CRC-32C of bytes [HeaderSize, FileLength): checked by ForestIndex.Verify, not at open (open is O(1)).</summary>
     public uint BodyCrc;
-    public fixed uint Reserved[12];
+    public fixed uint Reserved[4];
     /// <summary>CRC-32C of the 256 header bytes with this field zero: checked at every open.</summary>
     public uint HeaderCrc;
 
@@ -67,24 +76,27 @@ internal unsafe struct ForestHeader
         Sections[(int)s * 2 + 1] = length;
     }
 
-    public static int NodeStride(int paddedDimensions) => paddedDimensions * sizeof(float) + 16;
+    /// <summary>A node is its int8 normal (PaddedDimensions bytes) then a <see cref="NodeTail"/>: 80 bytes at 64 dimensions,
+    /// so the split records of a tree stay cache-resident.</summary>
+    public static int NodeStride(int paddedDimensions) => paddedDimensions + 16;
 }
 
 /// <summary>
-/// One split. The normal comes first (PaddedDimensions floats, zero past Dimensions) and these 16 bytes follow it.
+/// One split: the int8 codes of its unit normal (PaddedDimensions bytes, zero past Dimensions) followed by this tail.
+/// The builder partitions items with the dequantized normal, so items and queries see the same hyperplane.
 /// A child reference c ≥ 0 is an internal node, c &lt; 0 is leaf ~c. Nodes are numbered in preorder, so a valid
 /// internal child always has a larger number than its parent: the reader relies on that to bound every descent.
 /// </summary>
 [StructLayout(LayoutKind.Sequential, Pack = 4)]
 internal struct NodeTail
 {
+    public float Scale;    // normal ≈ Scale * codes.
     public float Offset;   // margin = normal·q + Offset; margin > 0 goes Right.
     public int Left;
     public int Right;
-    public int Reserved;
 }
 
-/// <summary>A leaf: a range of positions in LeafItems / LeafCodes.</summary>
+/// <summary>A leaf: a range of positions in LeafSlots.</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 4)]
 internal struct LeafRecord
 {

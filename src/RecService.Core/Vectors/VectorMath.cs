@@ -1,6 +1,5 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -114,8 +113,4 @@ public static class VectorMath
     public static int RoundUp(int n, int multiple) => (n + multiple - 1) & ~(multiple - 1);
 
     public static long RoundUp(long n, long multiple) => (n + multiple - 1) & ~(multiple - 1);
-
-    internal static ReadOnlySpan<float> Row(ReadOnlySpan<float> matrix, int row, int dims) => matrix.Slice(row * dims, dims);
-
-    internal static ref T At<T>(Span<T> span, int index) => ref Unsafe.Add(ref MemoryMarshal.GetReference(span), index);
 }
