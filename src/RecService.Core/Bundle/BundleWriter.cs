@@ -28,8 +28,9 @@ public sealed record BundleContent
 /// <summary>Forest settings for the three indexes a bundle carries.</summary>
 public sealed record BundleForestOptions
 {
-    public int TrackTrees { get; init; } = 8;
-    public int ArtistTrees { get; init; } = 8;
+    // The forest's own defaults: its recall/size trade-off is tuned there (Forest/FORMAT.md).
+    public int TrackTrees { get; init; } = new ForestOptions().Trees;
+    public int ArtistTrees { get; init; } = new ForestOptions().Trees;
     public int Seed { get; init; } = 1;
     public int Threads { get; init; }
 }
