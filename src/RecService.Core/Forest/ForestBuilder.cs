@@ -1,3 +1,4 @@
+using RecService.Core.Sampling;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using RecService.Core.Vectors;
@@ -94,10 +95,8 @@ public static class ForestBuilder
     /// would make builds differ from run to run.</summary>
     internal static int TreeSeed(int seed, int tree)
     {
-        ulong z = ((ulong)(uint)seed << 32 | (uint)tree) + 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return (int)((z ^ (z >> 31)) & int.MaxValue);
+        ulong state = (ulong)(uint)seed << 32 | (uint)tree;
+        return (int)(Sampling.SplitMix64.Next(ref state) & int.MaxValue);
     }
 
     private static long Write(string outputPath, float[] source, int count, int dims, int padded, ForestOptions options, float maxNorm,

@@ -1,3 +1,4 @@
+using RecService.Core.Sampling;
 using System.Diagnostics;
 using RecService.Core.Sparse;
 
@@ -104,22 +105,5 @@ public sealed class AlsTrainer(AlsOptions options)
             }
         }
         return factors;
-    }
-}
-
-/// <summary>SplitMix64 (Steele, Lea, Flood 2014): a tiny counter-based generator, good enough to seed factors and splits.</summary>
-internal static class SplitMix64
-{
-    public static ulong Mix(ulong z)
-    {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
-
-    public static ulong Next(ref ulong state)
-    {
-        state += 0x9E3779B97F4A7C15UL;
-        return Mix(state);
     }
 }

@@ -1,3 +1,4 @@
+using RecService.Core.Sampling;
 using RecService.Core.Sparse;
 
 namespace RecService.Training.Als;

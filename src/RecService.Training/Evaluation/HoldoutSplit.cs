@@ -1,3 +1,4 @@
+using RecService.Core.Sampling;
 using RecService.Core.Ids;
 using RecService.Core.Sparse;
 using RecService.Training.Als;
