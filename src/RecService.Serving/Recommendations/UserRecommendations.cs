@@ -20,6 +20,14 @@ public enum RecommendationSource
     Popular,
 }
 
+public static class RecommendationSources
+{
+    // Lower-case names as the API and metrics spell them, made once rather than per request.
+    private static readonly string[] Names = Enum.GetValues<RecommendationSource>().Select(s => s.ToString().ToLowerInvariant()).ToArray();
+
+    public static string Name(this RecommendationSource source) => Names[(int)source];
+}
+
 /// <summary>A user's recommendations in dense indices, with a reason artist per track (-1 for none). Pooled: dispose it.</summary>
 public sealed class RecommendationList : IDisposable
 {
@@ -75,7 +83,7 @@ public sealed class UserRecommendations(
         try
         {
             Compute(bundle, user, fresh.Plays, stored, count, excludePlayed, excluded, list);
-            metrics.RecommendSource(list.Source.ToString().ToLowerInvariant());
+            metrics.RecommendSource(list.Source.Name());
             return list;
         }
         catch

@@ -42,7 +42,7 @@ public sealed class RecommenderService(ModelHolder holder, RecommendationEngine 
             {
                 ModelVersion = bundle.Version,
                 Fallback = list.Source == RecommendationSource.Popular,
-                Source = list.Source.ToString().ToLowerInvariant(),
+                Source = list.Source.Name(),
                 Degraded = list.Degraded,
             };
             for (var i = 0; i < list.Count; i++)
@@ -51,8 +51,10 @@ public sealed class RecommenderService(ModelHolder holder, RecommendationEngine 
                 var because = list.ReasonArtists[i];
                 if (because >= 0)
                 {
-                    item.ReasonArtistId = bundle.Artists[because];
-                    item.Reason = $"because you listen to {bundle.Catalog.ArtistName(because)}";
+                    // Most reasons name the track's own artist: reuse the strings already decoded for the item.
+                    var own = because == bundle.Catalog.ArtistOf(list.Tracks[i]);
+                    item.ReasonArtistId = own ? item.ArtistId : bundle.Artists[because];
+                    item.Reason = string.Concat("because you listen to ", own ? item.ArtistName : bundle.Catalog.ArtistName(because));
                 }
                 else if (list.Source == RecommendationSource.Popular) item.Reason = "popular right now";
                 response.Items.Add(item);
