@@ -37,6 +37,7 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
     private readonly SemaphoreSlim _runLock = new(1, 1);
     private string? _trainedSignature;
     private DateTimeOffset _lastRun = DateTimeOffset.MinValue;
+    private int _completedRuns;
     private ConnectionMultiplexer? _redis;
 
     private WorkerOptions Options => options.Value;
@@ -44,7 +45,11 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        _trainedSignature = CurrentManifest()?.Training.GetValueOrDefault(SignatureKey);
+        // Resume where the published model left off: the same snapshots are not trained again until they
+        // change or the interval since that model passes (a restart must not force a retrain and a swap).
+        var current = CurrentManifest();
+        _trainedSignature = current?.Training.GetValueOrDefault(SignatureKey);
+        if (current is not null) _lastRun = current.CreatedUtc;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -72,14 +77,32 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
         }
     }
 
-    /// <summary>One full run (train, evaluate, gate, publish, notify, prune). Runs never overlap.</summary>
+    /// <summary>Runs finished since the worker started, whatever their outcome.</summary>
+    public int CompletedRuns => Volatile.Read(ref _completedRuns);
+
+    /// <summary>
+    /// One full run (train, evaluate, gate, publish, notify, prune). Runs never overlap. Any failure is a
+    /// <see cref="WorkerOutcome.Failed"/> run, counted in the metrics; the same snapshots are then not tried again
+    /// until they change or the interval passes, so bad data is not re-read every poll.
+    /// </summary>
     public async Task<WorkerRun> RunOnceAsync(CancellationToken ct = default)
     {
         await _runLock.WaitAsync(ct);
         var clock = Stopwatch.StartNew();
+        var signature = SnapshotSignature();
         try
         {
-            var run = await RunCoreAsync(ct);
+            WorkerRun run;
+            try
+            {
+                run = await RunCoreAsync(signature, ct);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogFailed(ex);
+                run = new WorkerRun(WorkerOutcome.Failed, null, ex.Message, 0);
+            }
+            if (run.Outcome != WorkerOutcome.Skipped) _trainedSignature = signature;
             run = run with { Seconds = clock.Elapsed.TotalSeconds };
             metrics.Run(run.Outcome.ToString().ToLowerInvariant());
             metrics.Stage("total", run.Seconds);
@@ -88,13 +111,13 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
         finally
         {
             _lastRun = DateTimeOffset.UtcNow;
+            Interlocked.Increment(ref _completedRuns);
             _runLock.Release();
         }
     }
 
-    private async Task<WorkerRun> RunCoreAsync(CancellationToken ct)
+    private async Task<WorkerRun> RunCoreAsync(string? signature, CancellationToken ct)
     {
-        var signature = SnapshotSignature();
         if (signature is null)
         {
             LogNoSnapshots(Options.SnapshotsDirectory);
@@ -130,15 +153,8 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
         }
         catch (TrainingDivergedException ex)
         {
-            _trainedSignature = signature;
             return Refuse("non_finite", $"training diverged: {ex.Message}");
         }
-        catch (Exception ex) when (ex is InvalidDataException or IOException)
-        {
-            LogFailed(ex);
-            return new WorkerRun(WorkerOutcome.Failed, null, ex.Message, 0);
-        }
-        _trainedSignature = signature;
         foreach (var (stage, seconds) in result.StageSeconds) metrics.Stage(stage, seconds);
 
         var candidate = result.TrackEvaluation?.Model.Precision;
@@ -151,23 +167,36 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
                 $"{GateMetric} {newPrecision:F4} is more than {Options.GateTolerance:P0} below the current model's {oldPrecision:F4} ({current.ModelVersion})");
         }
 
-        BundleManifest published;
+        if (!AllFinite(result.TrackModel.UserFactors) || !AllFinite(result.TrackModel.ItemFactors) || !AllFinite(result.ArtistModel.ItemFactors))
+            return Refuse("non_finite", "a factor matrix holds NaN or infinity");
+
         var publishClock = Stopwatch.StartNew();
-        try
-        {
-            published = job.Publish(result, Store, new Dictionary<string, string> { [SignatureKey] = signature });
-        }
-        catch (ArgumentException ex)
-        {
-            return Refuse("non_finite", ex.Message); // BundleWriter refuses NaN factors
-        }
+        var published = job.Publish(result, Store, new Dictionary<string, string> { [SignatureKey] = signature });
         metrics.Stage("publish", publishClock.Elapsed.TotalSeconds);
         metrics.Metrics(published.Metrics);
         metrics.Published(published.CreatedUtc);
-        var pruned = Store.Prune(Options.Keep);
+        // The model is live once CURRENT moved: pruning and the notice are best effort and cannot undo it.
+        var pruned = 0;
+        try
+        {
+            pruned = Store.Prune(Options.Keep).Count;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            LogPruneFailed(ex);
+        }
         await NotifyAsync(published.ModelVersion);
-        LogPublished(published.ModelVersion, candidate ?? double.NaN, pruned.Count);
+        LogPublished(published.ModelVersion, candidate ?? double.NaN, pruned);
         return new WorkerRun(WorkerOutcome.Published, published.ModelVersion, null, 0);
+    }
+
+    private static bool AllFinite(float[] values)
+    {
+        foreach (var v in values)
+        {
+            if (!float.IsFinite(v)) return false;
+        }
+        return true;
     }
 
     private WorkerRun Refuse(string reason, string detail)
@@ -222,7 +251,7 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
             var receivers = await _redis.GetSubscriber().PublishAsync(RedisChannel.Literal(Options.ModelChannel), version);
             LogNotified(version, receivers);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
             LogNotifyFailed(ex, version); // replicas still find the version by polling CURRENT
         }
@@ -248,6 +277,9 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
 
     [LoggerMessage(LogLevel.Error, "Training run failed; the current model keeps serving")]
     private partial void LogFailed(Exception ex);
+
+    [LoggerMessage(LogLevel.Warning, "Pruning old versions failed; will try again after the next publish")]
+    private partial void LogPruneFailed(Exception ex);
 
     [LoggerMessage(LogLevel.Error, "Worker loop error")]
     private partial void LogLoopError(Exception ex);

@@ -19,13 +19,14 @@ public sealed class WorkerToReplicaTests
 {
     private static readonly SampleWorldOptions World = new() { Users = 1500, Artists = 150, Tracks = 1200, Days = 3, Genres = 6, Seed = 5 };
 
-    private static TrainingWorker NewWorker(string data, string models, int windowDays = 0) => new(
+    private static TrainingWorker NewWorker(string data, string models, int windowDays = 0, TimeSpan? poll = null) => new(
         Options.Create(new WorkerOptions
         {
             SnapshotsDirectory = Path.Combine(data, "snapshots"),
             CatalogDirectory = Path.Combine(data, "catalog"),
             ModelsDirectory = models,
             WindowDays = windowDays,
+            SnapshotPollInterval = poll ?? TimeSpan.FromSeconds(10),
             Factors = 16,
             Iterations = 6,
             Trees = 4,
@@ -128,6 +129,36 @@ public sealed class WorkerToReplicaTests
         var run = await worker.RunOnceAsync();
         Assert.Equal(WorkerOutcome.Failed, run.Outcome);
         Assert.Contains("rows are bad", run.Reason);
+        Assert.Equal(first.Version, new BundleStore(models.Path).CurrentVersion());
+    }
+
+    [Fact]
+    public async Task A_restarted_worker_does_not_retrain_unchanged_snapshots_and_a_failing_snapshot_is_tried_once()
+    {
+        using var data = new TempDirectory();
+        using var models = new TempDirectory();
+        SampleWorldGenerator.Generate(World with { Users = 300, Days = 1 }, data.Path);
+        var first = await NewWorker(data.Path, models.Path).RunOnceAsync();
+        Assert.Equal(WorkerOutcome.Published, first.Outcome);
+
+        // A new worker process over the same data, polling every 50 ms: nothing to do.
+        var restarted = NewWorker(data.Path, models.Path, poll: TimeSpan.FromMilliseconds(50));
+        await restarted.StartAsync(CancellationToken.None);
+        await Task.Delay(800);
+        await restarted.StopAsync(CancellationToken.None);
+        Assert.Equal(0, restarted.CompletedRuns);
+        Assert.Equal([first.Version!], new BundleStore(models.Path).Versions());
+
+        // Bad rows arrive: one failed run, then no retry every poll until the data changes.
+        var bad = Path.Combine(data.Path, "snapshots", "2026-11-02");
+        Directory.CreateDirectory(bad);
+        await File.WriteAllLinesAsync(Path.Combine(bad, "plays.tsv"), Enumerable.Range(0, 20_000).Select(i => $"garbage line {i}"));
+        var failing = NewWorker(data.Path, models.Path, poll: TimeSpan.FromMilliseconds(50));
+        await failing.StartAsync(CancellationToken.None);
+        for (var i = 0; i < 100 && failing.CompletedRuns == 0; i++) await Task.Delay(50);
+        await Task.Delay(800);
+        await failing.StopAsync(CancellationToken.None);
+        Assert.Equal(1, failing.CompletedRuns);
         Assert.Equal(first.Version, new BundleStore(models.Path).CurrentVersion());
     }
 }

@@ -101,6 +101,16 @@ public sealed class GrpcApiTests(ServedWorld served) : IClassFixture<ServedWorld
     }
 
     [Fact]
+    public async Task More_than_1000_exclusions_are_invalid_argument()
+    {
+        var request = new RecommendRequest { UserId = TestWorld.UserId(0), Count = 5 };
+        request.ExcludeTrackIds.AddRange(Enumerable.Range(0, 1001).Select(TestWorld.TrackId));
+        var error = await Assert.ThrowsAsync<RpcException>(async () => await Client.RecommendAsync(request));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains("at most 1000", error.Status.Detail);
+    }
+
+    [Fact]
     public async Task Empty_ids_are_invalid_and_unknown_items_not_found()
     {
         var empty = await Assert.ThrowsAsync<RpcException>(async () => await Client.SimilarTracksAsync(new SimilarTracksRequest()));

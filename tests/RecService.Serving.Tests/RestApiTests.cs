@@ -67,7 +67,7 @@ public sealed class RestApiTests(ServedWorld served) : IClassFixture<ServedWorld
     [InlineData("/v1/artists/nope/related", HttpStatusCode.NotFound, "'nope'")]
     [InlineData("/v1/users/user-1/recommendations?count=501", HttpStatusCode.BadRequest, "count must be between 1 and 500")]
     [InlineData("/v1/tracks/track-1/similar?count=-3", HttpStatusCode.BadRequest, "count must be between 1 and 500")]
-    [InlineData("/v1/users/user-1/recommendations?count=abc", HttpStatusCode.BadRequest, "")]
+    [InlineData("/v1/users/user-1/recommendations?count=abc", HttpStatusCode.BadRequest, "'abc' was not in a correct format")]
     public async Task Errors_map_to_http_status_with_a_message_body(string path, HttpStatusCode status, string message)
     {
         using var response = await Http.GetAsync(path);

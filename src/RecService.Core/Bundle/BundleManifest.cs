@@ -72,9 +72,19 @@ public sealed record BundleManifest
         }
         if (!checksums) return;
         // Largest first, so the big forests don't end up serialized at the tail.
-        var mismatch = Files.OrderByDescending(f => f.Bytes).AsParallel().WithDegreeOfParallelism(Environment.ProcessorCount)
-            .Where(f => !string.Equals(Checksum(Path.Combine(directory, f.Name)), f.Xxh3, StringComparison.OrdinalIgnoreCase))
-            .Select(f => f.Name).OrderBy(n => n, StringComparer.Ordinal).FirstOrDefault();
+        string? mismatch;
+        try
+        {
+            mismatch = Files.OrderByDescending(f => f.Bytes).AsParallel().WithDegreeOfParallelism(Environment.ProcessorCount)
+                .Where(f => !string.Equals(Checksum(Path.Combine(directory, f.Name)), f.Xxh3, StringComparison.OrdinalIgnoreCase))
+                .Select(f => f.Name).OrderBy(n => n, StringComparer.Ordinal).FirstOrDefault();
+        }
+        catch (AggregateException ex)
+        {
+            // PLINQ wraps what a file read threw; callers expect the I/O error itself.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex.InnerExceptions[0]).Throw();
+            throw;
+        }
         if (mismatch is not null) throw new InvalidDataException($"{Path.Combine(directory, mismatch)}: checksum mismatch (corrupt or modified).");
     }
 

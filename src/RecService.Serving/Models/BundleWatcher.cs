@@ -32,7 +32,7 @@ public sealed partial class BundleWatcher(
         {
             version = _store.CurrentVersion();
         }
-        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
             LogCurrentUnreadable(ex, _store.Root);
             return holder.Current?.Version;
@@ -48,9 +48,12 @@ public sealed partial class BundleWatcher(
             metrics.Swapped();
             LogSwapped(version, previous ?? "(none)", clock.Elapsed.TotalMilliseconds);
         }
-        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            _refusedVersion = version;
+            // Whatever goes wrong opening a bundle refuses it; it never takes the replica down. A bundle proven
+            // invalid is not tried again until CURRENT changes; an I/O failure (permissions, a stale NFS handle)
+            // may pass, so that version is tried again at the next poll.
+            if (ex is InvalidDataException or ArgumentException) _refusedVersion = version;
             metrics.Refused();
             LogRefused(ex, version, holder.Current?.Version ?? "(none)");
         }
@@ -59,10 +62,13 @@ public sealed partial class BundleWatcher(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await SubscribeAsync();
+        // Off the start-up path, so Kestrel (and /healthz) come up while a large bundle is verified. Load before
+        // subscribing: an unreachable Redis can take seconds to give up on, and must not delay readiness.
+        await Task.Yield();
+        CheckNow();
+        _ = SubscribeAsync();
         while (!stoppingToken.IsCancellationRequested)
         {
-            CheckNow();
             try
             {
                 await _wake.WaitAsync(options.Value.PollInterval, stoppingToken);
@@ -71,6 +77,7 @@ public sealed partial class BundleWatcher(
             {
                 break;
             }
+            CheckNow();
         }
     }
 
@@ -88,9 +95,9 @@ public sealed partial class BundleWatcher(
                 _wake.Release();
             });
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex)
         {
-            LogRedisUnavailable(ex, options.Value.Redis);
+            LogRedisUnavailable(ex, options.Value.Redis); // polling still finds new versions
         }
     }
 

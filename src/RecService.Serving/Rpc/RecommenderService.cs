@@ -19,12 +19,16 @@ public sealed class RecommenderService(ModelHolder holder, RecommendationEngine 
     public const int DefaultArtists = 20;
 
     public const int MaxPlaysPerCall = 1000;
+    /// <summary>Extra exclusions per Recommend: thumbs-down lists are short, and the bound keeps the per-request scan cheap.</summary>
+    public const int MaxExcludedTracks = 1000;
     public const int MaxPlayCount = 10_000;
 
     public override async Task<RecommendResponse> Recommend(RecommendRequest request, ServerCallContext context)
     {
         RpcErrors.RequireId(request.UserId, "user_id");
         var count = RpcErrors.Count(request.Count, DefaultTracks, RecommendationEngine.MaxCount);
+        if (request.ExcludeTrackIds.Count > MaxExcludedTracks)
+            RpcErrors.InvalidArgument($"exclude_track_ids holds at most {MaxExcludedTracks} ids (got {request.ExcludeTrackIds.Count}).");
         using var lease = Lease();
         var bundle = lease.Bundle;
         var excluded = ArrayPool<int>.Shared.Rent(request.ExcludeTrackIds.Count);

@@ -31,7 +31,7 @@ public sealed class RpcMetricsInterceptor(ServingMetrics metrics) : Interceptor
         }
         catch
         {
-            status = StatusCode.Internal;
+            status = StatusCode.Unknown; // what gRPC sends for an unhandled exception, so the metric agrees with the wire
             throw;
         }
         finally
