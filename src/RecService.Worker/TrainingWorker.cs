@@ -167,7 +167,7 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
                 $"{GateMetric} {newPrecision:F4} is more than {Options.GateTolerance:P0} below the current model's {oldPrecision:F4} ({current.ModelVersion})");
         }
 
-        if (!AllFinite(result.TrackModel.UserFactors) || !AllFinite(result.TrackModel.ItemFactors) || !AllFinite(result.ArtistModel.ItemFactors))
+        if (!BundleWriter.AllFinite(result.TrackModel.UserFactors) || !BundleWriter.AllFinite(result.TrackModel.ItemFactors) || !BundleWriter.AllFinite(result.ArtistModel.ItemFactors))
             return Refuse("non_finite", "a factor matrix holds NaN or infinity");
 
         var publishClock = Stopwatch.StartNew();
@@ -188,15 +188,6 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
         await NotifyAsync(published.ModelVersion);
         LogPublished(published.ModelVersion, candidate ?? double.NaN, pruned);
         return new WorkerRun(WorkerOutcome.Published, published.ModelVersion, null, 0);
-    }
-
-    private static bool AllFinite(float[] values)
-    {
-        foreach (var v in values)
-        {
-            if (!float.IsFinite(v)) return false;
-        }
-        return true;
     }
 
     private WorkerRun Refuse(string reason, string detail)

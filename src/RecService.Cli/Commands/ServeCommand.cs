@@ -20,17 +20,12 @@ public static class ServeCommand
         };
         command.SetAction(async (parse, ct) =>
         {
-            // Only flags given on the command line override configuration (appsettings, Serving__* variables),
-            // so a container can configure everything through its environment.
-            var settings = new Dictionary<string, string?>();
-            void Set(Option<string> option, string key, Func<string, string>? map = null)
-            {
-                if (parse.GetResult(option) is { Implicit: false }) settings[key] = map is null ? parse.GetValue(option) : map(parse.GetValue(option)!);
-            }
-            Set(models, "Serving:ModelsDirectory", Path.GetFullPath);
-            Set(http, "Serving:HttpUrl");
-            Set(grpc, "Serving:GrpcUrl");
-            if (parse.GetValue(redis) is { } r) settings["Serving:Redis"] = r;
+            var settings = new ConfigurationOverrides(parse)
+                .Add(models, "Serving:ModelsDirectory", Path.GetFullPath)
+                .Add(http, "Serving:HttpUrl")
+                .Add(grpc, "Serving:GrpcUrl")
+                .Add(redis, "Serving:Redis")
+                .Settings;
             var app = ReplicaHost.Build([], settings);
             await app.StartAsync(ct);
             await app.WaitForShutdownAsync(ct);

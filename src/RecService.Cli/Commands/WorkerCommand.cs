@@ -25,21 +25,18 @@ public static class WorkerCommand
         };
         command.SetAction(async (parse, ct) =>
         {
-            // Flags given on the command line override configuration; the rest comes from appsettings / Worker__*.
-            var settings = new Dictionary<string, string?>();
-            void Set<T>(Option<T> option, string key)
-            {
-                if (parse.GetResult(option) is { Implicit: false }) settings[$"{WorkerOptions.Section}:{key}"] = Convert.ToString(parse.GetValue(option), System.Globalization.CultureInfo.InvariantCulture);
-            }
-            Set(snapshots, nameof(WorkerOptions.SnapshotsDirectory));
-            Set(catalog, nameof(WorkerOptions.CatalogDirectory));
-            Set(models, nameof(WorkerOptions.ModelsDirectory));
-            Set(interval, nameof(WorkerOptions.Interval));
-            Set(days, nameof(WorkerOptions.WindowDays));
-            Set(tolerance, nameof(WorkerOptions.GateTolerance));
-            Set(keep, nameof(WorkerOptions.Keep));
-            Set(redis, nameof(WorkerOptions.Redis));
-            Set(http, nameof(WorkerOptions.HttpUrl));
+            string Key(string name) => $"{WorkerOptions.Section}:{name}";
+            var settings = new ConfigurationOverrides(parse)
+                .Add(snapshots, Key(nameof(WorkerOptions.SnapshotsDirectory)))
+                .Add(catalog, Key(nameof(WorkerOptions.CatalogDirectory)))
+                .Add(models, Key(nameof(WorkerOptions.ModelsDirectory)))
+                .Add(interval, Key(nameof(WorkerOptions.Interval)))
+                .Add(days, Key(nameof(WorkerOptions.WindowDays)))
+                .Add(tolerance, Key(nameof(WorkerOptions.GateTolerance)))
+                .Add(keep, Key(nameof(WorkerOptions.Keep)))
+                .Add(redis, Key(nameof(WorkerOptions.Redis)))
+                .Add(http, Key(nameof(WorkerOptions.HttpUrl)))
+                .Settings;
             var app = WorkerHost.Build([], settings);
             await app.StartAsync(ct);
             await app.WaitForShutdownAsync(ct);

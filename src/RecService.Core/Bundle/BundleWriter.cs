@@ -71,6 +71,8 @@ public static class BundleWriter
             Path.Combine(directory, BundleFiles.ArtistCosineForest));
     }
 
+    public static bool AllFinite(ReadOnlySpan<float> values) => VectorMath.IndexOfNonFinite(values) < 0;
+
     private static void Validate(BundleContent c)
     {
         void Require(bool ok, string what)
@@ -85,6 +87,6 @@ public static class BundleWriter
         Require(c.TrackArtist.Count == c.TrackIds.Count && c.TrackTitles.Count == c.TrackIds.Count, "track metadata does not cover every track");
         Require(c.ArtistNames.Count == c.ArtistIds.Count, "artist names do not cover every artist");
         Require(c.TrackArtist.All(a => (uint)a < (uint)c.ArtistIds.Count), "a track's artist is out of range");
-        Require(!c.UserFactors.Any(float.IsNaN) && !c.TrackFactors.Any(float.IsNaN) && !c.ArtistFactors.Any(float.IsNaN), "factors contain NaN");
+        Require(AllFinite(c.UserFactors) && AllFinite(c.TrackFactors) && AllFinite(c.ArtistFactors), "factors contain NaN or infinity");
     }
 }

@@ -37,8 +37,8 @@ public static class ForestBuilder
         if ((long)count * (VectorMath.RoundUp(dims + 1, 16)) > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(count), "Count x padded dimensions exceeds what one build can hold in memory.");
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Forest files are little-endian; big-endian hosts are not supported.");
         vectors = vectors[..(count * dims)];
-        for (int i = 0; i < vectors.Length; i++)
-            if (!float.IsFinite(vectors[i])) throw new ArgumentException($"Item {i / dims} has a non-finite component.", nameof(vectors));
+        var nonFinite = VectorMath.IndexOfNonFinite(vectors);
+        if (nonFinite >= 0) throw new ArgumentException($"Item {nonFinite / dims} has a non-finite component.", nameof(vectors));
 
         var clock = Stopwatch.StartNew();
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Threads > 0 ? options.Threads : Environment.ProcessorCount };

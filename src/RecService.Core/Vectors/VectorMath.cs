@@ -24,6 +24,16 @@ public static class VectorMath
 
     public static float Norm(ReadOnlySpan<float> a) => TensorPrimitives.Norm(a);
 
+    /// <summary>Index of the first NaN or infinity, or -1: the guard before factors are indexed or published.</summary>
+    public static int IndexOfNonFinite(ReadOnlySpan<float> values)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i])) return i;
+        }
+        return -1;
+    }
+
     /// <summary>Scales <paramref name="v"/> to unit length in place; a zero vector stays zero. Returns the original norm.</summary>
     public static float NormalizeInPlace(Span<float> v)
     {
