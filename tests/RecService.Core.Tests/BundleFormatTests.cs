@@ -42,6 +42,26 @@ public sealed class BundleFormatTests : IDisposable
     }
 
     [Fact]
+    public void Decoded_ids_are_cached_and_stay_right_when_cache_slots_collide()
+    {
+        // More ids than the 65,536 cache entries, so ids i and i + 65,536 share a slot and keep evicting each other.
+        var ids = Enumerable.Range(0, 70_000).Select(i => $"id-{i}-é").ToArray();
+        MappedIdMap.Write(PathOf("many"), ids);
+        using var file = SectionFile.Open(PathOf("many"), MappedIdMap.Kind);
+        var map = new MappedIdMap(file);
+        var first = map[42];
+        Assert.Same(first, map[42]); // decoded once, then served from the cache
+        Parallel.For(0, 8, t =>
+        {
+            for (var round = 0; round < 3; round++)
+                for (var i = t; i < ids.Length; i += 8) Assert.Equal(ids[i], map[i]);
+        });
+        for (var i = 0; i < 100; i++) Assert.Equal(ids[65_536 + i], map[65_536 + i]);
+        Assert.Equal(ids[4], map[4]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => map[ids.Length]);
+    }
+
+    [Fact]
     public void Matrix_and_sparse_rows_read_back_exactly()
     {
         var rng = new Xoshiro256(3);

@@ -13,6 +13,7 @@ public readonly unsafe struct MappedStrings
     private readonly byte* _blob;
     private readonly long _blobLength;
     private readonly string _path;
+    private readonly DecodedStrings _decoded;
 
     public MappedStrings(SectionFile file, string offsetsTag, string blobTag)
     {
@@ -21,6 +22,7 @@ public readonly unsafe struct MappedStrings
         if (offsets < 1) throw new InvalidDataException($"{file.Path}: section '{offsetsTag}' is empty.");
         Count = checked((int)(offsets - 1));
         _path = file.Path;
+        _decoded = new DecodedStrings(Count);
     }
 
     public int Count { get; }
@@ -34,7 +36,48 @@ public readonly unsafe struct MappedStrings
         return new ReadOnlySpan<byte>(_blob + start, (int)(end - start));
     }
 
-    public string this[int index] => Encoding.UTF8.GetString(Utf8(index));
+    /// <summary>String <paramref name="index"/>, decoded once while it stays in the bounded cache (hot ids and names
+    /// are asked for on every response).</summary>
+    public string this[int index]
+    {
+        get
+        {
+            if ((uint)index >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(index));
+            return _decoded.TryGet(index) ?? _decoded.Add(index, Encoding.UTF8.GetString(Utf8(index)));
+        }
+    }
+}
+
+/// <summary>
+/// A bounded cache of decoded strings by index, direct-mapped (index modulo a power of two, at most 65,536 entries).
+/// Each entry is an immutable (index, string) object published by one reference write, so a reader never sees a
+/// torn pair and no lock is taken; a racing writer merely replaces an equal string. The entry table (512 KB at
+/// most) is allocated on first use, so tables that are never turned into strings cost nothing.
+/// </summary>
+internal sealed class DecodedStrings(int count)
+{
+    private const int MaxEntries = 1 << 16;
+    private readonly int _size = (int)Math.Min(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(count, 1)), MaxEntries);
+    private Entry?[]? _entries;
+
+    private sealed class Entry(int index, string value)
+    {
+        public readonly int Index = index;
+        public readonly string Value = value;
+    }
+
+    public string? TryGet(int index)
+    {
+        var entries = Volatile.Read(ref _entries);
+        return entries?[index & (_size - 1)] is { } e && e.Index == index ? e.Value : null;
+    }
+
+    public string Add(int index, string value)
+    {
+        var entries = Volatile.Read(ref _entries) ?? Interlocked.CompareExchange(ref _entries, new Entry?[_size], null) ?? _entries;
+        Volatile.Write(ref entries[index & (_size - 1)], new Entry(index, value));
+        return value;
+    }
 }
 
 /// <summary>

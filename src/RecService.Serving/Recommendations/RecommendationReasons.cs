@@ -49,22 +49,25 @@ public sealed class RecommendationReasons
     /// </summary>
     public void Explain(ModelBundle bundle, ReadOnlySpan<int> listened, ReadOnlySpan<int> recommended, Span<int> reasons)
     {
+        // The artist forest stores 1/|y| for every artist, so the candidates' norms are read, not recomputed.
         Span<float> inverseNorms = stackalloc float[listened.Length];
-        for (var i = 0; i < listened.Length; i++)
-        {
-            var norm = TensorPrimitives.Norm(bundle.ArtistFactors.Row(listened[i]));
-            inverseNorms[i] = norm > 0 ? 1 / norm : 0;
-        }
+        for (var i = 0; i < listened.Length; i++) inverseNorms[i] = bundle.ArtistCosine.InverseNorm(listened[i]);
         for (var r = 0; r < recommended.Length; r++)
         {
             var artist = bundle.Catalog.ArtistOf(recommended[r]);
+            // A track by an artist the user plays is explained by that artist (cosine 1, the best possible): no dot products.
+            if (listened.Contains(artist))
+            {
+                reasons[r] = artist;
+                continue;
+            }
             var best = -1;
             var bestScore = float.NegativeInfinity;
             var vector = bundle.ArtistFactors.Row(artist);
             for (var i = 0; i < listened.Length; i++)
             {
-                // Same artist: cosine 1, the best possible; otherwise cosine (the track artist's norm is common to all).
-                var score = listened[i] == artist ? float.PositiveInfinity : TensorPrimitives.Dot(vector, bundle.ArtistFactors.Row(listened[i])) * inverseNorms[i];
+                // Cosine up to the track artist's norm, which is common to all candidates.
+                var score = TensorPrimitives.Dot(vector, bundle.ArtistFactors.Row(listened[i])) * inverseNorms[i];
                 if (score > bestScore)
                 {
                     bestScore = score;
