@@ -49,6 +49,7 @@ public sealed class RecommenderService(ModelHolder holder, RecommendationEngine 
                 Source = list.Source.Name(),
                 Degraded = list.Degraded,
             };
+            response.Items.Capacity = list.Count; // one array, not four as the list grows
             for (var i = 0; i < list.Count; i++)
             {
                 var item = TrackItem(bundle, list.Tracks[i], list.Scores[i]);
@@ -151,6 +152,7 @@ public sealed class RecommenderService(ModelHolder holder, RecommendationEngine 
         {
             var n = search(ids.AsSpan(0, count), scores.AsSpan(0, count));
             var response = new ItemsResponse { ModelVersion = bundle.Version };
+            response.Items.Capacity = n;
             for (var i = 0; i < n; i++) response.Items.Add(map(bundle, ids[i], scores[i]));
             return response;
         }
