@@ -51,13 +51,14 @@ public readonly unsafe struct MappedStrings
 /// <summary>
 /// A bounded cache of decoded strings by index, direct-mapped (index modulo a power of two, at most 65,536 entries).
 /// Each entry is an immutable (index, string) object published by one reference write, so a reader never sees a
-/// torn pair and no lock is taken; a racing writer merely replaces an equal string. The entry table (512 KB at
-/// most) is allocated on first use, so tables that are never turned into strings cost nothing.
+/// torn pair and no lock is taken; a racing writer merely replaces an equal string. The slot table (512 KB at most)
+/// is allocated on first use, so tables that are never turned into strings cost nothing; a table in use keeps at
+/// most 65,536 decoded strings alive (a few MB of typical ids and titles) for as long as its bundle is mapped.
 /// </summary>
-internal sealed class DecodedStrings(int count)
+internal sealed class DecodedStrings(int count, int maxEntries = DecodedStrings.MaxEntries)
 {
-    private const int MaxEntries = 1 << 16;
-    private readonly int _size = (int)Math.Min(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(count, 1)), MaxEntries);
+    public const int MaxEntries = 1 << 16;
+    private readonly int _size = (int)Math.Min(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(count, 1)), (uint)maxEntries);
     private Entry?[]? _entries;
 
     private sealed class Entry(int index, string value)
@@ -74,7 +75,7 @@ internal sealed class DecodedStrings(int count)
 
     public string Add(int index, string value)
     {
-        var entries = Volatile.Read(ref _entries) ?? Interlocked.CompareExchange(ref _entries, new Entry?[_size], null) ?? _entries;
+        var entries = Volatile.Read(ref _entries) ?? Interlocked.CompareExchange(ref _entries, new Entry?[_size], null) ?? Volatile.Read(ref _entries)!;
         Volatile.Write(ref entries[index & (_size - 1)], new Entry(index, value));
         return value;
     }
