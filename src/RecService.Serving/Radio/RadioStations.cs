@@ -191,10 +191,10 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
         for (var t = 0; t < bundle.Tracks.Count; t++)
         {
             if (bundle.Catalog.ArtistOf(t) != artist) continue;
-            var y = bundle.TrackFactors.Row(t);
-            var norm = TensorPrimitives.Norm(y);
-            if (!(norm > 0)) continue;
-            TensorPrimitives.Multiply(y, 1 / norm, unit);
+            // The cosine forest stores 1/|y| for every track (0 for a zero vector): read, not recomputed.
+            var inverseNorm = bundle.TrackCosine.InverseNorm(t);
+            if (!(inverseNorm > 0)) continue;
+            TensorPrimitives.Multiply(bundle.TrackFactors.Row(t), inverseNorm, unit);
             TensorPrimitives.Add(sum, unit, sum);
             found++;
         }
