@@ -21,6 +21,9 @@ public sealed class ServingOptions
     public string ModelChannel { get; set; } = "recservice:models";
     /// <summary>Forest candidates scored per 10 results (0 = the index's default); larger is slower and more exact.</summary>
     public int SearchK { get; set; }
+    /// <summary>Forest early stop: a query ends once its remaining cells look unable to beat the candidates kept; larger
+    /// stops sooner. -1 = the index's default (28), 0 = off (SearchK alone decides).</summary>
+    public float StopSlack { get; set; } = -1;
     /// <summary>Prefix of every shared-state key this service writes to Redis (stations, fresh plays, precomputed lists).</summary>
     public string RedisKeyPrefix { get; set; } = "recservice:";
     /// <summary>How long one Redis call may take before the replica answers without it (degraded).</summary>

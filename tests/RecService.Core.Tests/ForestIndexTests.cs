@@ -51,7 +51,7 @@ public sealed class ForestIndexTests : IDisposable
         return truth;
     }
 
-    private static double Recall(ForestIndex index, int k, int searchK)
+    private static double Recall(ForestIndex index, int k, int searchK, float stopSlack = 0)
     {
         var truth = Truth(index.Metric, k);
         var ids = new int[k];
@@ -59,7 +59,7 @@ public sealed class ForestIndexTests : IDisposable
         long hits = 0;
         for (int q = 0; q < TestData.Queries; q++)
         {
-            int n = index.Search(TestData.QueryVectors.AsSpan(q * TestData.Dims, TestData.Dims), k, ids, scores, searchK);
+            int n = index.Search(TestData.QueryVectors.AsSpan(q * TestData.Dims, TestData.Dims), k, ids, scores, searchK, stopSlack: stopSlack);
             Assert.Equal(k, n);
             var expected = truth.AsSpan(q * k, k).ToArray();
             hits += ids.Count(expected.Contains);
@@ -91,6 +91,62 @@ public sealed class ForestIndexTests : IDisposable
         using var index = ForestIndex.Open(Build(metric));
         double recall = Recall(index, 10, searchK);
         Assert.True(recall >= floor, $"{metric} recall@10 at search-k {searchK} is {recall:F4}, floor {floor}");
+    }
+
+    [Theory]
+    [InlineData(Metric.Cosine)]
+    [InlineData(Metric.Dot)]
+    public void Early_stop_scores_fewer_items_and_keeps_most_of_the_recall(Metric metric)
+    {
+        using var index = ForestIndex.Open(Build(metric));
+        const int budget = 800; // 16% of the items: enough that most queries can stop before it
+        double full = Recall(index, 10, budget, stopSlack: 0);
+        long scoredFull = ScoredOverQueries(index, budget, 0);
+        double stopped = Recall(index, 10, budget, stopSlack: index.DefaultStopSlack);
+        long scoredStopped = ScoredOverQueries(index, budget, index.DefaultStopSlack);
+        Assert.True(scoredStopped < 0.8 * scoredFull, $"{metric}: early stop scored {scoredStopped} items against {scoredFull} without it");
+        Assert.True(stopped >= full - 0.01, $"{metric}: recall@10 {stopped:F4} with the early stop against {full:F4} without it");
+        // Asking for every item always scans everything, whatever the slack.
+        Assert.Equal(1.0, Recall(index, 10, TestData.Count, stopSlack: 1000), 3);
+    }
+
+    private static long ScoredOverQueries(ForestIndex index, int searchK, float stopSlack)
+    {
+        var ids = new int[10];
+        var scores = new float[10];
+        long scored = 0;
+        for (int q = 0; q < TestData.Queries; q++)
+        {
+            index.Search(TestData.QueryVectors.AsSpan(q * TestData.Dims, TestData.Dims), 10, ids, scores, searchK, stopSlack: stopSlack);
+            scored += ForestIndex.LastSearchScored;
+        }
+        return scored;
+    }
+
+    [Theory]
+    [InlineData(Metric.Cosine)]
+    [InlineData(Metric.Dot)]
+    public void Sixty_four_dimensions_scan_exactly_on_their_own_kernel(Metric metric)
+    {
+        // 64 wide is the common factor count and has its own code kernel (AVX-512, where the CPU has it): a full scan
+        // must still return the exact answer, which needs every code score right enough to keep the true top 10
+        // among the 32 re-ranked.
+        const int count = 3000, dims = 64, queries = 50, k = 10;
+        var (items, qs) = SyntheticFactors.Generate(new SyntheticFactors.Options(count, dims, queries, Seed: 11) { Clusters = 40 });
+        string path = TestData.TempPath($"{metric}-64.idx");
+        _files.Add(path);
+        ForestBuilder.Build(items, count, dims, new ForestOptions { Metric = metric, Trees = 4, LeafSize = 32, Seed = 3 }, path);
+        using var index = ForestIndex.Open(path);
+        var exact = new ExactSearch(items, count, dims, metric);
+        var ids = new int[k];
+        var expected = new int[k];
+        for (int q = 0; q < queries; q++)
+        {
+            var query = qs.AsSpan(q * dims, dims);
+            Assert.Equal(k, index.Search(query, k, ids, new float[k], searchK: count));
+            exact.Search(query, k, expected, new float[k]);
+            Assert.Equal(expected, ids);
+        }
     }
 
     [Fact]

@@ -13,6 +13,7 @@ public static class BenchCommand
         command.Add(BenchServeCommand.Create());
         command.Add(BenchStartCommand.Create());
         command.Add(BenchFoldInCommand.Create());
+        command.Add(BenchRecommendCommand.Create());
         return command;
     }
 }

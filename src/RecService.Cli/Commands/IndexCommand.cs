@@ -118,6 +118,11 @@ public static class IndexCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var rerank = new Option<int>("--rerank") { Description = "Best code-scored candidates re-scored in float32.", DefaultValueFactory = _ => 32 };
+        var stopSlack = new Option<float>("--stop-slack")
+        {
+            Description = "Early stop: end a query once its remaining cells look unable to beat the kept candidates; larger stops sooner, 0 = off, -1 = the index default.",
+            DefaultValueFactory = _ => -1f,
+        };
         var build = new Option<bool>("--build") { Description = "Build the index from --vectors first (with --metric, --trees, ...) and report the build." };
         var metric = MetricOption();
         var trees = TreesOption();
@@ -126,7 +131,7 @@ public static class IndexCommand
         var threads = ThreadsOption();
         var cmd = new Command("bench", "Single-thread queries/second and recall@k against exact search, for a sweep of search sizes.")
         {
-            indexPath, vectors, queries, k, searchK, rerank, build, metric, trees, leafSize, seed, threads, s_minSplit, s_splitSample, s_codedTrees,
+            indexPath, vectors, queries, k, searchK, rerank, stopSlack, build, metric, trees, leafSize, seed, threads, s_minSplit, s_splitSample, s_codedTrees,
         };
         cmd.SetAction(parseResult =>
         {
@@ -139,19 +144,20 @@ public static class IndexCommand
                 var options = ReadOptions(parseResult, metric, trees, leafSize, seed, threads);
                 PrintBuild(ForestBuilder.Build(items, rows, cols, options, path), rows, cols);
             }
-            Run(path, items, rows, cols, qs, nq, parseResult.GetValue(k), parseResult.GetValue(searchK)!, parseResult.GetValue(rerank));
+            Run(path, items, rows, cols, qs, nq, parseResult.GetValue(k), parseResult.GetValue(searchK)!, parseResult.GetValue(rerank), parseResult.GetValue(stopSlack));
             return 0;
         });
         return cmd;
     }
 
-    private static void Run(string path, float[] items, int rows, int cols, float[] queries, int nq, int k, int[] sweep, int rerank)
+    private static void Run(string path, float[] items, int rows, int cols, float[] queries, int nq, int k, int[] sweep, int rerank, float stopSlack)
     {
         var openClock = Stopwatch.StartNew();
         using var index = ForestIndex.Open(path);
         double openMs = openClock.Elapsed.TotalMilliseconds;
         if (index.Count != rows || index.Dimensions != cols) throw new ArgumentException($"index is {index.Count} x {index.Dimensions}, vectors are {rows} x {cols}.");
         index.RerankCount = rerank;
+        if (stopSlack >= 0) index.DefaultStopSlack = stopSlack;
         long raw = (long)rows * cols * sizeof(float);
         Console.WriteLine($"index {path}: {index.Metric}, {index.Count} x {index.Dimensions}, {index.Trees} trees, leaf size {index.LeafSize}, opened in {openMs:F2} ms");
         Console.WriteLine($"file size: {index.FileBytes / 1e6:F1} MB = {(double)index.FileBytes / raw:F2} x raw vectors");
@@ -166,7 +172,7 @@ public static class IndexCommand
         var ids = new int[k];
         var scores = new float[k];
         var truth = new HashSet<int>();
-        Console.WriteLine($"single thread, one query per call, k={k}, rerank={rerank}");
+        Console.WriteLine($"single thread, one query per call, k={k}, rerank={rerank}, stop slack {index.DefaultStopSlack}{(index.DefaultStopSlack > 0 ? "" : " (off)")}");
         Console.WriteLine($"{"search-k",9} {"q/s med",9} {"q/s best",9} {"us/q med",9} {"recall@" + k,10} {"alloc B/q",9} {"cpu q/s",10} {$"q/s {Environment.ProcessorCount} thr",11} {"scored",8}");
         const int Passes = 5;
         foreach (int sk in sweep)

@@ -21,6 +21,8 @@ public sealed class RecommendationEngine(IOptions<ServingOptions> options)
         return (int)Math.Min(int.MaxValue, (long)per10 * Math.Max(10, count) / 10);
     }
 
+    private float StopSlack => options.Value.StopSlack;
+
     /// <summary>Top tracks for a known user, leaving out played tracks (when asked) and <paramref name="excluded"/>.</summary>
     public int Recommend(ModelBundle bundle, int user, bool excludePlayed, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores) =>
         RecommendFor(bundle, bundle.UserFactors.Row(user), excludePlayed ? bundle.Played.RowIndices(user) : default, excluded, ids, scores);
@@ -29,14 +31,14 @@ public sealed class RecommendationEngine(IOptions<ServingOptions> options)
     public int RecommendFor(ModelBundle bundle, ReadOnlySpan<float> query, ReadOnlySpan<int> played, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores)
     {
         var searchK = SearchK(bundle.TrackDot, ids.Length);
-        if (excluded.IsEmpty) return bundle.TrackDot.Search(query, ids.Length, ids, scores, searchK, played);
-        if (played.IsEmpty) return bundle.TrackDot.Search(query, ids.Length, ids, scores, searchK, excluded);
+        if (excluded.IsEmpty) return bundle.TrackDot.Search(query, ids.Length, ids, scores, searchK, played, StopSlack);
+        if (played.IsEmpty) return bundle.TrackDot.Search(query, ids.Length, ids, scores, searchK, excluded, StopSlack);
         var all = ArrayPool<int>.Shared.Rent(played.Length + excluded.Length);
         try
         {
             played.CopyTo(all);
             excluded.CopyTo(all.AsSpan(played.Length));
-            return bundle.TrackDot.Search(query, ids.Length, ids, scores, searchK, all.AsSpan(0, played.Length + excluded.Length));
+            return bundle.TrackDot.Search(query, ids.Length, ids, scores, searchK, all.AsSpan(0, played.Length + excluded.Length), StopSlack);
         }
         finally
         {
@@ -46,11 +48,11 @@ public sealed class RecommendationEngine(IOptions<ServingOptions> options)
 
     /// <summary>Tracks nearest <paramref name="track"/> by cosine, skipping <paramref name="excluded"/> (radio).</summary>
     public int NearTracks(ModelBundle bundle, int track, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores) =>
-        bundle.TrackCosine.SearchByItem(track, ids.Length, ids, scores, SearchK(bundle.TrackCosine, ids.Length), excluded);
+        bundle.TrackCosine.SearchByItem(track, ids.Length, ids, scores, SearchK(bundle.TrackCosine, ids.Length), excluded, StopSlack);
 
     /// <summary>Tracks nearest a direction by cosine, skipping <paramref name="excluded"/> (radio from an artist).</summary>
     public int NearTracks(ModelBundle bundle, ReadOnlySpan<float> query, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores) =>
-        bundle.TrackCosine.Search(query, ids.Length, ids, scores, SearchK(bundle.TrackCosine, ids.Length), excluded);
+        bundle.TrackCosine.Search(query, ids.Length, ids, scores, SearchK(bundle.TrackCosine, ids.Length), excluded, StopSlack);
 
     /// <summary>The most played tracks, skipping <paramref name="excluded"/>: the fallback for unknown users.</summary>
     public int Popular(ModelBundle bundle, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores)
@@ -68,8 +70,8 @@ public sealed class RecommendationEngine(IOptions<ServingOptions> options)
     }
 
     public int SimilarTracks(ModelBundle bundle, int track, Span<int> ids, Span<float> scores) =>
-        bundle.TrackCosine.SearchByItem(track, ids.Length, ids, scores, SearchK(bundle.TrackCosine, ids.Length));
+        bundle.TrackCosine.SearchByItem(track, ids.Length, ids, scores, SearchK(bundle.TrackCosine, ids.Length), stopSlack: StopSlack);
 
     public int RelatedArtists(ModelBundle bundle, int artist, Span<int> ids, Span<float> scores) =>
-        bundle.ArtistCosine.SearchByItem(artist, ids.Length, ids, scores, SearchK(bundle.ArtistCosine, ids.Length));
+        bundle.ArtistCosine.SearchByItem(artist, ids.Length, ids, scores, SearchK(bundle.ArtistCosine, ids.Length), stopSlack: StopSlack);
 }
