@@ -51,20 +51,24 @@ public sealed class ForestIndexTests : IDisposable
         return truth;
     }
 
-    private static double Recall(ForestIndex index, int k, int searchK, float stopSlack = 0)
+    private static double Recall(ForestIndex index, int k, int searchK, float stopSlack = 0) => Measure(index, k, searchK, stopSlack).Recall;
+
+    /// <summary>Recall@k over the test queries, and how many items they scored on codes in all.</summary>
+    private static (double Recall, long Scored) Measure(ForestIndex index, int k, int searchK, float stopSlack)
     {
         var truth = Truth(index.Metric, k);
         var ids = new int[k];
         var scores = new float[k];
-        long hits = 0;
+        long hits = 0, scored = 0;
         for (int q = 0; q < TestData.Queries; q++)
         {
             int n = index.Search(TestData.QueryVectors.AsSpan(q * TestData.Dims, TestData.Dims), k, ids, scores, searchK, stopSlack: stopSlack);
+            scored += ForestIndex.LastSearchScored;
             Assert.Equal(k, n);
             var expected = truth.AsSpan(q * k, k).ToArray();
             hits += ids.Count(expected.Contains);
         }
-        return (double)hits / (TestData.Queries * k);
+        return ((double)hits / (TestData.Queries * k), scored);
     }
 
     [Theory]
@@ -100,27 +104,12 @@ public sealed class ForestIndexTests : IDisposable
     {
         using var index = ForestIndex.Open(Build(metric));
         const int budget = 800; // 16% of the items: enough that most queries can stop before it
-        double full = Recall(index, 10, budget, stopSlack: 0);
-        long scoredFull = ScoredOverQueries(index, budget, 0);
-        double stopped = Recall(index, 10, budget, stopSlack: index.DefaultStopSlack);
-        long scoredStopped = ScoredOverQueries(index, budget, index.DefaultStopSlack);
+        var (full, scoredFull) = Measure(index, 10, budget, stopSlack: 0);
+        var (stopped, scoredStopped) = Measure(index, 10, budget, stopSlack: index.DefaultStopSlack);
         Assert.True(scoredStopped < 0.8 * scoredFull, $"{metric}: early stop scored {scoredStopped} items against {scoredFull} without it");
         Assert.True(stopped >= full - 0.01, $"{metric}: recall@10 {stopped:F4} with the early stop against {full:F4} without it");
         // Asking for every item always scans everything, whatever the slack.
         Assert.Equal(1.0, Recall(index, 10, TestData.Count, stopSlack: 1000), 3);
-    }
-
-    private static long ScoredOverQueries(ForestIndex index, int searchK, float stopSlack)
-    {
-        var ids = new int[10];
-        var scores = new float[10];
-        long scored = 0;
-        for (int q = 0; q < TestData.Queries; q++)
-        {
-            index.Search(TestData.QueryVectors.AsSpan(q * TestData.Dims, TestData.Dims), 10, ids, scores, searchK, stopSlack: stopSlack);
-            scored += ForestIndex.LastSearchScored;
-        }
-        return scored;
     }
 
     [Theory]

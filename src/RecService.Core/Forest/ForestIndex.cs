@@ -331,6 +331,10 @@ public sealed unsafe class ForestIndex : IDisposable
             // of recall@10 on the test set, scaled 0.1), and it is never scaled up past the tuned value.
             float stopScale = stopSlack * 0.5f * Math.Min(1f, _dims / 64f);
             float bestPossible = _header.Metric == (uint)Metric.Cosine ? 1f : _header.MaxNorm;
+            // The code kernel is fixed for the query: built once, the 64-wide one holds the query codes in registers.
+            bool wide = padded == 64 && Avx512BW.IsSupported;
+            var dot64 = wide ? new Dot64(qCodes) : default;
+            var dotPadded = new DotPadded(qCodes, padded);
             while (queue.Count > 0 && (scanned < searchK || candidates.Count < k))
             {
                 // In the unit-sphere space the search runs in, a cell behind hyperplanes at margins m_i from the query
@@ -367,13 +371,13 @@ public sealed unsafe class ForestIndex : IDisposable
                 bool leafOrdered = leaf.Start + (long)leaf.Length <= _codedPositions;
                 var ordered = new LeafOrderedCodes(_leafCodes + (long)leaf.Start * padded, _leafScales + leaf.Start, padded);
                 var scattered = new SlotOrderedCodes(_leafCodes, _leafScales, padded);
-                int added = padded == 64 && Avx512BW.IsSupported
+                int added = wide
                     ? leafOrdered
-                        ? ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, new Dot64(qCodes), ordered, ref candidates, ref threshold)
-                        : ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, new Dot64(qCodes), scattered, ref candidates, ref threshold)
+                        ? ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, dot64, ordered, ref candidates, ref threshold)
+                        : ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, dot64, scattered, ref candidates, ref threshold)
                     : leafOrdered
-                        ? ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, new DotPadded(qCodes, padded), ordered, ref candidates, ref threshold)
-                        : ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, new DotPadded(qCodes, padded), scattered, ref candidates, ref threshold);
+                        ? ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, dotPadded, ordered, ref candidates, ref threshold)
+                        : ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, dotPadded, scattered, ref candidates, ref threshold);
                 if (added < 0)
                 {
                     touched += ~added; // the slots marked before the bad one must still be cleared
