@@ -1,3 +1,4 @@
+using RecService.Core.Forest;
 using RecService.Core.Vectors;
 
 namespace RecService.Core.Tests;
@@ -54,6 +55,58 @@ public class VectorMathTests
         Assert.Equal(3, top.SortDescending());
         Assert.Equal([1, 3, 4], top.Ids.ToArray());
         Assert.Equal([0.9f, 0.9f, 0.7f], top.Scores.ToArray());
+    }
+
+    [Theory]
+    [InlineData(64, 8)]
+    [InlineData(64, 3)]
+    [InlineData(19, 7)]
+    [InlineData(5, 4)]
+    public void Dot_rows_matches_one_dot_per_row(int dims, int rows)
+    {
+        var rng = new Random(dims * 31 + rows);
+        var x = new float[dims];
+        var packed = new float[dims * rows];
+        for (int j = 0; j < dims; j++) x[j] = (float)(rng.NextDouble() * 2 - 1);
+        for (int j = 0; j < packed.Length; j++) packed[j] = (float)(rng.NextDouble() * 2 - 1);
+        var results = new float[rows];
+        VectorMath.DotRows(x, packed, results);
+        for (int r = 0; r < rows; r++)
+            Assert.Equal(VectorMath.Dot(x, packed.AsSpan(r * dims, dims)), results[r], 1e-4f);
+        Assert.Throws<ArgumentException>(() => VectorMath.DotRows(x, packed.AsSpan(1), results));
+    }
+
+    [Theory]
+    [InlineData(32)] // pooled: an unordered array and a vector scan for the worst
+    [InlineData(13)] // pooled, with padding in the last vector
+    [InlineData(100)] // above MaxPooled: the heap
+    public unsafe void Candidate_pool_keeps_what_a_heap_keeps(int capacity)
+    {
+        var rng = new Random(capacity);
+        var scores = new float[CandidatePool.PaddedLength(capacity)];
+        var slots = new int[capacity];
+        var heapScores = new float[capacity];
+        var heapIds = new int[capacity];
+        fixed (float* ps = scores)
+        fixed (int* pi = slots)
+        {
+            var pool = new CandidatePool(ps, pi, capacity);
+            var heap = new TopK(heapScores, heapIds);
+            // Scores on a coarse grid so many tie.
+            foreach (var slot in Enumerable.Range(0, 5000).OrderBy(_ => rng.Next()))
+            {
+                float score = rng.Next(0, 400) / 4f;
+                Assert.Equal(heap.Threshold, pool.Threshold);
+                Assert.Equal(heap.IsFull, pool.IsFull);
+                if (score >= pool.Threshold) // ties at the cut too: the smaller slot enters
+                {
+                    pool.Add(score, slot);
+                    heap.Add(score, slot);
+                }
+            }
+            Assert.Equal(capacity, pool.Count);
+            Assert.Equal(heap.Ids.ToArray().Order(), pool.Slots.ToArray().Order());
+        }
     }
 
     [Fact]

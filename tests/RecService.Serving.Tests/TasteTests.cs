@@ -112,6 +112,18 @@ public sealed class TasteFoldInTests : IDisposable
         }
     }
 
+    [Fact]
+    public void Artists_of_many_tracks_match_one_at_a_time_and_refuse_an_unknown_track()
+    {
+        int[] tracks = [499, 0, 17, 17, 250];
+        var artists = new int[tracks.Length];
+        _bundle.Catalog.ArtistsOf(tracks, artists);
+        Assert.Equal(tracks.Select(_bundle.Catalog.ArtistOf), artists);
+        Assert.Equal(tracks.Select(t => _world.TrackCluster[t]), artists);
+        Assert.Throws<ArgumentOutOfRangeException>(() => _bundle.Catalog.ArtistsOf([3, 500], new int[2]));
+        Assert.Throws<ArgumentException>(() => _bundle.Catalog.ArtistsOf(tracks, new int[2]));
+    }
+
     private double Cosine(int a, int b)
     {
         var f = TestWorld.Factors;

@@ -317,7 +317,7 @@ public sealed unsafe class ForestIndex : IDisposable
             }
             if (selfId >= 0) touched += Mark(visited, touchedSlots + touched, SlotOf(selfId));
 
-            var candidates = new TopK(new Span<float>(s.CandidateScores, rerank), new Span<int>(s.CandidateIds, rerank));
+            var candidates = new CandidatePool(s.CandidateScores, s.CandidateIds, rerank);
             var queue = new NodeQueue(s.QueueKeys, s.QueueRefs, _nodeCount + _trees);
             for (int t = 0; t < _trees; t++)
                 if (!queue.Push(0f, _roots[t])) throw Corrupt(_path, "node queue overflow");
@@ -389,7 +389,7 @@ public sealed unsafe class ForestIndex : IDisposable
 
             // Exact float32 re-rank of the best candidates by code score.
             var top = new TopK(new Span<float>(s.TopScores, k), new Span<int>(s.TopIds, k));
-            var candidateSlots = candidates.Ids;
+            var candidateSlots = candidates.Slots;
             bool cosine = _header.Metric == (uint)Metric.Cosine;
             if (Sse.IsSupported)
             {
@@ -462,7 +462,7 @@ public sealed unsafe class ForestIndex : IDisposable
     /// </remarks>
     [SkipLocalsInit]
     private static int ScanLeaf<TDot, TCodes>(int* slots, int length, uint count, ulong* visited, int* touchedOut, TDot dot, TCodes codes,
-        ref TopK candidates, ref float threshold)
+        ref CandidatePool candidates, ref float threshold)
         where TDot : struct, ICodeDot
         where TCodes : struct, ILeafCodes
     {
@@ -702,7 +702,7 @@ public sealed unsafe class ForestIndex : IDisposable
             s.Ensure(ref s._queryCodes, padded, ref s.QueryCodes);
             s.Ensure(ref s._queueKeys, queueCapacity, ref s.QueueKeys);
             s.Ensure(ref s._queueRefs, queueCapacity, ref s.QueueRefs);
-            s.Ensure(ref s._candidateScores, rerank, ref s.CandidateScores);
+            s.Ensure(ref s._candidateScores, CandidatePool.PaddedLength(rerank), ref s.CandidateScores);
             s.Ensure(ref s._candidateIds, rerank, ref s.CandidateIds);
             s.Ensure(ref s._topScores, k, ref s.TopScores);
             s.Ensure(ref s._topIds, k, ref s.TopIds);

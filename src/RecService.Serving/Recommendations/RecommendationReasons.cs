@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using RecService.Core.Bundle;
 using RecService.Core.Vectors;
 
@@ -16,6 +15,8 @@ public sealed class RecommendationReasons
 
     [ThreadStatic] private static float[]? t_artistPlays;
     [ThreadStatic] private static int[]? t_touched;
+    [ThreadStatic] private static int[]? t_trackArtists;
+    [ThreadStatic] private static float[]? t_listenedRows;
 
     /// <summary>
     /// The user's most played artists (summing plays over their tracks), most played first, into <paramref name="artists"/>
@@ -25,11 +26,13 @@ public sealed class RecommendationReasons
     {
         var catalog = bundle.Catalog;
         var totals = t_artistPlays is { } p && p.Length >= catalog.ArtistCount ? p : t_artistPlays = new float[catalog.ArtistCount];
-        var touched = t_touched is { } t && t.Length >= tracks.Length ? t : t_touched = new int[Math.Max(tracks.Length, 64)];
+        var touched = Buffer(ref t_touched, tracks.Length);
+        var trackArtists = Buffer(ref t_trackArtists, tracks.Length);
+        catalog.ArtistsOf(tracks, trackArtists);
         var distinct = 0;
         for (var k = 0; k < tracks.Length; k++)
         {
-            var artist = catalog.ArtistOf(tracks[k]);
+            var artist = trackArtists[k];
             if (totals[artist] == 0) touched[distinct++] = artist;
             totals[artist] += Math.Max(plays[k], float.Epsilon);
         }
@@ -44,30 +47,43 @@ public sealed class RecommendationReasons
     }
 
     /// <summary>
-    /// For each of <paramref name="recommended"/>, the artist of <paramref name="listened"/> most similar to the
-    /// track's artist, into <paramref name="reasons"/> (-1 when the user has no artists).
+    /// For each of <paramref name="recommended"/>, the artist of <paramref name="listened"/> (at most
+    /// <see cref="CandidateArtists"/>) most similar to the track's artist, into <paramref name="reasons"/> (-1 when the user has no artists).
     /// </summary>
     public void Explain(ModelBundle bundle, ReadOnlySpan<int> listened, ReadOnlySpan<int> recommended, Span<int> reasons)
     {
-        // The artist forest stores 1/|y| for every artist, so the candidates' norms are read, not recomputed.
+        if (listened.Length > CandidateArtists) throw new ArgumentException($"At most {CandidateArtists} listened artists.", nameof(listened));
+        var factors = bundle.ArtistFactors;
+        var dims = factors.Columns;
+        // The listened artists' rows packed together, so one kernel call scores a track's artist against all of them;
+        // the artist forest stores 1/|y| for every artist, so their norms are read, not recomputed.
+        var rows = Buffer(ref t_listenedRows, listened.Length * dims);
         Span<float> inverseNorms = stackalloc float[listened.Length];
-        for (var i = 0; i < listened.Length; i++) inverseNorms[i] = bundle.ArtistCosine.InverseNorm(listened[i]);
+        for (var i = 0; i < listened.Length; i++)
+        {
+            factors.Row(listened[i]).CopyTo(rows.AsSpan(i * dims, dims));
+            inverseNorms[i] = bundle.ArtistCosine.InverseNorm(listened[i]);
+        }
+        var packed = rows.AsSpan(0, listened.Length * dims);
+        var trackArtists = Buffer(ref t_trackArtists, recommended.Length);
+        bundle.Catalog.ArtistsOf(recommended, trackArtists);
+        Span<float> dots = stackalloc float[listened.Length];
         for (var r = 0; r < recommended.Length; r++)
         {
-            var artist = bundle.Catalog.ArtistOf(recommended[r]);
+            var artist = trackArtists[r];
             // A track by an artist the user plays is explained by that artist (cosine 1, the best possible): no dot products.
             if (listened.Contains(artist))
             {
                 reasons[r] = artist;
                 continue;
             }
+            VectorMath.DotRows(factors.Row(artist), packed, dots);
             var best = -1;
             var bestScore = float.NegativeInfinity;
-            var vector = bundle.ArtistFactors.Row(artist);
             for (var i = 0; i < listened.Length; i++)
             {
                 // Cosine up to the track artist's norm, which is common to all candidates.
-                var score = TensorPrimitives.Dot(vector, bundle.ArtistFactors.Row(listened[i])) * inverseNorms[i];
+                var score = dots[i] * inverseNorms[i];
                 if (score > bestScore)
                 {
                     bestScore = score;
@@ -77,4 +93,7 @@ public sealed class RecommendationReasons
             reasons[r] = best;
         }
     }
+
+    private static T[] Buffer<T>(ref T[]? buffer, int length) =>
+        buffer is { } b && b.Length >= length ? b : buffer = new T[Math.Max(length, 64)];
 }
