@@ -311,9 +311,21 @@ public sealed unsafe class ForestIndex : IDisposable
             // never count towards searchK.
             ulong* visited = s.Visited;
             int* touchedSlots = s.Touched;
-            foreach (int id in excluded)
+            // Excluded ids (a user's played tracks) are scattered over the id -> slot table: their slots are gathered in
+            // a loop of independent loads first, so the cache misses overlap, and marked after.
+            int* gathered = stackalloc int[64];
+            for (int start = 0; start < excluded.Length; start += 64)
             {
-                if ((uint)id < (uint)_count) touched += Mark(visited, touchedSlots + touched, SlotOf(id));
+                int m = 0;
+                foreach (int id in excluded.Slice(start, Math.Min(64, excluded.Length - start)))
+                {
+                    if ((uint)id < (uint)_count) gathered[m++] = _idSlots[id];
+                }
+                for (int j = 0; j < m; j++)
+                {
+                    if ((uint)gathered[j] >= (uint)_count) throw Corrupt(_path, $"slot {gathered[j]} of an excluded item out of range");
+                    touched += Mark(visited, touchedSlots + touched, gathered[j]);
+                }
             }
             if (selfId >= 0) touched += Mark(visited, touchedSlots + touched, SlotOf(selfId));
 
