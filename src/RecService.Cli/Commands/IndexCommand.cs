@@ -117,7 +117,7 @@ public static class IndexCommand
             DefaultValueFactory = _ => [250, 500, 1000, 2000, 3000, 4000, 6000, 8000],
             AllowMultipleArgumentsPerToken = true,
         };
-        var rerank = new Option<int>("--rerank") { Description = "Best code-scored candidates re-scored in float32.", DefaultValueFactory = _ => 32 };
+        var rerank = new Option<int>("--rerank") { Description = "Best code-scored candidates re-scored in float32 (-1: the index's default, 20 dot / 32 cosine).", DefaultValueFactory = _ => -1 };
         var stopSlack = new Option<float>("--stop-slack")
         {
             Description = "Early stop: end a query once its remaining cells look unable to beat the kept candidates; larger stops sooner, 0 = off, -1 = the index default.",
@@ -156,7 +156,7 @@ public static class IndexCommand
         using var index = ForestIndex.Open(path);
         double openMs = openClock.Elapsed.TotalMilliseconds;
         if (index.Count != rows || index.Dimensions != cols) throw new ArgumentException($"index is {index.Count} x {index.Dimensions}, vectors are {rows} x {cols}.");
-        index.RerankCount = rerank;
+        if (rerank >= 0) index.RerankCount = rerank;
         if (stopSlack >= 0) index.DefaultStopSlack = stopSlack;
         long raw = (long)rows * cols * sizeof(float);
         Console.WriteLine($"index {path}: {index.Metric}, {index.Count} x {index.Dimensions}, {index.Trees} trees, leaf size {index.LeafSize}, opened in {openMs:F2} ms");
@@ -172,7 +172,7 @@ public static class IndexCommand
         var ids = new int[k];
         var scores = new float[k];
         var truth = new HashSet<int>();
-        Console.WriteLine($"single thread, one query per call, k={k}, rerank={rerank}, stop slack {index.DefaultStopSlack}{(index.DefaultStopSlack > 0 ? "" : " (off)")}");
+        Console.WriteLine($"single thread, one query per call, k={k}, rerank={index.RerankCount}, stop slack {index.DefaultStopSlack}{(index.DefaultStopSlack > 0 ? "" : " (off)")}");
         Console.WriteLine($"{"search-k",9} {"q/s med",9} {"q/s best",9} {"us/q med",9} {"recall@" + k,10} {"alloc B/q",9} {"cpu q/s",10} {$"q/s {Environment.ProcessorCount} thr",11} {"scored",8}");
         const int Passes = 5;
         foreach (int sk in sweep)
