@@ -33,6 +33,9 @@ public static class ReplicaHost
 {
     public const string LivenessService = "liveness";
 
+    /// <summary>.NET's built-in runtime meter (GC collections, heap, allocated bytes, thread pool, exceptions).</summary>
+    public const string RuntimeMeter = "System.Runtime";
+
     public static WebApplication Build(string[] args, IDictionary<string, string?>? overrides = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -88,17 +91,19 @@ public static class ReplicaHost
             .AddCheck("process", () => HealthCheckResult.Healthy("answering"), tags: ["live"])
             .AddCheck<ModelLoadedCheck>("model", tags: ["ready"]);
 
-        builder.Services.AddOpenTelemetry()
+        var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("recservice-replica"))
             .WithMetrics(m => m
                 .AddMeter(ServingMetrics.MeterName)
+                .AddMeter(RuntimeMeter)
                 .AddAspNetCoreInstrumentation()
-                .AddPrometheusExporter())
-            .WithTracing(t =>
-            {
-                t.AddSource(ServingMetrics.MeterName).AddAspNetCoreInstrumentation();
-                if (!string.IsNullOrWhiteSpace(options.OtlpEndpoint)) t.AddOtlpExporter(o => o.Endpoint = new Uri(options.OtlpEndpoint));
-            });
+                .AddPrometheusExporter());
+        // Traces only with somewhere to send them: an unexported span per request is work and allocation for nothing.
+        if (!string.IsNullOrWhiteSpace(options.OtlpEndpoint))
+            telemetry.WithTracing(t => t
+                .AddSource(ServingMetrics.MeterName)
+                .AddAspNetCoreInstrumentation()
+                .AddOtlpExporter(o => o.Endpoint = new Uri(options.OtlpEndpoint)));
 
         var app = builder.Build();
         app.Services.GetRequiredService<RedisLink>(); // connect to Redis (when configured) at start, not on the first request

@@ -35,7 +35,7 @@ public static class WorkerHost
         builder.Services.AddHealthChecks();
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("recservice-worker"))
-            .WithMetrics(m => m.AddMeter(WorkerMetrics.MeterName).AddPrometheusExporter());
+            .WithMetrics(m => m.AddMeter(WorkerMetrics.MeterName).AddMeter("System.Runtime").AddPrometheusExporter()); // plus .NET's built-in runtime meter (GC, heap, thread pool)
 
         var app = builder.Build();
         app.MapHealthChecks("/healthz", new HealthCheckOptions());

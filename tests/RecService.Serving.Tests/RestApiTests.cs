@@ -98,5 +98,6 @@ public sealed class RestApiTests(ServedWorld served) : IClassFixture<ServedWorld
         Assert.Contains("transport=\"grpc\"", metrics);
         Assert.Contains($"model_version=\"{served.Manifest.ModelVersion}\"", metrics);
         Assert.Contains("recservice_model_age_seconds", metrics);
+        Assert.Contains("dotnet_gc_collections_total", metrics); // the runtime's own meter: GC, heap, thread pool
     }
 }
