@@ -124,6 +124,17 @@ public sealed class TasteFoldInTests : IDisposable
         Assert.Throws<ArgumentException>(() => _bundle.Catalog.ArtistsOf(tracks, new int[2]));
     }
 
+    [Fact]
+    public void A_reason_phrase_names_the_artist_and_is_made_once_per_bundle()
+    {
+        var reasons = new RecommendationReasons();
+        var phrase = reasons.Phrase(_bundle, 3);
+        Assert.Equal($"because you listen to {_bundle.Catalog.ArtistName(3)}", phrase);
+        Assert.Same(phrase, reasons.Phrase(_bundle, 3));
+        Assert.NotEqual(phrase, reasons.Phrase(_bundle, 4));
+        Assert.Throws<ArgumentOutOfRangeException>(() => reasons.Phrase(_bundle, _bundle.Catalog.ArtistCount));
+    }
+
     private double Cosine(int a, int b)
     {
         var f = TestWorld.Factors;

@@ -97,7 +97,7 @@ public sealed unsafe class ForestIndex : IDisposable
 
     /// <summary>How many of the best code-scored candidates are re-scored exactly in float32 (at least 2k are); a search
     /// of searchK >= Count re-scores at least <see cref="ExhaustiveRerankCount"/>. Defaults: 20 for dot, 32 for cosine.
-    /// At 1M x 64 (dot, search-k 1500) 20 was 9% faster than 32 for recall@10 0.957 against 0.958 (the heap's cut
+    /// At 1M x 64 (dot, search-k 1500) 20 was 9% faster than 32 for recall@10 0.957 against 0.958 (the pool's cut
     /// rises sooner, so fewer candidates enter and the early stop comes earlier), and 20 at search-k 1700 beat 32 at
     /// 1500 on both speed and recall; on 200k x 64 cosine 20 lost 0.002 of recall for 9%, a wash on the frontier.</summary>
     public int RerankCount { get; set; }
@@ -466,14 +466,14 @@ public sealed unsafe class ForestIndex : IDisposable
     }
 
     /// <summary>
-    /// Scores a leaf's unvisited items on their int8 codes and offers those above the cut to the candidate heap.
+    /// Scores a leaf's unvisited items on their int8 codes and offers those above the cut to the candidate pool.
     /// Static with every pointer passed in, so the loop keeps them in registers; generic over the code layout and the
     /// kernel so each pairing compiles to its own loop. Returns how many slots it marked visited (appended at
     /// <paramref name="touchedOut"/>, which has room for one more), or, on a slot out of range, the bitwise complement
     /// of that count.
     /// </summary>
     /// <remarks>
-    /// No branch depends on the data per item: whether a slot was visited and whether its score enters the heap are
+    /// No branch depends on the data per item: whether a slot was visited and whether its score enters the pool are
     /// both unpredictable (about a fifth of a leaf's slots were seen in another tree; about one score in seven enters),
     /// and as branches their mispredictions cost more than scoring the visited items for nothing. So every item is
     /// scored into a 64-entry buffer with its "new" flag in a bit mask, and a vector compare against the cut picks the

@@ -12,7 +12,12 @@ namespace RecService.Serving.Rpc;
 /// The recservice.v1 API: validates requests, resolves ids against the leased bundle, asks the engine, and maps
 /// dense indices back to ids and names. Holds no logic of its own beyond that mapping.
 /// </summary>
-public sealed class RecommenderService(ModelHolder holder, RecommendationEngine engine, UserRecommendations users, FreshPlayStore freshPlays)
+public sealed class RecommenderService(
+    ModelHolder holder,
+    RecommendationEngine engine,
+    UserRecommendations users,
+    RecommendationReasons reasons,
+    FreshPlayStore freshPlays)
     : Recommender.RecommenderBase
 {
     public const int DefaultTracks = 10;
@@ -59,7 +64,7 @@ public sealed class RecommenderService(ModelHolder holder, RecommendationEngine 
                     // Most reasons name the track's own artist: reuse the strings already decoded for the item.
                     var own = because == bundle.Catalog.ArtistOf(list.Tracks[i]);
                     item.ReasonArtistId = own ? item.ArtistId : bundle.Artists[because];
-                    item.Reason = string.Concat("because you listen to ", own ? item.ArtistName : bundle.Catalog.ArtistName(because));
+                    item.Reason = reasons.Phrase(bundle, because);
                 }
                 else if (list.Source == RecommendationSource.Popular) item.Reason = "popular right now";
                 response.Items.Add(item);
