@@ -36,6 +36,39 @@ public sealed class BundleFormatTests : IDisposable
     }
 
     [Fact]
+    public void Stored_top_artists_rank_like_the_plays_they_come_from_ties_included()
+    {
+        var rng = new Random(8);
+        const int users = 300, tracks = 200, artists = 12;
+        var trackArtist = Enumerable.Range(0, tracks).Select(t => rng.Next(artists)).ToArray();
+        var rows = new List<int>();
+        var cols = new List<int>();
+        var vals = new List<float>();
+        for (var u = 0; u < users; u++)
+            foreach (var t in Enumerable.Range(0, tracks).OrderBy(_ => rng.Next()).Take(rng.Next(0, 40)))
+            {
+                rows.Add(u);
+                cols.Add(t);
+                vals.Add(rng.Next(1, 4)); // few distinct counts: many ties between artists
+            }
+        var played = Sparse.CsrMatrix.FromTriples(users, tracks, rows.ToArray(), cols.ToArray(), vals.ToArray());
+        var stored = UserArtists.Compute(played, trackArtist, artists);
+        var totals = new float[artists];
+        Span<int> expected = stackalloc int[UserArtists.PerUser];
+        Span<float> expectedPlays = stackalloc float[UserArtists.PerUser];
+        Span<int> ranked = stackalloc int[UserArtists.PerUser];
+        for (var u = 0; u < users; u++)
+        {
+            var history = played.RowIndices(u).ToArray().Select(t => trackArtist[t]).ToArray();
+            var n = UserArtists.Top(history, played.RowValues(u), totals, new int[history.Length], expected, expectedPlays);
+            Assert.True(stored.RowIndices(u).SequenceEqual(stored.RowIndices(u).ToArray().Order().ToArray())); // a CSR row: ascending
+            var m = UserArtists.Ranked(stored.RowIndices(u), stored.RowValues(u), ranked);
+            Assert.Equal(expected[..n].ToArray(), ranked[..m].ToArray());
+        }
+        Assert.All(totals, t => Assert.Equal(0f, t)); // the scratch is left clean
+    }
+
+    [Fact]
     public void Duplicate_ids_are_refused_when_writing()
     {
         Assert.Throws<ArgumentException>(() => MappedIdMap.Write(PathOf("dup"), ["a", "b", "a"]));

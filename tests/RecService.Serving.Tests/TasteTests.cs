@@ -1,6 +1,7 @@
 using Grpc.Core;
 using RecService.Api.V1;
 using RecService.Core.Bundle;
+using RecService.Core.Sparse;
 using RecService.Serving.Recommendations;
 using RecService.Serving.Taste;
 
@@ -133,6 +134,39 @@ public sealed class TasteFoldInTests : IDisposable
         Assert.Same(phrase, reasons.Phrase(_bundle, 3));
         Assert.NotEqual(phrase, reasons.Phrase(_bundle, 4));
         Assert.Throws<ArgumentOutOfRangeException>(() => reasons.Phrase(_bundle, _bundle.Catalog.ArtistCount));
+    }
+
+    [Fact]
+    public void Stored_top_artists_are_the_ones_the_plays_give_and_a_bundle_without_them_still_explains()
+    {
+        var reasons = new RecommendationReasons();
+        Span<int> stored = stackalloc int[RecommendationReasons.CandidateArtists];
+        Span<int> computed = stackalloc int[RecommendationReasons.CandidateArtists];
+        for (var user = 0; user < _bundle.Users.Count; user++)
+        {
+            var n = reasons.StoredTopArtists(_bundle, user, stored);
+            var m = reasons.TopArtists(_bundle, _bundle.Played.RowIndices(user), _bundle.Played.RowValues(user), computed);
+            Assert.True(n > 0);
+            Assert.Equal(computed[..m].ToArray(), stored[..n].ToArray());
+        }
+
+        // A file of the wrong shape is refused with the bundle.
+        var copy = Path.Combine(_models.Path, "user-artists");
+        Directory.CreateDirectory(copy);
+        foreach (var file in Directory.GetFiles(_bundle.Directory)) File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        var played = CsrMatrix.FromTriples(_bundle.Users.Count, _world.Tracks, [0], [1], [1f]);
+        MappedCsr.Write(Path.Combine(copy, BundleFiles.UserArtists), UserArtists.Compute(played, _world.TrackCluster, _bundle.Artists.Count + 1));
+        var error = Assert.Throws<InvalidDataException>(() => ModelBundle.Open(copy, verifyChecksums: false));
+        Assert.Contains(BundleFiles.UserArtists, error.Message);
+
+        // A bundle written before the file existed: not listed, not there; reasons come from the plays.
+        File.Delete(Path.Combine(copy, BundleFiles.UserArtists));
+        var manifest = BundleManifest.Read(copy);
+        File.WriteAllText(Path.Combine(copy, BundleManifest.FileName),
+            (manifest with { Files = manifest.Files.Where(e => e.Name != BundleFiles.UserArtists).ToList() }).ToJson());
+        using var old = ModelBundle.Open(copy, verifyChecksums: false);
+        Assert.Null(old.UserArtists);
+        Assert.Equal(-1, reasons.StoredTopArtists(old, 0, stored));
     }
 
     private double Cosine(int a, int b)

@@ -18,6 +18,11 @@ public static class BundleFiles
     /// optional on read (a bundle without it gets the Gram matrix computed once, at first use).</summary>
     public const string TrackGram = "track-gram.mat";
 
+    /// <summary>Each user's most played artists (users x artists, at most <see cref="Bundle.UserArtists.PerUser"/> per row),
+    /// for explanations. Written by every bundle since it was added; optional on read (without it they are computed
+    /// from the user's plays per request).</summary>
+    public const string UserArtists = "user-artists.csr";
+
     public static readonly string[] All =
     [
         Users, Tracks, Artists, UserFactors, TrackFactors, ArtistFactors, Played, Catalog,

@@ -49,6 +49,7 @@ public static class BundleWriter
         MappedMatrix.Write(Path.Combine(directory, BundleFiles.TrackFactors), c.TrackFactors, c.TrackIds.Count, c.Factors);
         MappedMatrix.Write(Path.Combine(directory, BundleFiles.ArtistFactors), c.ArtistFactors, c.ArtistIds.Count, c.ArtistFactorCount);
         MappedCsr.Write(Path.Combine(directory, BundleFiles.Played), c.Played);
+        MappedCsr.Write(Path.Combine(directory, BundleFiles.UserArtists), UserArtists.Compute(c.Played, c.TrackArtist, c.ArtistIds.Count));
         MappedMatrix.Write(Path.Combine(directory, BundleFiles.TrackGram), TrackGram.Compute(c.TrackFactors, c.TrackIds.Count, c.Factors), c.Factors, c.Factors);
 
         var popularity = new float[c.TrackIds.Count];

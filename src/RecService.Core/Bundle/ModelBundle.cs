@@ -34,6 +34,8 @@ public sealed unsafe class ModelBundle : IDisposable
     public MappedMatrix TrackFactors { get; private set; } = null!;
     public MappedMatrix ArtistFactors { get; private set; } = null!;
     public MappedCsr Played { get; private set; } = null!;
+    /// <summary>Each user's most played artists (<see cref="BundleFiles.UserArtists"/>); null for a bundle written before it existed.</summary>
+    public MappedCsr? UserArtists { get; private set; }
     public BundleCatalog Catalog { get; private set; } = null!;
     public ForestIndex TrackDot { get; private set; } = null!;
     public ForestIndex TrackCosine { get; private set; } = null!;
@@ -93,6 +95,8 @@ public sealed unsafe class ModelBundle : IDisposable
             bundle.TrackFactors = new MappedMatrix(Section(BundleFiles.TrackFactors, MappedMatrix.Kind));
             bundle.ArtistFactors = new MappedMatrix(Section(BundleFiles.ArtistFactors, MappedMatrix.Kind));
             bundle.Played = new MappedCsr(Section(BundleFiles.Played, MappedCsr.Kind));
+            if (manifest.Files.Any(f => f.Name == BundleFiles.UserArtists))
+                bundle.UserArtists = new MappedCsr(Section(BundleFiles.UserArtists, MappedCsr.Kind));
             if (manifest.Files.Any(f => f.Name == BundleFiles.TrackGram))
                 bundle._storedGram = new MappedMatrix(Section(BundleFiles.TrackGram, MappedMatrix.Kind));
             bundle.Catalog = new BundleCatalog(Section(BundleFiles.Catalog, BundleFiles.CatalogSections.Kind), bundle.Tracks.Count, bundle.Artists.Count);
@@ -120,6 +124,9 @@ public sealed unsafe class ModelBundle : IDisposable
         Require(ArtistFactors.Rows == Artists.Count, $"{ArtistFactors.Rows} artist vectors for {Artists.Count} artists");
         Require(UserFactors.Columns == TrackFactors.Columns, $"user factors {UserFactors.Columns} != track factors {TrackFactors.Columns}");
         Require(Played.Rows == Users.Count && Played.Columns == Tracks.Count, $"played matrix {Played.Rows} x {Played.Columns} for {Users.Count} users x {Tracks.Count} tracks");
+        if (UserArtists is { } top)
+            Require(top.Rows == Users.Count && top.Columns == Artists.Count,
+                $"{BundleFiles.UserArtists} is {top.Rows} x {top.Columns} for {Users.Count} users x {Artists.Count} artists");
         if (_storedGram is { } gram)
         {
             Require(gram.Rows == Factors && gram.Columns == Factors, $"{BundleFiles.TrackGram} is {gram.Rows} x {gram.Columns}, expected {Factors} x {Factors}");

@@ -11,7 +11,7 @@ namespace RecService.Serving.Recommendations;
 public sealed class RecommendationReasons
 {
     /// <summary>How many of the user's most played artists are candidates for a reason.</summary>
-    public const int CandidateArtists = 8;
+    public const int CandidateArtists = UserArtists.PerUser;
 
     /// <summary>Phrases are kept per artist up to this many artists (8 MB of references); past it they are built per item.</summary>
     public const int MaxCachedPhrases = 1 << 20;
@@ -30,7 +30,8 @@ public sealed class RecommendationReasons
 
     /// <summary>
     /// The user's most played artists (summing plays over their tracks), most played first, into <paramref name="artists"/>
-    /// (at most its length); returns how many.
+    /// (at most its length); returns how many. For a history the bundle knows (no fresh plays) use the stored list
+    /// (<see cref="StoredTopArtists"/>): this passes over every played track.
     /// </summary>
     public int TopArtists(ModelBundle bundle, ReadOnlySpan<int> tracks, ReadOnlySpan<float> plays, Span<int> artists)
     {
@@ -39,22 +40,16 @@ public sealed class RecommendationReasons
         var touched = Buffer(ref t_touched, tracks.Length);
         var trackArtists = Buffer(ref t_trackArtists, tracks.Length);
         catalog.ArtistsOf(tracks, trackArtists);
-        var distinct = 0;
-        for (var k = 0; k < tracks.Length; k++)
-        {
-            var artist = trackArtists[k];
-            if (totals[artist] == 0) touched[distinct++] = artist;
-            totals[artist] += Math.Max(plays[k], float.Epsilon);
-        }
-        Span<float> topScores = stackalloc float[Math.Min(artists.Length, CandidateArtists)];
-        var top = new TopK(topScores, artists[..topScores.Length]);
-        for (var i = 0; i < distinct; i++)
-        {
-            top.Add(totals[touched[i]], touched[i]);
-            totals[touched[i]] = 0; // leave the buffer all-zero for the next call
-        }
-        return top.SortDescending();
+        Span<float> topPlays = stackalloc float[UserArtists.PerUser];
+        return UserArtists.Top(trackArtists.AsSpan(0, tracks.Length), plays, totals, touched, artists, topPlays);
     }
+
+    /// <summary>
+    /// A known user's most played artists as the bundle stores them (the same rule as <see cref="TopArtists"/> over the
+    /// user's trained history); -1 when the bundle has no stored lists (written before they existed).
+    /// </summary>
+    public int StoredTopArtists(ModelBundle bundle, int user, Span<int> artists) =>
+        bundle.UserArtists is { } stored ? UserArtists.Ranked(stored.RowIndices(user), stored.RowValues(user), artists) : -1;
 
     /// <summary>
     /// For each of <paramref name="recommended"/>, the artist of <paramref name="listened"/> (at most

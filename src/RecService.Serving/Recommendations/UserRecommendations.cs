@@ -152,7 +152,9 @@ public sealed class UserRecommendations(
             }
 
             Span<int> artists = stackalloc int[RecommendationReasons.CandidateArtists];
-            var listened = reasons.TopArtists(bundle, userTracks, plays.AsSpan(0, n), artists);
+            // The bundle stores each user's top artists; only fresh plays change them.
+            var listened = freshKnown == 0 && user >= 0 ? reasons.StoredTopArtists(bundle, user, artists) : -1;
+            if (listened < 0) listened = reasons.TopArtists(bundle, userTracks, plays.AsSpan(0, n), artists);
             var why = list.ReasonArtists.AsSpan(0, list.Count);
             if (listened == 0) why.Fill(-1);
             else reasons.Explain(bundle, artists[..listened], list.Tracks.AsSpan(0, list.Count), why);
