@@ -87,7 +87,7 @@ public sealed unsafe class ForestIndex : IDisposable
 
     /// <summary>Most candidates scored (on int8 codes) per query when a caller passes searchK = -1; with the default early
     /// stop most queries end sooner. The defaults (6000 cosine, 1500 dot, with <see cref="DefaultStopSlack"/>) reach
-    /// recall@10 of 0.967 (cosine) and 0.976 (dot) on the benchmark's ALS-like 200k x 64 data and 0.958 (dot) on 1M x 64;
+    /// recall@10 of 0.967 (cosine) and 0.976 (dot) on the benchmark's ALS-like 200k x 64 data and 0.957 (dot) on 1M x 64;
     /// measure a real model with <c>rec index bench</c> and set this from the sweep.</summary>
     public int DefaultSearchK { get; set; }
 
