@@ -72,20 +72,14 @@ public sealed class TasteFoldInTests : IDisposable
         Assert.Equal(expected, _bundle.TrackGram.ToArray());
 
         // Replace the file with the Gram matrix of other factors (manifest sizes still match; checksums off).
-        var dir = _bundle.Directory;
         var other = new TestWorld(seed: 99, users: 60, tracks: 500, clusters: 10);
-        var copy = Path.Combine(_models.Path, "tampered");
-        Directory.CreateDirectory(copy);
-        foreach (var file in Directory.GetFiles(dir)) File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        var copy = CopyOfBundle("tampered");
         MappedMatrix.Write(Path.Combine(copy, BundleFiles.TrackGram), TrackGram.Compute(other.TrackFactors, other.Tracks, TestWorld.Factors), TestWorld.Factors, TestWorld.Factors);
         var error = Assert.Throws<InvalidDataException>(() => ModelBundle.Open(copy, verifyChecksums: false));
         Assert.Contains(BundleFiles.TrackGram, error.Message);
 
         // A bundle written before the file existed: not listed, not there; computed on first use.
-        File.Delete(Path.Combine(copy, BundleFiles.TrackGram));
-        var manifest = BundleManifest.Read(copy);
-        File.WriteAllText(Path.Combine(copy, BundleManifest.FileName),
-            (manifest with { Files = manifest.Files.Where(e => e.Name != BundleFiles.TrackGram).ToList() }).ToJson());
+        Unlist(copy, BundleFiles.TrackGram);
         using var old = ModelBundle.Open(copy, verifyChecksums: false);
         Assert.Equal(expected, old.TrackGram.ToArray());
     }
@@ -151,22 +145,35 @@ public sealed class TasteFoldInTests : IDisposable
         }
 
         // A file of the wrong shape is refused with the bundle.
-        var copy = Path.Combine(_models.Path, "user-artists");
-        Directory.CreateDirectory(copy);
-        foreach (var file in Directory.GetFiles(_bundle.Directory)) File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        var copy = CopyOfBundle("user-artists");
         var played = CsrMatrix.FromTriples(_bundle.Users.Count, _world.Tracks, [0], [1], [1f]);
         MappedCsr.Write(Path.Combine(copy, BundleFiles.UserArtists), UserArtists.Compute(played, _world.TrackCluster, _bundle.Artists.Count + 1));
         var error = Assert.Throws<InvalidDataException>(() => ModelBundle.Open(copy, verifyChecksums: false));
         Assert.Contains(BundleFiles.UserArtists, error.Message);
 
         // A bundle written before the file existed: not listed, not there; reasons come from the plays.
-        File.Delete(Path.Combine(copy, BundleFiles.UserArtists));
-        var manifest = BundleManifest.Read(copy);
-        File.WriteAllText(Path.Combine(copy, BundleManifest.FileName),
-            (manifest with { Files = manifest.Files.Where(e => e.Name != BundleFiles.UserArtists).ToList() }).ToJson());
+        Unlist(copy, BundleFiles.UserArtists);
         using var old = ModelBundle.Open(copy, verifyChecksums: false);
         Assert.Null(old.UserArtists);
         Assert.Equal(-1, reasons.StoredTopArtists(old, 0, stored));
+    }
+
+    /// <summary>A copy of the test bundle's directory, to tamper with.</summary>
+    private string CopyOfBundle(string name)
+    {
+        var copy = Path.Combine(_models.Path, name);
+        Directory.CreateDirectory(copy);
+        foreach (var file in Directory.GetFiles(_bundle.Directory)) File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        return copy;
+    }
+
+    /// <summary>Makes a bundle look written before <paramref name="file"/> existed: gone, and not in the manifest.</summary>
+    private static void Unlist(string bundle, string file)
+    {
+        File.Delete(Path.Combine(bundle, file));
+        var manifest = BundleManifest.Read(bundle);
+        File.WriteAllText(Path.Combine(bundle, BundleManifest.FileName),
+            (manifest with { Files = manifest.Files.Where(e => e.Name != file).ToList() }).ToJson());
     }
 
     private double Cosine(int a, int b)
