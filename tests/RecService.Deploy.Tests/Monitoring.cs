@@ -10,9 +10,17 @@ internal static class Monitoring
 {
     public const string DatasourceUid = "prometheus";
 
+    /// <summary>Series of .NET's runtime meter (System.Runtime), which the replica and the worker both export.</summary>
+    public static readonly string[] RuntimeSeries =
+    [
+        "dotnet_process_cpu_time_seconds_total", "dotnet_gc_pause_time_seconds_total", "dotnet_gc_heap_total_allocated_bytes_total",
+        "dotnet_gc_collections_total", "dotnet_thread_pool_queue_length_total",
+    ];
+
     /// <summary>Series the replica exports (histograms by their _bucket/_sum/_count series).</summary>
     public static readonly HashSet<string> ReplicaSeries =
     [
+        .. RuntimeSeries,
         .. Histogram("recservice_rpc_duration_seconds"),
         "recservice_model_loaded", "recservice_model_age_seconds", "recservice_model_swaps_total", "recservice_model_refused_total",
         "recservice_recommend_source_total",
@@ -25,6 +33,7 @@ internal static class Monitoring
     /// <summary>Series the worker exports.</summary>
     public static readonly HashSet<string> WorkerSeries =
     [
+        .. RuntimeSeries,
         "recservice_training_runs_total", .. Histogram("recservice_training_duration_seconds"), "recservice_training_metric",
         "recservice_training_last_success_timestamp_seconds",
     ];
