@@ -84,11 +84,9 @@ public static class UserArtists
             for (var k = 0; k < tracks.Length; k++) artists[k] = trackArtist[tracks[k]];
             var n = Top(artists.AsSpan(0, tracks.Length), played.RowValues(user), totals, touched, top, topPlays);
             // CSR rows hold their columns ascending; readers rank by value.
-            var order = top[..n].ToArray();
-            var counts = topPlays[..n].ToArray();
-            Array.Sort(order, counts);
-            columns.AddRange(order);
-            values.AddRange(counts);
+            top[..n].Sort(topPlays[..n]);
+            columns.AddRange(top[..n]);
+            values.AddRange(topPlays[..n]);
             pointers[user + 1] = columns.Count;
         }
         return new CsrMatrix(played.Rows, artistCount, pointers, columns.ToArray(), values.ToArray());

@@ -36,7 +36,7 @@ public sealed class RecommendationReasons
     public int TopArtists(ModelBundle bundle, ReadOnlySpan<int> tracks, ReadOnlySpan<float> plays, Span<int> artists)
     {
         var catalog = bundle.Catalog;
-        var totals = t_artistPlays is { } p && p.Length >= catalog.ArtistCount ? p : t_artistPlays = new float[catalog.ArtistCount];
+        var totals = Buffer(ref t_artistPlays, catalog.ArtistCount);
         var touched = Buffer(ref t_touched, tracks.Length);
         var trackArtists = Buffer(ref t_trackArtists, tracks.Length);
         catalog.ArtistsOf(tracks, trackArtists);
@@ -105,9 +105,9 @@ public sealed class RecommendationReasons
     /// </summary>
     public string Phrase(ModelBundle bundle, int artist)
     {
-        var name = bundle.Catalog.ArtistName(artist); // also checks the index
         var artists = bundle.Catalog.ArtistCount;
-        if (artists > MaxCachedPhrases) return string.Concat(PhrasePrefix, name);
+        if ((uint)artist >= (uint)artists) throw new ArgumentOutOfRangeException(nameof(artist), artist, $"Artist must be in [0, {artists}).");
+        if (artists > MaxCachedPhrases) return string.Concat(PhrasePrefix, bundle.Catalog.ArtistName(artist));
         var phrases = Volatile.Read(ref _phrases);
         if (phrases is null || !ReferenceEquals(phrases.Bundle, bundle))
         {
@@ -115,7 +115,7 @@ public sealed class RecommendationReasons
             phrases = new Phrases(bundle, new string?[artists]);
             Volatile.Write(ref _phrases, phrases);
         }
-        return phrases.ByArtist[artist] ??= string.Concat(PhrasePrefix, name);
+        return phrases.ByArtist[artist] ??= string.Concat(PhrasePrefix, bundle.Catalog.ArtistName(artist));
     }
 
     private static T[] Buffer<T>(ref T[]? buffer, int length) =>
