@@ -1,4 +1,6 @@
 using System.IO.Hashing;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using System.Text;
 
 namespace RecService.Core.Bundle;
@@ -34,6 +36,18 @@ public readonly unsafe struct MappedStrings
         if (start < 0 || end < start || end > _blobLength || end - start > int.MaxValue)
             throw new InvalidDataException($"{_path}: string {index} has offsets [{start}, {end}) outside the blob.");
         return new ReadOnlySpan<byte>(_blob + start, (int)(end - start));
+    }
+
+    /// <summary>Starts loading string <paramref name="index"/> (its bytes and its cache slot) without waiting: a response
+    /// names several scattered tracks, and asking for all of them first lets their cache misses overlap.</summary>
+    public void Prefetch(int index)
+    {
+        if (!Sse.IsSupported || (uint)index >= (uint)Count) return;
+        long start = _offsets[index], end = _offsets[index + 1];
+        _decoded.Prefetch(index);
+        if (start < 0 || end <= start || end > _blobLength) return; // the read reports a damaged entry
+        Sse.Prefetch0(_blob + start);
+        Sse.Prefetch0(_blob + end - 1); // the same line unless the string straddles two
     }
 
     /// <summary>String <paramref name="index"/>, decoded once while it stays in the bounded cache (hot ids and names
@@ -73,6 +87,12 @@ internal sealed class DecodedStrings(int count, int maxEntries = DecodedStrings.
         return entries?[index & (_size - 1)] is { } e && e.Index == index ? e.Value : null;
     }
 
+    public unsafe void Prefetch(int index)
+    {
+        if (Volatile.Read(ref _entries) is { } entries)
+            Sse.Prefetch0(Unsafe.AsPointer(ref entries[index & (_size - 1)])); // a hint: a stale address after a GC move is harmless
+    }
+
     public string Add(int index, string value)
     {
         var entries = Volatile.Read(ref _entries) ?? Interlocked.CompareExchange(ref _entries, new Entry?[_size], null) ?? Volatile.Read(ref _entries)!;
@@ -105,6 +125,8 @@ public sealed unsafe class MappedIdMap
 
     public int Count => _ids.Count;
     public string this[int index] => _ids[index];
+    /// <summary>Starts loading id <paramref name="index"/> (<see cref="MappedStrings.Prefetch"/>).</summary>
+    public void Prefetch(int index) => _ids.Prefetch(index);
     public ReadOnlySpan<byte> Utf8(int index) => _ids.Utf8(index);
 
     /// <summary>The dense index of <paramref name="id"/>, or -1.</summary>
@@ -225,6 +247,22 @@ public sealed unsafe class MappedCsr
         if (start < 0 || end < start || end > _nonZeros || end - start > int.MaxValue)
             throw new InvalidDataException($"{_path}: row {row} has pointers [{start}, {end}) outside {_nonZeros} non-zeros.");
         return (start, (int)(end - start));
+    }
+
+    /// <summary>
+    /// Starts loading a row that will be read soon: reads its bounds (one miss) and hints its indices and values into
+    /// the cache, without waiting for them. Rows of different matrices asked for together load in parallel.
+    /// </summary>
+    public void Prefetch(int row)
+    {
+        if (!Sse.IsSupported || (uint)row >= (uint)Rows) return;
+        long start = _pointers[row], end = _pointers[row + 1];
+        if (start < 0 || end < start || end > _nonZeros) return; // RowIndices reports a damaged row
+        for (long b = 0; b < (end - start) * sizeof(int); b += 64)
+        {
+            Sse.Prefetch0((byte*)(_columns + start) + b);
+            Sse.Prefetch0((byte*)(_values + start) + b);
+        }
     }
 
     /// <summary>Row's column indices (ascending); each is checked to be inside the matrix.</summary>

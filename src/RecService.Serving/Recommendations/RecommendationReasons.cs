@@ -51,6 +51,15 @@ public sealed class RecommendationReasons
     public int StoredTopArtists(ModelBundle bundle, int user, Span<int> artists) =>
         bundle.UserArtists is { } stored ? UserArtists.Ranked(stored.RowIndices(user), stored.RowValues(user), artists) : -1;
 
+    /// <summary>Starts loading the vectors <see cref="Explain"/> will read for <paramref name="listened"/>, so that their
+    /// cache misses overlap the search that runs in between.</summary>
+    public void Prefetch(ModelBundle bundle, ReadOnlySpan<int> listened)
+    {
+        var factors = bundle.ArtistFactors;
+        foreach (var artist in listened)
+            if ((uint)artist < (uint)factors.Rows) VectorMath.Prefetch(factors.Row(artist));
+    }
+
     /// <summary>
     /// For each of <paramref name="recommended"/>, the artist of <paramref name="listened"/> (at most
     /// <see cref="CandidateArtists"/>) most similar to the track's artist, into <paramref name="reasons"/> (-1 when the user has no artists).

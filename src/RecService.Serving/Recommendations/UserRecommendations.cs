@@ -1,5 +1,6 @@
 using System.Buffers;
 using RecService.Core.Bundle;
+using RecService.Core.Vectors;
 using RecService.Serving.Precompute;
 using RecService.Serving.State;
 using RecService.Serving.Taste;
@@ -83,7 +84,7 @@ public sealed class UserRecommendations(
         try
         {
             Compute(bundle, user, fresh.Plays, stored, count, excludePlayed, excluded, list);
-            metrics.RecommendSource(list.Source.Name());
+            metrics.RecommendSource(list.Source);
             return list;
         }
         catch
@@ -96,44 +97,46 @@ public sealed class UserRecommendations(
     private void Compute(ModelBundle bundle, int user, IReadOnlyList<TrackPlays> fresh, byte[]? stored, int count, bool excludePlayed,
         ReadOnlySpan<int> excluded, RecommendationList list)
     {
-        var row = user >= 0 ? bundle.Played.RowIndices(user) : default;
-        var rowPlays = user >= 0 ? bundle.Played.RowValues(user) : default;
-        var tracks = ArrayPool<int>.Shared.Rent(row.Length + fresh.Count);
-        var plays = ArrayPool<float>.Shared.Rent(row.Length + fresh.Count);
-        var vector = ArrayPool<float>.Shared.Rent(bundle.Factors);
+        if (user >= 0)
+        {
+            // The user's vector, played row and stored artists each sit somewhere in tens of MB of mapped file (a cache
+            // miss apiece): started together, the misses overlap instead of following one another.
+            VectorMath.Prefetch(bundle.UserFactors.Row(user));
+            bundle.Played.Prefetch(user);
+            bundle.UserArtists?.Prefetch(user);
+        }
+        // The user's plays: the model's row (sorted by track), used in place unless fresh plays are merged into a copy.
+        var userTracks = user >= 0 ? bundle.Played.RowIndices(user) : default;
+        var userPlays = user >= 0 ? bundle.Played.RowValues(user) : default;
+        int[]? mergedTracks = null;
+        float[]? mergedPlays = null, vector = null;
         try
         {
-            // The user's plays: the model's (sorted by track) plus fresh ones, merged per track.
-            row.CopyTo(tracks);
-            rowPlays.CopyTo(plays);
-            var n = row.Length;
             var freshKnown = 0;
-            foreach (var p in fresh)
+            if (fresh.Count > 0)
             {
-                var t = bundle.Tracks.IndexOf(p.TrackId);
-                if (t < 0) continue; // played since, but not in this model's catalog
-                freshKnown++;
-                var at = row.BinarySearch(t);
-                if (at < 0)
-                {
-                    var added = tracks.AsSpan(row.Length, n - row.Length).IndexOf(t); // fresh ids are distinct; defensive
-                    at = added >= 0 ? row.Length + added : -1;
-                }
-                if (at >= 0) plays[at] += p.Count;
-                else
-                {
-                    tracks[n] = t;
-                    plays[n++] = p.Count;
-                }
+                mergedTracks = ArrayPool<int>.Shared.Rent(userTracks.Length + fresh.Count);
+                mergedPlays = ArrayPool<float>.Shared.Rent(userTracks.Length + fresh.Count);
+                var n = MergeFresh(bundle, userTracks, userPlays, fresh, mergedTracks, mergedPlays, out freshKnown);
+                userTracks = mergedTracks.AsSpan(0, n);
+                userPlays = mergedPlays.AsSpan(0, n);
             }
-            var userTracks = tracks.AsSpan(0, n);
+
+            // The reasons' candidates (the user's most played artists) are known before the search: their vectors load
+            // while it runs.
+            Span<int> artists = stackalloc int[RecommendationReasons.CandidateArtists];
+            // The bundle stores each user's top artists; only fresh plays change them.
+            var listened = freshKnown == 0 && user >= 0 ? reasons.StoredTopArtists(bundle, user, artists) : -1;
+            if (listened < 0) listened = reasons.TopArtists(bundle, userTracks, userPlays, artists);
+            reasons.Prefetch(bundle, artists[..listened]);
+
             var ids = list.Tracks.AsSpan(0, count);
             var scores = list.Scores.AsSpan(0, count);
-
-            if (freshKnown > 0 && foldIn.FoldIn(bundle, userTracks, plays.AsSpan(0, n), vector.AsSpan(0, bundle.Factors)))
+            var played = excludePlayed ? userTracks : default;
+            if (freshKnown > 0 && foldIn.FoldIn(bundle, userTracks, userPlays, (vector = ArrayPool<float>.Shared.Rent(bundle.Factors)).AsSpan(0, bundle.Factors)))
             {
                 list.Source = RecommendationSource.Realtime;
-                list.Count = engine.RecommendFor(bundle, vector.AsSpan(0, bundle.Factors), excludePlayed ? userTracks : default, excluded, ids, scores);
+                list.Count = engine.RecommendFor(bundle, vector.AsSpan(0, bundle.Factors), played, excluded, ids, scores);
             }
             else if (stored is not null && freshKnown == 0 && FromStored(bundle, stored, excluded, ids, scores) is var m and > 0)
             {
@@ -143,7 +146,7 @@ public sealed class UserRecommendations(
             else if (user >= 0)
             {
                 list.Source = RecommendationSource.Model;
-                list.Count = engine.Recommend(bundle, user, excludePlayed, excluded, ids, scores);
+                list.Count = engine.RecommendFor(bundle, bundle.UserFactors.Row(user), played, excluded, ids, scores);
             }
             else
             {
@@ -151,20 +154,49 @@ public sealed class UserRecommendations(
                 list.Count = engine.Popular(bundle, excluded, ids, scores);
             }
 
-            Span<int> artists = stackalloc int[RecommendationReasons.CandidateArtists];
-            // The bundle stores each user's top artists; only fresh plays change them.
-            var listened = freshKnown == 0 && user >= 0 ? reasons.StoredTopArtists(bundle, user, artists) : -1;
-            if (listened < 0) listened = reasons.TopArtists(bundle, userTracks, plays.AsSpan(0, n), artists);
             var why = list.ReasonArtists.AsSpan(0, list.Count);
             if (listened == 0) why.Fill(-1);
             else reasons.Explain(bundle, artists[..listened], list.Tracks.AsSpan(0, list.Count), why);
         }
         finally
         {
-            ArrayPool<int>.Shared.Return(tracks);
-            ArrayPool<float>.Shared.Return(plays);
-            ArrayPool<float>.Shared.Return(vector);
+            if (mergedTracks is not null) ArrayPool<int>.Shared.Return(mergedTracks);
+            if (mergedPlays is not null) ArrayPool<float>.Shared.Return(mergedPlays);
+            if (vector is not null) ArrayPool<float>.Shared.Return(vector);
         }
+    }
+
+    /// <summary>
+    /// The model's played row plus fresh plays, summed per track, into <paramref name="tracks"/>/<paramref name="plays"/>
+    /// (the row first, in its order, then fresh tracks it lacks); returns the length. <paramref name="freshKnown"/>
+    /// counts the fresh plays of tracks this model knows.
+    /// </summary>
+    private static int MergeFresh(ModelBundle bundle, ReadOnlySpan<int> row, ReadOnlySpan<float> rowPlays, IReadOnlyList<TrackPlays> fresh,
+        int[] tracks, float[] plays, out int freshKnown)
+    {
+        row.CopyTo(tracks);
+        rowPlays.CopyTo(plays);
+        var n = row.Length;
+        freshKnown = 0;
+        foreach (var p in fresh)
+        {
+            var t = bundle.Tracks.IndexOf(p.TrackId);
+            if (t < 0) continue; // played since, but not in this model's catalog
+            freshKnown++;
+            var at = row.BinarySearch(t);
+            if (at < 0)
+            {
+                var added = tracks.AsSpan(row.Length, n - row.Length).IndexOf(t); // fresh ids are distinct; defensive
+                at = added >= 0 ? row.Length + added : -1;
+            }
+            if (at >= 0) plays[at] += p.Count;
+            else
+            {
+                tracks[n] = t;
+                plays[n++] = p.Count;
+            }
+        }
+        return n;
     }
 
     /// <summary>

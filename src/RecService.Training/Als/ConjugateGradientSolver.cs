@@ -1,3 +1,4 @@
+using RecService.Core.Vectors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -113,7 +114,7 @@ internal static class ConjugateGradientSolver
             sumWeightedPreference = 0;
             for (var k = 0; k < count; k++)
             {
-                if (k < prefetchable) VectorKernels.Prefetch(ref source.Row(k + PrefetchDistance), factors);
+                if (k < prefetchable) VectorMath.Prefetch(in source.Row(k + PrefetchDistance), factors);
                 ref var y = ref source.Row(k);
                 if (gather) VectorKernels.Copy(ref Unsafe.Add(ref gathered, k * factors), ref y, factors);
                 var weight = Unsafe.Add(ref cp, k);

@@ -1,3 +1,4 @@
+using RecService.Core.Vectors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -93,16 +94,6 @@ internal static class VectorKernels
         if (Vector256.IsHardwareAccelerated)
             for (; i <= n - Width; i += Width) Vector256.LoadUnsafe(ref src, (nuint)i).StoreUnsafe(ref dst, (nuint)i);
         for (; i < n; i++) Unsafe.Add(ref dst, i) = Unsafe.Add(ref src, i);
-    }
-
-    /// <summary>Hints the cache lines of n floats at <paramref name="start"/> into L1; a no-op where SSE is absent.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe void Prefetch(ref float start, int n)
-    {
-        if (!Sse.IsSupported) return;
-        // A hint may point anywhere; the object is not pinned because a stale address after a GC move is harmless.
-        var p = (byte*)Unsafe.AsPointer(ref start);
-        for (var offset = 0; offset < n * sizeof(float); offset += 64) Sse.Prefetch0(p + offset);
     }
 
     /// <summary>p = r + beta * p over n floats (the CG direction update).</summary>
@@ -285,7 +276,7 @@ internal static class VectorKernels
         ref var copy = ref gathered is null ? ref Unsafe.NullRef<float>() : ref MemoryMarshal.GetArrayDataReference(gathered);
         for (var k = 0; k < count; k++)
         {
-            if (k < prefetchable) Prefetch(ref source.Row(k + prefetchDistance), 64);
+            if (k < prefetchable) VectorMath.Prefetch(in source.Row(k + prefetchDistance), 64);
             ref var y = ref source.Row(k);
             var y0 = Vector512.LoadUnsafe(ref y, 0);
             var y1 = Vector512.LoadUnsafe(ref y, 16);
