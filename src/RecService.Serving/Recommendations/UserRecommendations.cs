@@ -84,7 +84,7 @@ public sealed class UserRecommendations(
         try
         {
             Compute(bundle, user, fresh.Plays, stored, count, excludePlayed, excluded, list);
-            metrics.RecommendSource(list.Source);
+            metrics.RecommendSource(list.Source.Name());
             return list;
         }
         catch
