@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics.X86;
+
 namespace RecService.Core.Bundle;
 
 /// <summary>
@@ -64,11 +66,11 @@ public sealed unsafe class BundleCatalog
     /// its items waits for one round of cache misses, not one per field.</summary>
     public void Prefetch(ReadOnlySpan<int> tracks)
     {
-        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
+        if (!Sse.IsSupported) return;
         foreach (var track in tracks)
         {
             if ((uint)track >= (uint)TrackCount) continue;
-            System.Runtime.Intrinsics.X86.Sse.Prefetch0(_trackArtist + track);
+            Sse.Prefetch0(_trackArtist + track);
             _titles.Prefetch(track);
         }
     }
