@@ -89,8 +89,14 @@ internal sealed class DecodedStrings(int count, int maxEntries = DecodedStrings.
 
     public unsafe void Prefetch(int index)
     {
-        if (Volatile.Read(ref _entries) is { } entries)
-            Sse.Prefetch0(Unsafe.AsPointer(ref entries[index & (_size - 1)])); // a hint: a stale address after a GC move is harmless
+        if (Volatile.Read(ref _entries) is not { } entries) return;
+        // A lookup reads the slot, then the entry object it points to somewhere in the heap: two misses in a row. The slot
+        // is read here (its miss overlaps the other items' prefetches) so that the entry can load ahead too; both hints
+        // are harmless if the object moves meanwhile.
+        if (entries[index & (_size - 1)] is not { } entry) return;
+        var at = (byte*)Unsafe.As<Entry, nint>(ref entry);
+        Sse.Prefetch0(at);
+        Sse.Prefetch0(at + sizeof(nint) + sizeof(nint) + sizeof(int) - 1); // the fields' last byte: an entry may straddle two lines
     }
 
     public string Add(int index, string value)
