@@ -75,6 +75,9 @@ public sealed unsafe class BundleCatalog
         }
     }
 
+    /// <summary>Starts loading an artist's name (a hint: an artist outside the catalog is ignored).</summary>
+    public void PrefetchArtistName(int artist) => _artistNames.Prefetch(artist);
+
     public string Title(int track) => _titles[track];
     public string ArtistName(int artist) => _artistNames[artist];
 

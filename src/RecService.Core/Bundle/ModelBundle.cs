@@ -64,6 +64,28 @@ public sealed unsafe class ModelBundle : IDisposable
     /// <summary>Every track vector, row-major (Tracks x Factors).</summary>
     public ReadOnlySpan<float> AllTrackFactors => new(TrackFactors.Data, checked(TrackFactors.Rows * TrackFactors.Columns));
 
+    /// <summary>Starts loading what a response names for <paramref name="tracks"/> (ids, titles, artists), scattered over
+    /// the id map and the catalog: called as soon as a list is known, the misses overlap the work that follows (reasons)
+    /// instead of stalling the building of each item.</summary>
+    public void PrefetchTrackListing(ReadOnlySpan<int> tracks)
+    {
+        Catalog.Prefetch(tracks);
+        foreach (var track in tracks) Tracks.Prefetch(track);
+        // The artists' decoded names and ids are cached, but their entries lie scattered over the heap.
+        foreach (var track in tracks)
+        {
+            if ((uint)track >= (uint)Catalog.TrackCount) continue;
+            PrefetchArtistListing(Catalog.ArtistOf(track));
+        }
+    }
+
+    /// <summary>Starts loading an artist's id and name (<see cref="PrefetchTrackListing"/>).</summary>
+    public void PrefetchArtistListing(int artist)
+    {
+        Artists.Prefetch(artist);
+        Catalog.PrefetchArtistName(artist);
+    }
+
     public static ModelBundle Open(string directory, bool verifyChecksums = true)
     {
         var manifest = BundleManifest.Read(directory);

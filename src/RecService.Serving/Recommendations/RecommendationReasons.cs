@@ -57,7 +57,11 @@ public sealed class RecommendationReasons
     {
         var factors = bundle.ArtistFactors;
         foreach (var artist in listened)
-            if ((uint)artist < (uint)factors.Rows) VectorMath.Prefetch(factors.Row(artist));
+        {
+            if ((uint)artist >= (uint)factors.Rows) continue;
+            VectorMath.Prefetch(factors.Row(artist));
+            bundle.Artists.Prefetch(artist); // a reason names its artist's id
+        }
     }
 
     /// <summary>

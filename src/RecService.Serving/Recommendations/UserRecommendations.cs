@@ -154,6 +154,8 @@ public sealed class UserRecommendations(
                 list.Count = engine.Popular(bundle, excluded, ids, scores);
             }
 
+            // The response will name these tracks: their strings load while the reasons are worked out.
+            bundle.PrefetchTrackListing(list.Tracks.AsSpan(0, list.Count));
             var why = list.ReasonArtists.AsSpan(0, list.Count);
             if (listened == 0) why.Fill(-1);
             else reasons.Explain(bundle, artists[..listened], list.Tracks.AsSpan(0, list.Count), why);

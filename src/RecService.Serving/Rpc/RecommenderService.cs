@@ -55,9 +55,6 @@ public sealed class RecommenderService(
                 Degraded = list.Degraded,
             };
             response.Items.Capacity = list.Count; // one array, not four as the list grows
-            var tracks = list.Tracks.AsSpan(0, list.Count);
-            bundle.Catalog.Prefetch(tracks);
-            foreach (var track in tracks) bundle.Tracks.Prefetch(track);
             for (var i = 0; i < list.Count; i++)
             {
                 var item = TrackItem(bundle, list.Tracks[i], list.Scores[i]);
