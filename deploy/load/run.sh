@@ -64,10 +64,15 @@ rest() { # lua -> "req/s p50 p99 non2xx"
   wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$1" "$REST" |
     awk '/Requests\/sec/{r=$2} $1=="50%"{p50=$2} $1=="99%"{p99=$2} /Non-2xx/{bad=$NF} END{print r, p50, p99, bad + 0}'
 }
-grpc() { # body method -> "req/s mean max"
-  h2load -D "$SECONDS_PER_RUN" --warm-up-time=2 -c 4 -m 16 -H 'content-type: application/grpc' -H 'te: trailers' \
-    -d "$1" "$GRPC/recservice.v1.Recommender/$2" |
-    awk '/finished in/{r=$4} /time for request/{mean=$6; mx=$5} END{print r, mean, mx}'
+grpc() { # body method -> "req/s p50 p99": latencies from h2load's per-request log (it logs the measured requests only)
+  local log="$work/grpc.log" rate
+  rm -f "$log"
+  rate=$(h2load -D "$SECONDS_PER_RUN" --warm-up-time=2 -c 4 -m 16 -H 'content-type: application/grpc' -H 'te: trailers' \
+    --log-file="$log" -d "$1" "$GRPC/recservice.v1.Recommender/$2" | awk '/finished in/{print $4}')
+  # log rows: start (us since epoch), HTTP status, microseconds until the end of the response
+  cut -f3 "$log" | sort -n | awk -v r="$rate" '{ t[NR] = $1 }
+    function at(q,  i) { i = int(NR * q); if (i < NR * q) i++; return t[i < 1 ? 1 : i] / 1000 }
+    END { if (NR == 0) print r, "-", "-"; else printf "%s %.2fms %.2fms\n", r, at(0.50), at(0.99) }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a + 0 <= 0 || b + 0 <= 0) exit 1; printf "%.3f", b / a }'; }
 need() { # label value: a load tool that failed leaves no rate
@@ -77,7 +82,7 @@ need() { # label value: a load tool that failed leaves no rate
 wrk -t1 -c"$CONNECTIONS" -d3s -s "$work/info.lua" "$REST" >/dev/null   # warm-up: JIT tiers, page cache
 wrk -t1 -c"$CONNECTIONS" -d3s -s "$work/users.lua" "$REST" >/dev/null
 
-printf '%-5s %-9s %-13s %12s %10s %10s %7s\n' round transport rpc 'req/s' 'p50/mean' 'p99/max' ratio
+printf '%-5s %-9s %-13s %12s %10s %10s %7s\n' round transport rpc 'req/s' p50 p99 ratio
 for round in $(seq "$ROUNDS"); do
   read -r ir i50 i99 ibad <<<"$(rest "$work/info.lua")"
   read -r rr r50 r99 rbad <<<"$(rest "$work/users.lua")"
