@@ -120,6 +120,18 @@ public sealed class TasteFoldInTests : IDisposable
     }
 
     [Fact]
+    public void Listing_hints_ignore_tracks_and_artists_out_of_range()
+    {
+        // Hints run before the checked reads that report bad ids, so they must never throw.
+        Assert.Null(Record.Exception(() => _bundle.PrefetchTrackListing([-1, 0, 499, 500, int.MaxValue, int.MinValue])));
+        foreach (var artist in new[] { -1, 0, _bundle.Catalog.ArtistCount - 1, _bundle.Catalog.ArtistCount, int.MaxValue })
+            Assert.Null(Record.Exception(() => _bundle.PrefetchArtistListing(artist)));
+        Assert.Equal(-1, _bundle.Catalog.ArtistOrNone(500));
+        Assert.Equal(-1, _bundle.Catalog.ArtistOrNone(-1));
+        Assert.Equal(_bundle.Catalog.ArtistOf(17), _bundle.Catalog.ArtistOrNone(17));
+    }
+
+    [Fact]
     public void A_reason_phrase_names_the_artist_and_is_made_once_per_bundle()
     {
         var reasons = new RecommendationReasons();

@@ -42,6 +42,10 @@ public sealed unsafe class BundleCatalog
         return (uint)artist < (uint)ArtistCount ? artist : throw new InvalidDataException($"{_path}: track {track} has artist {artist} outside {ArtistCount}.");
     }
 
+    /// <summary>The track's artist, or -1 when the track or its stored artist is out of range: for hints, which must not throw.</summary>
+    public int ArtistOrNone(int track) =>
+        (uint)track < (uint)TrackCount && _trackArtist[track] is var artist && (uint)artist < (uint)ArtistCount ? artist : -1;
+
     /// <summary>
     /// <see cref="ArtistOf"/> for many tracks: a user's played tracks are scattered over the 4-bytes-per-track column,
     /// and one tight loop of independent loads lets their cache misses overlap instead of waiting one call at a time.

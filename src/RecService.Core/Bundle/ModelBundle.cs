@@ -72,16 +72,14 @@ public sealed unsafe class ModelBundle : IDisposable
         Catalog.Prefetch(tracks);
         foreach (var track in tracks) Tracks.Prefetch(track);
         // The artists' decoded names and ids are cached, but their entries lie scattered over the heap.
-        foreach (var track in tracks)
-        {
-            if ((uint)track >= (uint)Catalog.TrackCount) continue;
-            PrefetchArtistListing(Catalog.ArtistOf(track));
-        }
+        foreach (var track in tracks) PrefetchArtistListing(Catalog.ArtistOrNone(track));
     }
 
-    /// <summary>Starts loading an artist's id and name (<see cref="PrefetchTrackListing"/>).</summary>
+    /// <summary>Starts loading an artist's id and name (<see cref="PrefetchTrackListing"/>). A hint: an artist out of
+    /// range is ignored.</summary>
     public void PrefetchArtistListing(int artist)
     {
+        if ((uint)artist >= (uint)Catalog.ArtistCount) return;
         Artists.Prefetch(artist);
         Catalog.PrefetchArtistName(artist);
     }
