@@ -79,7 +79,6 @@ public sealed unsafe class ModelBundle : IDisposable
     /// range is ignored.</summary>
     public void PrefetchArtistListing(int artist)
     {
-        if ((uint)artist >= (uint)Catalog.ArtistCount) return;
         Artists.Prefetch(artist);
         Catalog.PrefetchArtistName(artist);
     }
