@@ -167,7 +167,6 @@ public static class VectorMath
         return sum;
     }
 
-    /// <summary>Rounds <paramref name="n"/> up to a multiple of <paramref name="multiple"/> (a power of two).</summary>
     /// <summary>Hints the cache lines of n floats at <paramref name="start"/> into L1; a no-op where SSE is absent.
     /// For memory read soon but far away (a mapped row): issued early, its miss overlaps other work.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -183,6 +182,7 @@ public static class VectorMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Prefetch(ReadOnlySpan<float> values) => Prefetch(in MemoryMarshal.GetReference(values), values.Length);
 
+    /// <summary>Rounds <paramref name="n"/> up to a multiple of <paramref name="multiple"/> (a power of two).</summary>
     public static int RoundUp(int n, int multiple) => (n + multiple - 1) & ~(multiple - 1);
 
     public static long RoundUp(long n, long multiple) => (n + multiple - 1) & ~(multiple - 1);
