@@ -303,6 +303,31 @@ public sealed class ForestIndexTests : IDisposable
     }
 
     [Fact]
+    public void Code_copies_by_default_follow_the_size_of_one_copy()
+    {
+        var byDefault = new ForestOptions { Trees = 5 };
+        Assert.Equal(ForestOptions.CodedTreesBySize, byDefault.CodedTrees);
+        // 200k x 64 (12.8 MB a copy) keeps one copy; 500k x 64 (32 MB) gets one per tree.
+        Assert.Equal(1, byDefault.CodedTreeCount(200_000, 64));
+        Assert.Equal(1, byDefault.CodedTreeCount((int)(ForestOptions.AllCodedAboveBytes / 64), 64));
+        Assert.Equal(5, byDefault.CodedTreeCount((int)(ForestOptions.AllCodedAboveBytes / 64) + 1, 64));
+        Assert.Equal(5, byDefault.CodedTreeCount(1_000_000, 64));
+        // Never more copies than one code array holds: 10M x 64 fits three, 40M x 64 not even one more than tree 0's.
+        Assert.Equal(3, byDefault.CodedTreeCount(10_000_000, 64));
+        Assert.Equal(1, byDefault.CodedTreeCount(40_000_000, 64));
+        // Explicit counts are kept (capped at the tree count); 0 is every tree.
+        Assert.Equal(5, (byDefault with { CodedTrees = 0 }).CodedTreeCount(1000, 64));
+        Assert.Equal(2, (byDefault with { CodedTrees = 2 }).CodedTreeCount(1_000_000, 64));
+        Assert.Equal(5, (byDefault with { CodedTrees = 9 }).CodedTreeCount(1000, 64));
+        var bad = byDefault with { CodedTrees = -2 };
+        Assert.Throws<ArgumentOutOfRangeException>(() => ForestBuilder.Build(TestData.Items, TestData.Count, TestData.Dims, bad, TestData.TempPath("bad.idx")));
+        // A small build by default has one copy: its file is the one-copy size.
+        using var small = ForestIndex.Open(Build(Metric.Dot, trees: 5, codedTrees: ForestOptions.CodedTreesBySize));
+        using var one = ForestIndex.Open(Build(Metric.Dot, trees: 5, codedTrees: 1));
+        Assert.Equal(one.FileBytes, small.FileBytes);
+    }
+
+    [Fact]
     public void A_disposed_index_refuses_queries()
     {
         var index = ForestIndex.Open(Build(Metric.Cosine));

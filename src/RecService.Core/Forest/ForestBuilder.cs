@@ -35,6 +35,10 @@ public static class ForestBuilder
         if ((long)count * options.Trees > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(count), "Count x Trees must fit in an int32 position.");
         // The builder holds codes and points in single arrays (.NET arrays index with int).
         if ((long)count * (VectorMath.RoundUp(dims + 1, 16)) > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(count), "Count x padded dimensions exceeds what one build can hold in memory.");
+        int padded = VectorMath.RoundUp(dims, 16);
+        int codedTrees = options.CodedTreeCount(count, padded);
+        if ((long)codedTrees * count * padded > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(options), $"{codedTrees} code copies of {count} items exceed what one build can hold in memory; ask for fewer CodedTrees.");
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Forest files are little-endian; big-endian hosts are not supported.");
         vectors = vectors[..(count * dims)];
         var nonFinite = VectorMath.IndexOfNonFinite(vectors);
@@ -42,7 +46,6 @@ public static class ForestBuilder
 
         var clock = Stopwatch.StartNew();
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Threads > 0 ? options.Threads : Environment.ProcessorCount };
-        int padded = VectorMath.RoundUp(dims, 16);
         var source = vectors.ToArray(); // Parallel loops cannot capture a span.
 
         // Per-item data shared by all trees: norms, int8 codes of the scoring vector, and the points the trees split.
@@ -87,7 +90,7 @@ public static class ForestBuilder
             trees[t] = tree;
         });
 
-        long bytes = Write(outputPath, source, count, dims, padded, options, maxNorm, inverseNorms, scales, codes, trees, out int nodeCount, out int leafCount);
+        long bytes = Write(outputPath, source, count, dims, padded, codedTrees, options, maxNorm, inverseNorms, scales, codes, trees, out int nodeCount, out int leafCount);
         return new ForestBuildInfo(outputPath, count, dims, options.Trees, nodeCount, leafCount, bytes, clock.Elapsed);
     }
 
@@ -99,7 +102,7 @@ public static class ForestBuilder
         return (int)(Sampling.SplitMix64.Next(ref state) & int.MaxValue);
     }
 
-    private static long Write(string outputPath, float[] source, int count, int dims, int padded, ForestOptions options, float maxNorm,
+    private static long Write(string outputPath, float[] source, int count, int dims, int padded, int codedTrees, ForestOptions options, float maxNorm,
         float[] inverseNorms, float[] scales, sbyte[] codes, TreeBuilder[] trees, out int nodeCount, out int leafCount)
     {
         int nodeStride = ForestHeader.NodeStride(padded);
@@ -119,7 +122,6 @@ public static class ForestBuilder
         var slotItems = trees[0].Order;
         var idSlots = new int[count];
         for (int slot = 0; slot < count; slot++) idSlots[slotItems[slot]] = slot;
-        int codedTrees = options.CodedTrees == 0 ? trees.Length : Math.Min(options.CodedTrees, trees.Length);
         var leafScales = new float[(long)codedTrees * count];
         var leafCodes = new sbyte[(long)codedTrees * count * padded];
         for (int t = 0; t < codedTrees; t++)

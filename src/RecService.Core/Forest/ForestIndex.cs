@@ -328,6 +328,11 @@ public sealed unsafe class ForestIndex : IDisposable
                 {
                     if ((uint)id < (uint)_count) gathered[m++] = _idSlots[id];
                 }
+                // Their flags are as scattered over the visited map: all requested before any is tested (3-4% of an
+                // in-process Recommend at 1M x 64, 30 played tracks).
+                if (Sse.IsSupported)
+                    for (int j = 0; j < m; j++)
+                        if ((uint)gathered[j] < (uint)_count) Sse.Prefetch0(visited + gathered[j]);
                 for (int j = 0; j < m; j++)
                 {
                     if ((uint)gathered[j] >= (uint)_count) throw Corrupt(_path, $"slot {gathered[j]} of an excluded item out of range");
@@ -381,11 +386,11 @@ public sealed unsafe class ForestIndex : IDisposable
                 var scattered = new SlotOrderedCodes(_leafCodes, _leafScales, padded);
                 int added = wide
                     ? leafOrdered
-                        ? ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, dot64, ordered, ref candidates, ref threshold)
-                        : ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, dot64, scattered, ref candidates, ref threshold)
+                        ? ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, _slotItems, dot64, ordered, ref candidates, ref threshold)
+                        : ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, _slotItems, dot64, scattered, ref candidates, ref threshold)
                     : leafOrdered
-                        ? ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, dotPadded, ordered, ref candidates, ref threshold)
-                        : ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, dotPadded, scattered, ref candidates, ref threshold);
+                        ? ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, _slotItems, dotPadded, ordered, ref candidates, ref threshold)
+                        : ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, _slotItems, dotPadded, scattered, ref candidates, ref threshold);
                 if (added < 0)
                 {
                     touched += ~added; // the slots marked before the bad one must still be cleared
@@ -498,7 +503,7 @@ public sealed unsafe class ForestIndex : IDisposable
     /// few to offer. Measured at 1M x 64 (dot, search-k 1000): 11% more queries per second than branching per item.
     /// </remarks>
     [SkipLocalsInit]
-    private static int ScanLeaf<TDot, TCodes>(int* slots, int length, uint count, byte* visited, int* touchedOut, TDot dot, TCodes codes,
+    private static int ScanLeaf<TDot, TCodes>(int* slots, int length, uint count, byte* visited, int* touchedOut, int* slotItems, TDot dot, TCodes codes,
         ref CandidatePool candidates, ref float threshold)
         where TDot : struct, ICodeDot
         where TCodes : struct, ILeafCodes
@@ -534,6 +539,8 @@ public sealed unsafe class ForestIndex : IDisposable
                 {
                     candidates.Add(approx[i], chunk[i]);
                     limit = candidates.Threshold;
+                    // The re-rank maps the pool's slots to ids: a candidate's entry is requested when it enters.
+                    if (Sse.IsSupported) Sse.Prefetch0(slotItems + chunk[i]);
                 }
             }
         }
