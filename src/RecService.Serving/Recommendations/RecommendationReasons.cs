@@ -85,6 +85,9 @@ public sealed class RecommendationReasons
         var packed = rows.AsSpan(0, listened.Length * dims);
         var trackArtists = Buffer(ref t_trackArtists, recommended.Length);
         bundle.Catalog.ArtistsOf(recommended, trackArtists);
+        // The tracks' artists' rows lie anywhere in the artist matrix: requested together, their misses overlap.
+        for (var r = 0; r < recommended.Length; r++)
+            if ((uint)trackArtists[r] < (uint)factors.Rows) VectorMath.Prefetch(factors.Row(trackArtists[r]));
         Span<float> dots = stackalloc float[listened.Length];
         for (var r = 0; r < recommended.Length; r++)
         {
