@@ -139,7 +139,7 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
             Tracks = als,
             Artists = als,
             HoldoutFraction = Options.HoldoutFraction,
-            Forests = new BundleForestOptions { TrackTrees = Options.Trees, ArtistTrees = Options.Trees, Threads = Options.Threads },
+            Forests = new BundleForestOptions { TrackTrees = Options.Trees, ArtistTrees = Options.Trees, CodedTrees = Options.CodedTrees, Threads = Options.Threads },
         }, e =>
         {
             if (e.Iteration is { } it) LogIteration(e.Message, it.Iteration, it.Elapsed.TotalSeconds, it.LossPerNonZero);

@@ -28,6 +28,8 @@ public sealed class WorkerOptions
     public float Regularization { get; set; } = new Training.Als.AlsOptions().Regularization;
     public float Alpha { get; set; } = new Training.Als.AlsOptions().Alpha;
     public int Trees { get; set; } = new Core.Bundle.BundleForestOptions().TrackTrees;
+    /// <summary>Forest code copies: -1 decides by size (see ForestOptions.CodedTrees), 1 keeps bundles smallest.</summary>
+    public int CodedTrees { get; set; } = new Core.Bundle.BundleForestOptions().CodedTrees;
     public int Threads { get; set; }
     public double HoldoutFraction { get; set; } = 0.2;
 }

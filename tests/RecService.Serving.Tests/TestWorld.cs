@@ -80,11 +80,12 @@ public sealed class TestWorld
         ArtistNames = Enumerable.Range(0, Clusters).Select(a => $"Band {a}").ToList(),
     };
 
-    public BundleManifest Publish(BundleStore store, string tag = "test", IReadOnlyDictionary<string, string>? training = null)
+    public BundleManifest Publish(BundleStore store, string tag = "test", IReadOnlyDictionary<string, string>? training = null,
+        BundleForestOptions? forests = null)
     {
         var manifest = new BundleManifest { Training = { ["source"] = tag }, Metrics = { ["tracks.precision@10"] = 0.5 } };
         foreach (var (key, value) in training ?? new Dictionary<string, string>()) manifest.Training[key] = value;
-        return store.Publish(manifest, dir => BundleWriter.Write(dir, Content(), new BundleForestOptions { TrackTrees = 4, ArtistTrees = 2, Threads = 1 }));
+        return store.Publish(manifest, dir => BundleWriter.Write(dir, Content(), forests ?? new BundleForestOptions { TrackTrees = 4, ArtistTrees = 2, Threads = 1 }));
     }
 
     /// <summary>Exact top-k tracks by inner product for a user, leaving out what it played.</summary>

@@ -22,10 +22,11 @@ public static class BenchBundleCommand
         var factors = new Option<int>("--factors") { Description = "Factors", DefaultValueFactory = _ => 64 };
         var played = new Option<int>("--played") { Description = "Played tracks per user", DefaultValueFactory = _ => 30 };
         var trees = new Option<int>("--trees") { Description = "Trees per forest", DefaultValueFactory = _ => new BundleForestOptions().TrackTrees };
+        var codedTrees = IndexCommand.CodedTreesOption();
         var seed = new Option<int>("--seed") { Description = "Seed", DefaultValueFactory = _ => 1 };
         var command = new Command("bundle", "Publish a synthetic model bundle (ALS-shaped factors) for serving benchmarks.")
         {
-            models, tracks, users, artists, factors, played, trees, seed,
+            models, tracks, users, artists, factors, played, trees, codedTrees, seed,
         };
         command.SetAction(parse =>
         {
@@ -64,7 +65,7 @@ public static class BenchBundleCommand
             var store = new BundleStore(parse.GetValue(models)!);
             var t = parse.GetValue(trees);
             var manifest = store.Publish(new BundleManifest { Training = { ["source"] = "rec bench bundle (synthetic)" } },
-                dir => BundleWriter.Write(dir, content, new BundleForestOptions { TrackTrees = t, ArtistTrees = t }));
+                dir => BundleWriter.Write(dir, content, new BundleForestOptions { TrackTrees = t, ArtistTrees = t, CodedTrees = parse.GetValue(codedTrees) }));
             Console.WriteLine($"Published {manifest.ModelVersion} in {clock.Elapsed.TotalSeconds:F1} s to {store.Root}:");
             foreach (var file in manifest.Files) Console.WriteLine($"  {file.Name,-24} {file.Bytes / 1e6,10:F1} MB");
             Console.WriteLine($"  {"total",-24} {manifest.Files.Sum(x => x.Bytes) / 1e6,10:F1} MB");

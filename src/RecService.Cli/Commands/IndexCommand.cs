@@ -51,7 +51,14 @@ public static class IndexCommand
     private static Option<int> SeedOption() => new("--seed") { Description = "Build seed.", DefaultValueFactory = _ => 1 };
     private static Option<int> ThreadsOption() => new("--threads") { Description = "Build threads (0 = all cores).", DefaultValueFactory = _ => 0 };
     private static readonly Option<double> s_minSplit = new("--min-split-fraction") { Description = "Smallest share of a node's items on either side of a split.", DefaultValueFactory = _ => new ForestOptions().MinSplitFraction };
-    private static readonly Option<int> s_codedTrees = new("--coded-trees") { Description = "Trees with their own leaf-ordered code copy (-1 = all once one copy exceeds 16 MiB, else 1; 0 = all).", DefaultValueFactory = _ => new ForestOptions().CodedTrees };
+    private static readonly Option<int> s_codedTrees = CodedTreesOption();
+
+    /// <summary>--coded-trees, shared by every command that builds forests (rec index build, rec train, rec bench bundle).</summary>
+    internal static Option<int> CodedTreesOption() => new("--coded-trees")
+    {
+        Description = "Trees with their own leaf-ordered code copy: -1 = every tree once one copy exceeds 16 MiB, else 1; 0 = every tree; N = the first N.",
+        DefaultValueFactory = _ => new ForestOptions().CodedTrees,
+    };
     private static readonly Option<int> s_splitSample = new("--split-sample") { Description = "Points sampled per split for the two-means.", DefaultValueFactory = _ => new ForestOptions().SplitSample };
 
     private static ForestOptions ReadOptions(ParseResult parseResult, Option<Metric> metric, Option<int> trees, Option<int> leafSize, Option<int> seed, Option<int> threads) => new()

@@ -15,12 +15,13 @@ public static class TrainCommand
         var days = new Option<int>("--days") { Description = "Train on the last N days of snapshots (0 = all)", DefaultValueFactory = _ => 0 };
         var holdout = new Option<double>("--holdout") { Description = "Share of pairs held out for evaluation (0 = skip)", DefaultValueFactory = _ => 0.2 };
         var trees = new Option<int>("--trees") { Description = "Trees per forest", DefaultValueFactory = _ => new BundleForestOptions().TrackTrees };
+        var codedTrees = IndexCommand.CodedTreesOption();
         var keep = new Option<int>("--keep") { Description = "Published versions to keep", DefaultValueFactory = _ => 5 };
         var noPublish = new Option<bool>("--no-publish") { Description = "Train and evaluate only" };
         var als = new AlsCommandOptions();
         var command = new Command("train", "Train track and artist models from snapshot logs, evaluate them, and publish a model bundle.")
         {
-            snapshots, catalog, models, days, holdout, trees, keep, noPublish,
+            snapshots, catalog, models, days, holdout, trees, codedTrees, keep, noPublish,
         };
         als.AddTo(command);
         command.SetAction(async (parse, ct) =>
@@ -35,7 +36,10 @@ public static class TrainCommand
                 Tracks = alsOptions,
                 Artists = alsOptions,
                 Seed = alsOptions.Seed,
-                Forests = new BundleForestOptions { TrackTrees = parse.GetValue(trees), ArtistTrees = parse.GetValue(trees), Threads = alsOptions.Threads },
+                Forests = new BundleForestOptions
+                {
+                    TrackTrees = parse.GetValue(trees), ArtistTrees = parse.GetValue(trees), CodedTrees = parse.GetValue(codedTrees), Threads = alsOptions.Threads,
+                },
             };
             var manifest = await RunAsync(options, parse.GetValue(noPublish) ? null : new BundleStore(parse.GetValue(models)!), parse.GetValue(keep), ct);
             return manifest is null && !parse.GetValue(noPublish) ? 1 : 0;

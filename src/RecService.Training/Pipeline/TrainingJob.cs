@@ -133,6 +133,7 @@ public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent
         manifest.Training["window.last"] = result.Window[^1].Date.ToString(SnapshotSet.DateFormat, inv);
         manifest.Training["forest.trackTrees"] = Options.Forests.TrackTrees.ToString(inv);
         manifest.Training["forest.artistTrees"] = Options.Forests.ArtistTrees.ToString(inv);
+        manifest.Training["forest.codedTrees"] = Options.Forests.CodedTrees.ToString(inv);
 
         var d = result.Data;
         manifest.Data["users"] = d.Users.Count;
