@@ -312,7 +312,7 @@ public sealed class ForestIndexTests : IDisposable
         Assert.Equal(1, byDefault.CodedTreeCount((int)(ForestOptions.AllCodedAboveBytes / 64), 64));
         Assert.Equal(5, byDefault.CodedTreeCount((int)(ForestOptions.AllCodedAboveBytes / 64) + 1, 64));
         Assert.Equal(5, byDefault.CodedTreeCount(1_000_000, 64));
-        // Never more copies than one code array holds: 10M x 64 fits three, 40M x 64 not even one more than tree 0's.
+        // Never more copies than one code array holds: 10M x 64 fits three, 40M x 64 only tree 0's.
         Assert.Equal(3, byDefault.CodedTreeCount(10_000_000, 64));
         Assert.Equal(1, byDefault.CodedTreeCount(40_000_000, 64));
         // Explicit counts are kept (capped at the tree count); 0 is every tree.

@@ -20,9 +20,8 @@ public sealed record ForestOptions
     /// PaddedDimensions bytes each; the rest read tree 0's copy by slot (prefetched). 0 means all trees;
     /// <see cref="CodedTreesBySize"/> (the default) means all trees once one copy is larger than
     /// <see cref="AllCodedAboveBytes"/>, else one. A copy makes that tree's leaf scans sequential instead of scattered, at
-    /// the price of a larger file: while one copy stays cache-resident the scattered reads are cheap (200k x 64, 12.8 MB a
-    /// copy: one copy as fast or 5% faster than five, 1.42x raw against 2.48x), and once it does not, each is a miss
-    /// (dot, search-k 1500, interleaved runs: 500k x 64, five copies 5-9% more queries per second; 1M x 64, 6-11%).</summary>
+    /// the price of a larger file; scattered reads are cheap only while one copy stays cache-resident (measurements in
+    /// FORMAT.md: one copy is as fast at 200k x 64, five are 5-11% faster at 500k and 1M).</summary>
     public int CodedTrees { get; init; } = CodedTreesBySize;
 
     /// <summary>The default of <see cref="CodedTrees"/>: decided from the size of one code copy.</summary>
