@@ -42,6 +42,9 @@ public sealed class ServingOptions
     public int StationDislikeNeighbours { get; set; } = 20;
     /// <summary>Fresh plays (RecordPlays) are kept this long after a user's last one; training picks them up meanwhile.</summary>
     public TimeSpan FreshPlaysTtl { get; set; } = TimeSpan.FromDays(3);
+    /// <summary>Distinct fresh tracks kept per user until their plays expire: bounds what one client can make Redis or a
+    /// replica hold, and the work of folding a user's plays in at Recommend. Plays of tracks already kept still add up.</summary>
+    public int MaxFreshTracks { get; set; } = 1000;
     /// <summary>In-process state (no Redis, or Redis down): at most this many users' fresh plays and stations each.</summary>
     public int LocalStateLimit { get; set; } = 100_000;
     /// <summary>OTLP endpoint for traces (e.g. http://otel-collector:4317); empty means traces are not exported.</summary>
@@ -62,5 +65,6 @@ public sealed class ServingOptions
         Require(StationTracksPerArtist >= 1, "StationTracksPerArtist must be at least 1.");
         Require(StationLikeNeighbours is >= 1 and <= 500 && StationDislikeNeighbours is >= 1 and <= 500, "StationLikeNeighbours and StationDislikeNeighbours must be 1..500.");
         Require(LocalStateLimit >= 1, "LocalStateLimit must be at least 1.");
+        Require(MaxFreshTracks >= 1, "MaxFreshTracks must be at least 1.");
     }
 }

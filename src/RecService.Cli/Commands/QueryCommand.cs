@@ -59,7 +59,7 @@ public static class QueryCommand
                     : new Play { TrackId = token, Count = 1 });
             }
             var response = await client.RecordPlaysAsync(request, cancellationToken: ct);
-            AnsiConsole.MarkupLine($"{response.Accepted} plays recorded, {response.Unknown} unknown tracks{(response.Degraded ? " (degraded: kept by this replica only)" : "")}");
+            AnsiConsole.MarkupLine($"{response.Accepted} plays recorded, {response.Unknown} unknown tracks{(response.OverLimit > 0 ? $", {response.OverLimit} over the user's limit of distinct tracks" : "")}{(response.Degraded ? " (degraded: kept by this replica only)" : "")}");
         }));
 
         var radio = new Command("radio", "Radio stations: start, next, like, dislike");

@@ -94,9 +94,9 @@ public sealed class RecommenderService(
                 else known.Add(new TrackPlays(play.TrackId, play.Count == 0 ? 1 : play.Count));
             }
         }
-        var degraded = known.Count > 0 && await freshPlays.AppendAsync(request.UserId, known);
-        if (degraded) RpcErrors.MarkDegraded(context);
-        return new RecordPlaysResponse { Accepted = known.Count, Unknown = unknown, Degraded = degraded };
+        var appended = known.Count > 0 ? await freshPlays.AppendAsync(request.UserId, known) : default;
+        if (appended.Degraded) RpcErrors.MarkDegraded(context);
+        return new RecordPlaysResponse { Accepted = appended.Kept, OverLimit = known.Count - appended.Kept, Unknown = unknown, Degraded = appended.Degraded };
     }
 
     public override Task<ItemsResponse> SimilarTracks(SimilarTracksRequest request, ServerCallContext context)

@@ -14,38 +14,70 @@ public readonly record struct FreshPlays(IReadOnlyList<TrackPlays> Plays, bool D
     public static readonly FreshPlays None = new([], false);
 }
 
+/// <summary>What <see cref="FreshPlayStore.AppendAsync"/> kept (plays of new tracks past the user's bound are not).</summary>
+public readonly record struct AppendedPlays(int Kept, bool Degraded);
+
 /// <summary>
 /// Plays users made since the model was trained (RecordPlays), per user: a Redis hash (track id -> count) under
 /// <c>{prefix}plays:{user}</c> with a sliding TTL, so any replica sees them. Without Redis, or while it is down, they
 /// go to in-process state; reads merge both, so plays taken during an outage still count on the replica that took them.
+/// Each holds at most <see cref="ServingOptions.MaxFreshTracks"/> distinct tracks per user.
 /// </summary>
 public sealed class FreshPlayStore(RedisLink redis, IOptions<ServingOptions> options) : IDisposable
 {
     public const string KeyKind = "plays";
     private readonly LocalState<ConcurrentDictionary<string, long>> _local = new(options.Value.LocalStateLimit, options.Value.FreshPlaysTtl);
 
-    /// <summary>Adds plays; returns true when they were kept only in this replica (Redis configured but unreachable).</summary>
-    public async ValueTask<bool> AppendAsync(string userId, IReadOnlyList<TrackPlays> plays)
+    // One round trip, atomic per user: a play counts if its track is held or the hash holds fewer tracks than the bound
+    // (ARGV[1]); then the TTL (ARGV[2], ms) slides. Pairs of track id and count follow; returns the plays kept.
+    private const string AppendScript = """
+        local held = redis.call('HLEN', KEYS[1])
+        local kept = 0
+        for i = 3, #ARGV, 2 do
+          if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then
+            redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+            kept = kept + 1
+          elseif held < tonumber(ARGV[1]) then
+            redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+            held = held + 1
+            kept = kept + 1
+          end
+        end
+        redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        return kept
+        """;
+
+    /// <summary>Adds plays, up to the user's bound of distinct tracks. Degraded when they were kept only in this replica
+    /// (Redis configured but unreachable).</summary>
+    public async ValueTask<AppendedPlays> AppendAsync(string userId, IReadOnlyList<TrackPlays> plays)
     {
+        var limit = options.Value.MaxFreshTracks;
         if (redis.Configured)
         {
             var key = redis.Key(KeyKind, userId);
-            var ttl = options.Value.FreshPlaysTtl;
-            var answer = await redis.TryAsync("record_plays", async db =>
+            var args = new RedisValue[2 + 2 * plays.Count];
+            args[0] = limit;
+            args[1] = (long)options.Value.FreshPlaysTtl.TotalMilliseconds;
+            for (var i = 0; i < plays.Count; i++)
             {
-                var batch = db.CreateBatch();
-                var writes = new Task[plays.Count + 1];
-                for (var i = 0; i < plays.Count; i++) writes[i] = batch.HashIncrementAsync(key, plays[i].TrackId, plays[i].Count);
-                writes[^1] = batch.KeyExpireAsync(key, ttl);
-                batch.Execute();
-                await Task.WhenAll(writes);
-                return true;
-            });
-            if (answer.Answered) return false;
+                args[2 + 2 * i] = plays[i].TrackId;
+                args[3 + 2 * i] = plays[i].Count;
+            }
+            var answer = await redis.TryAsync("record_plays", async db => (int)(long)await db.ScriptEvaluateAsync(AppendScript, [key], args));
+            if (answer.Answered) return new AppendedPlays(answer.Value, false);
         }
         var local = _local.GetOrAdd(userId, () => new ConcurrentDictionary<string, long>());
-        foreach (var p in plays) local.AddOrUpdate(p.TrackId, p.Count, (_, c) => c + p.Count);
-        return redis.Configured;
+        var held = local.Count;
+        var kept = 0;
+        foreach (var p in plays)
+        {
+            // The bound counts from this call's start: calls racing for one user may overshoot it by a few tracks.
+            if (held >= limit && !local.ContainsKey(p.TrackId)) continue;
+            if (local.TryAdd(p.TrackId, p.Count)) held++;
+            else local.AddOrUpdate(p.TrackId, p.Count, (_, c) => c + p.Count);
+            kept++;
+        }
+        return new AppendedPlays(kept, redis.Configured);
     }
 
     public async ValueTask<FreshPlays> GetAsync(string userId)
