@@ -34,12 +34,10 @@ public sealed class FreshPlayStore(RedisLink redis, IOptions<ServingOptions> opt
         local held = redis.call('HLEN', KEYS[1])
         local kept = 0
         for i = 3, #ARGV, 2 do
-          if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then
+          local known = redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1
+          if known or held < tonumber(ARGV[1]) then
             redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
-            kept = kept + 1
-          elseif held < tonumber(ARGV[1]) then
-            redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
-            held = held + 1
+            if not known then held = held + 1 end
             kept = kept + 1
           end
         end
