@@ -107,6 +107,24 @@ public sealed class ForestFileTests : IDisposable
     }
 
     [Fact]
+    public void Unknown_flags_and_a_vectors_section_that_contradicts_them_are_refused_at_open()
+    {
+        void Forge(Func<ForestHeader, ForestHeader> change)
+        {
+            var bytes = File.ReadAllBytes(_path);
+            var header = change(System.Runtime.InteropServices.MemoryMarshal.Read<ForestHeader>(bytes));
+            header.HeaderCrc = Crc32C.HeaderCrc(header);
+            System.Runtime.InteropServices.MemoryMarshal.Write(bytes, in header);
+            File.WriteAllBytes(_damaged, bytes);
+        }
+        Forge(h => { h.Flags = 2; return h; });
+        Assert.Contains("unknown flags", Assert.Throws<InvalidDataException>(() => ForestIndex.Open(_damaged).Dispose()).Message);
+        // External vectors announced while the file still holds them: the Vectors section has the wrong length.
+        Forge(h => { h.Flags = ForestHeader.ExternalVectorsFlag; return h; });
+        Assert.Contains("section Vectors", Assert.Throws<InvalidDataException>(() => ForestIndex.Open(_damaged).Dispose()).Message);
+    }
+
+    [Fact]
     public void Forged_slots_out_of_range_are_refused_at_query_time()
     {
         WriteForged(ForestSection.LeafSlots, (span, _) =>

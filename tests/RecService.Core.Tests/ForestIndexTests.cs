@@ -327,6 +327,51 @@ public sealed class ForestIndexTests : IDisposable
         Assert.Equal(one.FileBytes, small.FileBytes);
     }
 
+    [Theory]
+    [InlineData(Metric.Cosine)]
+    [InlineData(Metric.Dot)]
+    public unsafe void External_vectors_leave_the_file_and_change_no_answer(Metric metric)
+    {
+        using var own = ForestIndex.Open(Build(metric));
+        string path = TestData.TempPath($"{metric}-external.idx");
+        _files.Add(path);
+        ForestBuilder.Build(TestData.Items, TestData.Count, TestData.Dims,
+            new ForestOptions { Metric = metric, Trees = 6, Seed = 1, LeafSize = 24, CodedTrees = 1, ExternalVectors = true }, path);
+        var vectors = GC.AllocateArray<float>(TestData.Count * TestData.Dims, pinned: true);
+        TestData.Items.AsSpan(0, vectors.Length).CopyTo(vectors);
+        fixed (float* data = vectors)
+        {
+            using var external = ForestIndex.Open(path, new ExternalVectors(data, TestData.Count, TestData.Dims));
+            Assert.True(external.VectorsExternal);
+            Assert.False(own.VectorsExternal);
+            Assert.Equal(own.FileBytes - (long)TestData.Count * TestData.Dims * sizeof(float), external.FileBytes, tolerance: ForestHeader.Alignment);
+            var (a, b) = (new int[10], new int[10]);
+            var (sa, sb) = (new float[10], new float[10]);
+            for (int q = 0; q < TestData.Queries; q++)
+            {
+                var query = TestData.QueryVectors.AsSpan(q * TestData.Dims, TestData.Dims);
+                own.Search(query, 10, a, sa, 400, [q]);
+                external.Search(query, 10, b, sb, 400, [q]);
+                Assert.Equal(a, b);
+                Assert.Equal(sa, sb);
+                own.SearchByItem(q, 10, a, sa);
+                external.SearchByItem(q, 10, b, sb);
+                Assert.Equal(a, b);
+            }
+            Assert.True(external.GetVector(7).SequenceEqual(own.GetVector(7)));
+            // Vectors of another shape are refused.
+            var shorter = new ExternalVectors(data, TestData.Count - 1, TestData.Dims);
+            Assert.Throws<ArgumentException>(() => ForestIndex.Open(path, shorter));
+        }
+        // Without its vectors the file still verifies, and refuses queries with a clear error.
+        using var bare = ForestIndex.Open(path);
+        bare.Verify();
+        var error = Assert.Throws<InvalidOperationException>(() => bare.Search(TestData.QueryVectors.AsSpan(0, TestData.Dims), 10, new int[10], new float[10]));
+        Assert.Contains("external vectors", error.Message);
+        Assert.Throws<InvalidOperationException>(() => bare.GetVector(0));
+        Assert.Throws<InvalidOperationException>(() => bare.SearchByItem(0, 10, new int[10], new float[10]));
+    }
+
     [Fact]
     public void A_disposed_index_refuses_queries()
     {

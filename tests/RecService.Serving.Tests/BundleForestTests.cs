@@ -1,4 +1,6 @@
 using RecService.Core.Bundle;
+using RecService.Core.Forest;
+using RecService.Core.Vectors;
 
 namespace RecService.Serving.Tests;
 
@@ -21,6 +23,8 @@ public sealed class BundleForestTests : IDisposable
             Assert.Equal(one.TrackDot.FileBytes + 3 * 400 * 16 + 3 * 400 * 4, every.TrackDot.FileBytes, tolerance: 64 * 2);
             Assert.Equal(one.TrackCosine.FileBytes + 3 * 400 * 16 + 3 * 400 * 4, every.TrackCosine.FileBytes, tolerance: 64 * 2);
             Assert.True(every.ArtistCosine.FileBytes > one.ArtistCosine.FileBytes);
+            // The float vectors are kept once, in the factor matrices: no forest carries its own.
+            Assert.All(new[] { one.TrackDot, one.TrackCosine, one.ArtistCosine }, f => Assert.True(f.VectorsExternal));
             var (a, b) = (new int[10], new int[10]);
             var (sa, sb) = (new float[10], new float[10]);
             for (var u = 0; u < world.Users; u++)
@@ -36,6 +40,31 @@ public sealed class BundleForestTests : IDisposable
             one.Dispose();
             every.Dispose();
         }
+    }
+
+    [Fact]
+    public void A_bundle_whose_forests_carry_their_own_vectors_still_opens_and_answers_alike()
+    {
+        var world = new TestWorld(seed: 6, users: 30, tracks: 300, clusters: 6);
+        var forests = new BundleForestOptions { TrackTrees = 4, ArtistTrees = 2, Threads = 1 };
+        var store = new BundleStore(Path.Combine(_models.Path, "older"));
+        var manifest = world.Publish(store, "older", forests: forests);
+        var directory = store.PathOf(manifest.ModelVersion);
+        int[] expected = new int[10], actual = new int[10];
+        float[] scores = new float[10];
+        using (var current = ModelBundle.Open(directory))
+            current.TrackDot.Search(world.UserFactors.AsSpan(0, TestWorld.Factors), 10, expected, scores);
+        // As bundles were written before the forests left their vectors to the matrices, manifest included.
+        var forestPath = Path.Combine(directory, BundleFiles.TrackDotForest);
+        ForestBuilder.Build(world.TrackFactors, 300, TestWorld.Factors, new ForestOptions { Metric = Metric.Dot, Trees = 4, Seed = forests.Seed, Threads = 1 }, forestPath);
+        var rewritten = BundleManifest.Read(directory);
+        var at = rewritten.Files.FindIndex(f => f.Name == BundleFiles.TrackDotForest);
+        rewritten.Files[at] = new BundleFileEntry(BundleFiles.TrackDotForest, new FileInfo(forestPath).Length, BundleManifest.Checksum(forestPath));
+        File.WriteAllText(Path.Combine(directory, BundleManifest.FileName), rewritten.ToJson());
+        using var older = ModelBundle.Open(directory);
+        Assert.False(older.TrackDot.VectorsExternal);
+        older.TrackDot.Search(world.UserFactors.AsSpan(0, TestWorld.Factors), 10, actual, scores);
+        Assert.Equal(expected, actual);
     }
 
     private ModelBundle Open(TestWorld world, string name, BundleForestOptions forests)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using RecService.Core.Forest;
 using RecService.Core.Vectors;
 
@@ -157,10 +158,12 @@ public static class IndexCommand
         return cmd;
     }
 
-    private static void Run(string path, float[] items, int rows, int cols, float[] queries, int nq, int k, int[] sweep, int rerank, float stopSlack)
+    private static unsafe void Run(string path, float[] items, int rows, int cols, float[] queries, int nq, int k, int[] sweep, int rerank, float stopSlack)
     {
         var openClock = Stopwatch.StartNew();
-        using var index = ForestIndex.Open(path);
+        // A forest written into a bundle leaves its vectors to the bundle's matrix: the .npy vectors stand in for it.
+        using var pinned = new PinnedVectors(items);
+        using var index = ForestIndex.Open(path, new ExternalVectors(pinned.Data, rows, cols));
         double openMs = openClock.Elapsed.TotalMilliseconds;
         if (index.Count != rows || index.Dimensions != cols) throw new ArgumentException($"index is {index.Count} x {index.Dimensions}, vectors are {rows} x {cols}.");
         if (rerank >= 0) index.RerankCount = rerank;
@@ -242,5 +245,15 @@ public static class IndexCommand
             Interlocked.Add(ref total, done);
         });
         return total / clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Keeps the benchmark's vectors at a fixed address while an index built with external vectors reads them.</summary>
+    private sealed unsafe class PinnedVectors(float[] items) : IDisposable
+    {
+        private GCHandle _handle = GCHandle.Alloc(items, GCHandleType.Pinned);
+
+        public float* Data => (float*)_handle.AddrOfPinnedObject();
+
+        public void Dispose() => _handle.Free();
     }
 }

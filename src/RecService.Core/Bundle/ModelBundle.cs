@@ -99,9 +99,11 @@ public sealed unsafe class ModelBundle : IDisposable
                 owned.Add(file);
                 return file;
             }
-            ForestIndex Forest(string name, Metric metric)
+            // The forests read their float vectors (for the exact re-rank) from the bundle's factor matrices; files
+            // written before the bundle kept them once carry their own copy, and use it.
+            ForestIndex Forest(string name, Metric metric, MappedMatrix vectors)
             {
-                var forest = ForestIndex.Open(Path.Combine(directory, name));
+                var forest = ForestIndex.Open(Path.Combine(directory, name), new ExternalVectors(vectors.Data, vectors.Rows, vectors.Columns));
                 owned.Add(forest);
                 if (forest.Metric != metric) throw new InvalidDataException($"{directory}/{name}: forest metric {forest.Metric}, expected {metric}.");
                 return forest;
@@ -119,9 +121,9 @@ public sealed unsafe class ModelBundle : IDisposable
             if (manifest.Files.Any(f => f.Name == BundleFiles.TrackGram))
                 bundle._storedGram = new MappedMatrix(Section(BundleFiles.TrackGram, MappedMatrix.Kind));
             bundle.Catalog = new BundleCatalog(Section(BundleFiles.Catalog, BundleFiles.CatalogSections.Kind), bundle.Tracks.Count, bundle.Artists.Count);
-            bundle.TrackDot = Forest(BundleFiles.TrackDotForest, Metric.Dot);
-            bundle.TrackCosine = Forest(BundleFiles.TrackCosineForest, Metric.Cosine);
-            bundle.ArtistCosine = Forest(BundleFiles.ArtistCosineForest, Metric.Cosine);
+            bundle.TrackDot = Forest(BundleFiles.TrackDotForest, Metric.Dot, bundle.TrackFactors);
+            bundle.TrackCosine = Forest(BundleFiles.TrackCosineForest, Metric.Cosine, bundle.TrackFactors);
+            bundle.ArtistCosine = Forest(BundleFiles.ArtistCosineForest, Metric.Cosine, bundle.ArtistFactors);
             bundle.CheckConsistency();
             return bundle;
         }

@@ -184,13 +184,14 @@ public static class ForestBuilder
                 MaxNorm = maxNorm,
                 CodedTrees = (uint)codedTrees,
                 Seed = (ulong)(uint)options.Seed,
+                Flags = options.ExternalVectors ? ForestHeader.ExternalVectorsFlag : 0,
             };
             long length;
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 20))
             {
                 var writer = new SectionWriter(stream);
                 writer.ReserveHeader();
-                writer.Section(ref header, ForestSection.Vectors, MemoryMarshal.AsBytes(source.AsSpan()));
+                writer.Section(ref header, ForestSection.Vectors, options.ExternalVectors ? [] : MemoryMarshal.AsBytes(source.AsSpan()));
                 writer.Section(ref header, ForestSection.InverseNorms, MemoryMarshal.AsBytes(inverseNorms.AsSpan()));
                 writer.Section(ref header, ForestSection.SlotItems, MemoryMarshal.AsBytes(slotItems.AsSpan()));
                 writer.Section(ref header, ForestSection.IdSlots, MemoryMarshal.AsBytes(idSlots.AsSpan()));

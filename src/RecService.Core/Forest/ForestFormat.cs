@@ -37,6 +37,9 @@ internal unsafe struct ForestHeader
     /// <summary>"RECFRST" then 0x1A (stops `type`/`cat` on a terminal, as PNG's magic does).</summary>
     public const ulong MagicValue = 0x1A_5453_5246_4345_52UL;
     public const uint CurrentVersion = 1;
+    /// <summary>The Vectors section is empty: the reader is handed the Count x Dimensions float32 vectors by id (a bundle
+    /// keeps them once, in its factor matrix, instead of once more per forest).</summary>
+    public const uint ExternalVectorsFlag = 1;
     /// <summary>Sections start on 64-byte boundaries: a cache line, and the widest vector load (AVX-512) never splits one.</summary>
     public const int Alignment = 64;
 
@@ -63,7 +66,9 @@ internal unsafe struct ForestHeader
     public fixed ulong Sections[SectionCount * 2];
     /// <summary>CRC-32C of bytes [HeaderSize, FileLength): checked by ForestIndex.Verify, not at open (open is O(1)).</summary>
     public uint BodyCrc;
-    public fixed uint Reserved[4];
+    /// <summary><see cref="ExternalVectorsFlag"/> or 0; other bits are refused.</summary>
+    public uint Flags;
+    public fixed uint Reserved[3];
     /// <summary>CRC-32C of the 256 header bytes with this field zero: checked at every open.</summary>
     public uint HeaderCrc;
 

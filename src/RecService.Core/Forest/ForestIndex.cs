@@ -10,6 +10,17 @@ using RecService.Core.Vectors;
 namespace RecService.Core.Forest;
 
 /// <summary>
+/// The float32 vectors of a forest built with <see cref="ForestOptions.ExternalVectors"/>: Rows x Columns, row-major by
+/// item id, at a fixed address (a memory-mapped matrix) that stays valid for as long as the index is queried.
+/// </summary>
+public readonly unsafe struct ExternalVectors(float* data, int rows, int columns)
+{
+    public float* Data { get; } = data;
+    public int Rows { get; } = rows;
+    public int Columns { get; } = columns;
+}
+
+/// <summary>
 /// A forest file (see FORMAT.md) mapped read-only. Opening reads and checks the 256-byte header and the section table
 /// only, so it costs the same for any size; the OS pages the rest in as queries touch it, and replicas mapping the same
 /// file share its pages. Every index that comes out of the file during a query (child, leaf, position, item id) is
@@ -44,7 +55,7 @@ public sealed unsafe class ForestIndex : IDisposable
     /// <summary>How many leaf entries ahead the scan prefetches codes: about the number of code loads a core keeps in flight.</summary>
     private const int PrefetchDistance = 8;
 
-    private ForestIndex(string path, MemoryMappedFile file, MemoryMappedViewAccessor view, byte* basePointer, in ForestHeader header)
+    private ForestIndex(string path, MemoryMappedFile file, MemoryMappedViewAccessor view, byte* basePointer, in ForestHeader header, float* external)
     {
         _path = path;
         _file = file;
@@ -60,7 +71,7 @@ public sealed unsafe class ForestIndex : IDisposable
         _leafCount = (int)header.LeafCount;
         _nodeStride = ForestHeader.NodeStride(_padded);
         _positions = (long)_trees * _count;
-        _vectors = (float*)Section(ForestSection.Vectors);
+        _vectors = (header.Flags & ForestHeader.ExternalVectorsFlag) != 0 ? external : (float*)Section(ForestSection.Vectors);
         _inverseNorms = (float*)Section(ForestSection.InverseNorms);
         _slotItems = (int*)Section(ForestSection.SlotItems);
         _idSlots = (int*)Section(ForestSection.IdSlots);
@@ -80,6 +91,8 @@ public sealed unsafe class ForestIndex : IDisposable
     public string Path => _path;
     public Metric Metric => (Metric)_header.Metric;
     public int Count => _count;
+    /// <summary>True when the file leaves its float32 vectors to the caller (<see cref="ForestOptions.ExternalVectors"/>).</summary>
+    public bool VectorsExternal => (_header.Flags & ForestHeader.ExternalVectorsFlag) != 0;
     public int Dimensions => _dims;
     public int Trees => _trees;
     public int LeafSize => (int)_header.LeafSize;
@@ -114,10 +127,13 @@ public sealed unsafe class ForestIndex : IDisposable
     /// <summary>
     /// Opens and maps a forest file. Checks, in O(1): magic, version, header checksum, metric and sizes, that the file
     /// length matches the header (so truncation is caught), and that every section is 64-byte aligned, inside the file,
-    /// exactly as long as the counts imply, and disjoint from the others.
+    /// exactly as long as the counts imply, and disjoint from the others. A file built with external vectors takes them
+    /// in <paramref name="vectors"/> (ignored for a file that holds its own); opened without them it can be verified but
+    /// not searched.
     /// </summary>
     /// <exception cref="InvalidDataException">The file is not a forest file, or is truncated or damaged.</exception>
-    public static ForestIndex Open(string path)
+    /// <exception cref="ArgumentException">The external vectors are not Count x Dimensions.</exception>
+    public static ForestIndex Open(string path, ExternalVectors? vectors = null)
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Forest files are little-endian; big-endian hosts are not supported.");
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, FileOptions.RandomAccess);
@@ -136,7 +152,14 @@ public sealed unsafe class ForestIndex : IDisposable
             pointer += view.PointerOffset;
             var header = Unsafe.ReadUnaligned<ForestHeader>(pointer);
             ValidateHeader(path, in header, length);
-            return new ForestIndex(path, file, view, pointer, in header);
+            float* external = null;
+            if ((header.Flags & ForestHeader.ExternalVectorsFlag) != 0 && vectors is { } v)
+            {
+                if (v.Rows != header.Count || v.Columns != header.Dimensions || v.Data == null)
+                    throw new ArgumentException($"{path}: the forest holds {header.Count} x {header.Dimensions} vectors; it was handed {v.Rows} x {v.Columns}.", nameof(vectors));
+                external = v.Data;
+            }
+            return new ForestIndex(path, file, view, pointer, in header, external);
         }
         catch
         {
@@ -156,6 +179,7 @@ public sealed unsafe class ForestIndex : IDisposable
         if (h.FileLength != (ulong)fileLength)
             throw Corrupt(path, h.FileLength > (ulong)fileLength ? $"truncated: header says {h.FileLength} bytes, file has {fileLength}" : $"header says {h.FileLength} bytes, file has {fileLength}");
         if (h.Metric is not ((uint)Metric.Cosine or (uint)Metric.Dot)) throw Corrupt(path, $"unknown metric {h.Metric}");
+        if ((h.Flags & ~ForestHeader.ExternalVectorsFlag) != 0) throw Corrupt(path, $"unknown flags 0x{h.Flags:x}");
         if (h.Dimensions is < 1 or > VectorMath.MaxQuantizedDimensions) throw Corrupt(path, $"dimensions {h.Dimensions} out of range");
         if (h.PaddedDimensions != (uint)VectorMath.RoundUp((int)h.Dimensions, 16)) throw Corrupt(path, $"padded dimensions {h.PaddedDimensions} do not match {h.Dimensions}");
         if (h.Count is < 1 or > int.MaxValue) throw Corrupt(path, $"item count {h.Count} out of range");
@@ -168,7 +192,7 @@ public sealed unsafe class ForestIndex : IDisposable
 
         ulong count = h.Count, padded = h.PaddedDimensions;
         Span<ulong> expected = stackalloc ulong[ForestHeader.SectionCount];
-        expected[(int)ForestSection.Vectors] = count * h.Dimensions * sizeof(float);
+        expected[(int)ForestSection.Vectors] = (h.Flags & ForestHeader.ExternalVectorsFlag) != 0 ? 0 : count * h.Dimensions * sizeof(float);
         expected[(int)ForestSection.InverseNorms] = count * sizeof(float);
         expected[(int)ForestSection.SlotItems] = count * sizeof(int);
         expected[(int)ForestSection.IdSlots] = count * sizeof(int);
@@ -249,6 +273,7 @@ public sealed unsafe class ForestIndex : IDisposable
     {
         if ((uint)item >= (uint)_count) throw new ArgumentOutOfRangeException(nameof(item), item, $"Item must be in [0, {_count}).");
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        RequireVectors();
         return new ReadOnlySpan<float>(_vectors + (long)item * _dims, _dims);
     }
 
@@ -285,6 +310,7 @@ public sealed unsafe class ForestIndex : IDisposable
         float stopSlack = -1)
     {
         if ((uint)item >= (uint)_count) throw new ArgumentOutOfRangeException(nameof(item), item, $"Item must be in [0, {_count}).");
+        RequireVectors();
         AddRef();
         try { return SearchCore(new ReadOnlySpan<float>(_vectors + (long)item * _dims, _dims), k, ids, scores, searchK, excluded, item, stopSlack); }
         finally { Release(); }
@@ -295,6 +321,7 @@ public sealed unsafe class ForestIndex : IDisposable
     {
         k = Math.Min(k, Math.Min(ids.Length, scores.Length));
         if (k <= 0) return 0;
+        RequireVectors(); // the exact re-rank reads them
         if (searchK < 0) searchK = DefaultSearchK;
         if (stopSlack < 0) stopSlack = DefaultStopSlack;
         if (searchK >= _count || !float.IsFinite(stopSlack)) stopSlack = 0; // asked to scan everything: no early stop
@@ -471,6 +498,11 @@ public sealed unsafe class ForestIndex : IDisposable
     /// above <paramref name="stopCut"/> (score units; -inf while the stop does not apply).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Hopeless(float key, float stopScale, float bestPossible, float stopCut) => bestPossible * (1f + stopScale * key) < stopCut;
+
+    private void RequireVectors()
+    {
+        if (_vectors == null) throw new InvalidOperationException($"{_path} was built with external vectors and opened without them: it can be verified, not searched.");
+    }
 
     private int SlotOf(int id)
     {

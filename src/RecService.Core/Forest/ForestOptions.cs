@@ -44,6 +44,10 @@ public sealed record ForestOptions
         };
     }
 
+    /// <summary>Leaves the float32 vectors out of the file: whoever opens it hands them in (<see cref="ForestIndex.Open(string, ExternalVectors?)"/>),
+    /// as a bundle does from the factor matrix it stores anyway (256 MB per track forest at 1M x 64).</summary>
+    public bool ExternalVectors { get; init; }
+
     public int Seed { get; init; } = 1;
 
     /// <summary>Build threads; 0 means all cores.</summary>
