@@ -68,14 +68,14 @@ public static class BundleWriter
             .Write(Path.Combine(directory, BundleFiles.Catalog));
 
         // The forests read their vectors from the factor matrices written above (ModelBundle.Open hands them in).
-        var trackOptions = new ForestOptions
+        var forestOptions = new ForestOptions
         {
             Trees = forests.TrackTrees, CodedTrees = forests.CodedTrees, ExternalVectors = true, Seed = forests.Seed, Threads = forests.Threads,
         };
-        ForestBuilder.Build(c.TrackFactors, c.TrackIds.Count, c.Factors, trackOptions with { Metric = Metric.Dot }, Path.Combine(directory, BundleFiles.TrackDotForest));
-        ForestBuilder.Build(c.TrackFactors, c.TrackIds.Count, c.Factors, trackOptions with { Metric = Metric.Cosine }, Path.Combine(directory, BundleFiles.TrackCosineForest));
+        ForestBuilder.Build(c.TrackFactors, c.TrackIds.Count, c.Factors, forestOptions with { Metric = Metric.Dot }, Path.Combine(directory, BundleFiles.TrackDotForest));
+        ForestBuilder.Build(c.TrackFactors, c.TrackIds.Count, c.Factors, forestOptions with { Metric = Metric.Cosine }, Path.Combine(directory, BundleFiles.TrackCosineForest));
         ForestBuilder.Build(c.ArtistFactors, c.ArtistIds.Count, c.ArtistFactorCount,
-            trackOptions with { Trees = forests.ArtistTrees, Metric = Metric.Cosine },
+            forestOptions with { Trees = forests.ArtistTrees, Metric = Metric.Cosine },
             Path.Combine(directory, BundleFiles.ArtistCosineForest));
     }
 
