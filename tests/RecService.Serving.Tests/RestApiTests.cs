@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text.Json;
+using Google.Protobuf;
+using RecService.Api.V1;
 
 namespace RecService.Serving.Tests;
 
@@ -27,6 +29,52 @@ public sealed class RestApiTests(ServedWorld served) : IClassFixture<ServedWorld
         Assert.Equal(served.Manifest.ModelVersion, body.GetProperty("modelVersion").GetString());
         var played = served.World.Played.RowIndices(5).ToArray().Select(TestWorld.TrackId).ToHashSet();
         Assert.DoesNotContain(items, i => played.Contains(i.GetProperty("id").GetString()!));
+    }
+
+    /// <summary>
+    /// REST Recommend is written by the replica's own JSON writer (RecommendJson), not by transcoding: it must say what
+    /// transcoding would say for the gRPC answer, with transcoding's settings: every field of the message (a field added
+    /// to the proto and not to the writer fails here), proto3 JSON names in field number order, equal values, and
+    /// floats as System.Text.Json writes them.
+    /// </summary>
+    [Theory]
+    [InlineData("user-5", 7, "")]
+    [InlineData("user-11", 30, "&excludePlayed=false")]
+    [InlineData("nobody-at-all", 4, "")]
+    public async Task Recommendations_json_is_the_grpc_answer_as_transcoding_writes_it(string user, int count, string query)
+    {
+        var request = new RecommendRequest { UserId = user, Count = count };
+        if (query.Contains("excludePlayed=false")) request.ExcludePlayed = false;
+        var message = await served.Replica.Client.RecommendAsync(request);
+        using var response = await Http.GetAsync($"/v1/users/{user}/recommendations?count={count}{query}");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+        var body = await Json(response);
+        Assert.Equal(count, message.Items.Count);
+        AssertTranscoded(message, body);
+        Assert.Contains(message.Items, i => i.Reason.Length > 0);
+    }
+
+    private static void AssertTranscoded(IMessage message, JsonElement json)
+    {
+        var fields = message.Descriptor.Fields.InFieldNumberOrder();
+        Assert.Equal(fields.Select(f => f.JsonName), json.EnumerateObject().Select(p => p.Name));
+        foreach (var field in fields)
+        {
+            var value = field.Accessor.GetValue(message);
+            var element = json.GetProperty(field.JsonName);
+            switch (value)
+            {
+                case System.Collections.IList list:
+                    Assert.Equal(list.Count, element.GetArrayLength());
+                    for (var i = 0; i < list.Count; i++) AssertTranscoded((IMessage)list[i]!, element[i]);
+                    break;
+                case string text: Assert.Equal(text, element.GetString()); break;
+                case bool flag: Assert.Equal(flag, element.GetBoolean()); break;
+                case float number: Assert.Equal(JsonSerializer.Serialize(number), element.GetRawText()); break;
+                default: Assert.Fail($"field {field.Name}: no check for {value?.GetType().Name ?? "null"}"); break;
+            }
+        }
     }
 
     [Fact]
@@ -84,9 +132,11 @@ public sealed class RestApiTests(ServedWorld served) : IClassFixture<ServedWorld
         Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync("/readyz")).StatusCode);
         await served.Replica.Client.GetModelInfoAsync(new Api.V1.GetModelInfoRequest());
         await Http.GetAsync("/v1/tracks/nope/similar");
+        await Http.GetAsync("/v1/users/user-3/recommendations?count=2");
         // Metrics are collected on scrape; the histogram carries the method, status and transport.
         string metrics = "";
-        for (var attempt = 0; attempt < 50 && !metrics.Contains("grpc_status=\"NotFound\""); attempt++)
+        static bool RestRecommend(string line) => line.Contains("rpc_method=\"Recommend\"") && line.Contains("transport=\"rest\"");
+        for (var attempt = 0; attempt < 50 && !(metrics.Contains("grpc_status=\"NotFound\"") && metrics.Split('\n').Any(RestRecommend)); attempt++)
         {
             metrics = await Http.GetStringAsync("/metrics");
             await Task.Delay(100);
@@ -96,6 +146,9 @@ public sealed class RestApiTests(ServedWorld served) : IClassFixture<ServedWorld
         Assert.Contains("grpc_status=\"NotFound\"", metrics);
         Assert.Contains("transport=\"rest\"", metrics);
         Assert.Contains("transport=\"grpc\"", metrics);
+        // REST Recommend is served by RecommendJson and counted as Recommend.
+        Assert.Contains(metrics.Split('\n'), RestRecommend);
+        Assert.DoesNotContain("rpc_method=\"RecommendJson\"", metrics);
         Assert.Contains($"model_version=\"{served.Manifest.ModelVersion}\"", metrics);
         Assert.Contains("recservice_model_age_seconds", metrics);
         Assert.Contains("dotnet_gc_collections_total", metrics); // the runtime's own meter: GC, heap, thread pool

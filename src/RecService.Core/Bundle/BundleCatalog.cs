@@ -84,6 +84,8 @@ public sealed unsafe class BundleCatalog
 
     public string Title(int track) => _titles[track];
     public string ArtistName(int artist) => _artistNames[artist];
+    public ReadOnlySpan<byte> TitleUtf8(int track) => _titles.Utf8(track);
+    public ReadOnlySpan<byte> ArtistNameUtf8(int artist) => _artistNames.Utf8(artist);
 
     public float Popularity(int track) =>
         (uint)track < (uint)TrackCount ? _popularity[track] : throw new ArgumentOutOfRangeException(nameof(track));

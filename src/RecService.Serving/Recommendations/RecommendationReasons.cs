@@ -1,3 +1,4 @@
+using System.Text;
 using RecService.Core.Bundle;
 using RecService.Core.Vectors;
 
@@ -16,7 +17,11 @@ public sealed class RecommendationReasons
     /// <summary>Phrases are kept per artist up to this many artists (8 MB of references); past it they are built per item.</summary>
     public const int MaxCachedPhrases = 1 << 20;
 
-    private const string PhrasePrefix = "because you listen to ";
+    public const string PhrasePrefix = "because you listen to ";
+    private static readonly byte[] PhrasePrefixUtf8 = Encoding.UTF8.GetBytes(PhrasePrefix);
+
+    /// <summary>The reason given to a popular track recommended to a user the model cannot place.</summary>
+    public const string PopularReason = "popular right now";
 
     /// <summary>The phrases of one bundle's artists, filled as they are asked for.</summary>
     private sealed record Phrases(ModelBundle Bundle, string?[] ByArtist);
@@ -132,6 +137,19 @@ public sealed class RecommendationReasons
             Volatile.Write(ref _phrases, phrases);
         }
         return phrases.ByArtist[artist] ??= string.Concat(PhrasePrefix, bundle.Catalog.ArtistName(artist));
+    }
+
+    /// <summary>
+    /// <see cref="Phrase"/> as UTF-8 into <paramref name="destination"/>, from the bundle's own bytes: the REST writer
+    /// needs no string. Returns the length, or -1 when it does not fit.
+    /// </summary>
+    public static int PhraseUtf8(ModelBundle bundle, int artist, Span<byte> destination)
+    {
+        var name = bundle.Catalog.ArtistNameUtf8(artist);
+        if (PhrasePrefixUtf8.Length + name.Length > destination.Length) return -1;
+        PhrasePrefixUtf8.CopyTo(destination);
+        name.CopyTo(destination[PhrasePrefixUtf8.Length..]);
+        return PhrasePrefixUtf8.Length + name.Length;
     }
 
     private static T[] Buffer<T>(ref T[]? buffer, int length) =>

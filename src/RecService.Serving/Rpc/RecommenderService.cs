@@ -1,4 +1,5 @@
 using System.Buffers;
+using Google.Api;
 using Grpc.Core;
 using RecService.Api.V1;
 using RecService.Core.Bundle;
@@ -28,7 +29,14 @@ public sealed class RecommenderService(
     public const int MaxExcludedTracks = 1000;
     public const int MaxPlayCount = 10_000;
 
-    public override async Task<RecommendResponse> Recommend(RecommendRequest request, ServerCallContext context)
+    public override Task<RecommendResponse> Recommend(RecommendRequest request, ServerCallContext context) =>
+        Recommend(request, context, static (service, bundle, list) => service.Message(bundle, list));
+
+    public override Task<HttpBody> RecommendJson(RecommendRequest request, ServerCallContext context) =>
+        Recommend(request, context, static (_, bundle, list) => new HttpBody { ContentType = RecommendationJson.ContentType, Data = RecommendationJson.Write(bundle, list) });
+
+    /// <summary>Validates the request, makes the list on the leased bundle and renders it while the lease holds.</summary>
+    private async Task<T> Recommend<T>(RecommendRequest request, ServerCallContext context, Func<RecommenderService, ModelBundle, RecommendationList, T> render)
     {
         RpcErrors.RequireId(request.UserId, "user_id");
         var count = RpcErrors.Count(request.Count, DefaultTracks, RecommendationEngine.MaxCount);
@@ -47,35 +55,40 @@ public sealed class RecommenderService(
             }
             using var list = await users.ForUserAsync(bundle, request.UserId, count, !request.HasExcludePlayed || request.ExcludePlayed,
                 new ArraySegment<int>(excluded, 0, nExcluded));
-            var response = new RecommendResponse
-            {
-                ModelVersion = bundle.Version,
-                Fallback = list.Source == RecommendationSource.Popular,
-                Source = list.Source.Name(),
-                Degraded = list.Degraded,
-            };
-            response.Items.Capacity = list.Count; // one array, not four as the list grows
-            for (var i = 0; i < list.Count; i++)
-            {
-                var item = TrackItem(bundle, list.Tracks[i], list.Scores[i]);
-                var because = list.ReasonArtists[i];
-                if (because >= 0)
-                {
-                    // Most reasons name the track's own artist: reuse the strings already decoded for the item.
-                    var own = because == bundle.Catalog.ArtistOf(list.Tracks[i]);
-                    item.ReasonArtistId = own ? item.ArtistId : bundle.Artists[because];
-                    item.Reason = reasons.Phrase(bundle, because);
-                }
-                else if (list.Source == RecommendationSource.Popular) item.Reason = "popular right now";
-                response.Items.Add(item);
-            }
             if (list.Degraded) RpcErrors.MarkDegraded(context);
-            return response;
+            return render(this, bundle, list);
         }
         finally
         {
             ArrayPool<int>.Shared.Return(excluded);
         }
+    }
+
+    private RecommendResponse Message(ModelBundle bundle, RecommendationList list)
+    {
+        var response = new RecommendResponse
+        {
+            ModelVersion = bundle.Version,
+            Fallback = list.Source == RecommendationSource.Popular,
+            Source = list.Source.Name(),
+            Degraded = list.Degraded,
+        };
+        response.Items.Capacity = list.Count; // one array, not four as the list grows
+        for (var i = 0; i < list.Count; i++)
+        {
+            var item = TrackItem(bundle, list.Tracks[i], list.Scores[i]);
+            var because = list.ReasonArtists[i];
+            if (because >= 0)
+            {
+                // Most reasons name the track's own artist: reuse the strings already decoded for the item.
+                var own = because == bundle.Catalog.ArtistOf(list.Tracks[i]);
+                item.ReasonArtistId = own ? item.ArtistId : bundle.Artists[because];
+                item.Reason = reasons.Phrase(bundle, because);
+            }
+            else if (list.Source == RecommendationSource.Popular) item.Reason = RecommendationReasons.PopularReason;
+            response.Items.Add(item);
+        }
+        return response;
     }
 
     public override async Task<RecordPlaysResponse> RecordPlays(RecordPlaysRequest request, ServerCallContext context)

@@ -15,6 +15,13 @@ public sealed class RpcMetricsInterceptor(ServingMetrics metrics) : Interceptor
     // "/recservice.v1.Recommender/Recommend" -> "Recommend", computed once per method rather than per call.
     private static readonly ConcurrentDictionary<string, string> ShortNames = new();
 
+    /// <summary>The method's own name, except that REST's rendering of Recommend (RecommendJson) counts as Recommend.</summary>
+    private static string ShortName(string method)
+    {
+        var name = method[(method.LastIndexOf('/') + 1)..];
+        return name == nameof(RecommenderService.RecommendJson) ? nameof(RecommenderService.Recommend) : name;
+    }
+
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
@@ -36,7 +43,7 @@ public sealed class RpcMetricsInterceptor(ServingMetrics metrics) : Interceptor
         }
         finally
         {
-            var method = ShortNames.GetOrAdd(context.Method, m => m[(m.LastIndexOf('/') + 1)..]);
+            var method = ShortNames.GetOrAdd(context.Method, ShortName);
             var contentType = context.GetHttpContext().Request.ContentType;
             var transport = contentType is not null && contentType.StartsWith("application/grpc", StringComparison.Ordinal) ? "grpc" : "rest";
             metrics.RecordRpc(method, status.ToString(), transport, Stopwatch.GetElapsedTime(start).TotalSeconds);
