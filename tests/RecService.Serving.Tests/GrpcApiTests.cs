@@ -10,6 +10,18 @@ public sealed class GrpcApiTests(ServedWorld served) : IClassFixture<ServedWorld
     private TestWorld World => served.World;
 
     [Fact]
+    public async Task RecommendJson_over_grpc_carries_the_rest_body()
+    {
+        var user = TestWorld.UserId(4);
+        var body = await Client.RecommendJsonAsync(new RecommendRequest { UserId = user, Count = 5 });
+        Assert.Equal("application/json; charset=utf-8", body.ContentType);
+        var rest = await served.Replica.Http.GetByteArrayAsync($"/v1/users/{user}/recommendations?count=5");
+        Assert.Equal(rest, body.Data.ToByteArray());
+        var ex = await Assert.ThrowsAsync<RpcException>(async () => await Client.RecommendJsonAsync(new RecommendRequest { UserId = user, Count = 501 }));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+    }
+
+    [Fact]
     public async Task Recommend_returns_the_users_best_unplayed_tracks()
     {
         var hits = 0;
