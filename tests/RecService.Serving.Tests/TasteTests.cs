@@ -132,6 +132,22 @@ public sealed class TasteFoldInTests : IDisposable
     }
 
     [Fact]
+    public void An_artists_tracks_are_the_catalog_tracks_of_that_artist_in_order()
+    {
+        var catalog = _bundle.Catalog;
+        var seen = 0;
+        for (var a = 0; a < catalog.ArtistCount; a++)
+        {
+            var expected = Enumerable.Range(0, catalog.TrackCount).Where(t => catalog.ArtistOf(t) == a).ToArray();
+            Assert.Equal(expected, catalog.TracksOf(a).ToArray());
+            seen += expected.Length;
+        }
+        Assert.Equal(catalog.TrackCount, seen);
+        Assert.Throws<ArgumentOutOfRangeException>(() => catalog.TracksOf(catalog.ArtistCount).Length);
+        Assert.Throws<ArgumentOutOfRangeException>(() => catalog.TracksOf(-1).Length);
+    }
+
+    [Fact]
     public void A_reason_phrase_names_the_artist_and_is_made_once_per_bundle()
     {
         var reasons = new RecommendationReasons();

@@ -42,6 +42,34 @@ public sealed unsafe class BundleCatalog
         return (uint)artist < (uint)ArtistCount ? artist : throw new InvalidDataException($"{_path}: track {track} has artist {artist} outside {ArtistCount}.");
     }
 
+    /// <summary>The artist's tracks in ascending order (artist-seeded radio starts from them).</summary>
+    public ReadOnlySpan<int> TracksOf(int artist)
+    {
+        if ((uint)artist >= (uint)ArtistCount) throw new ArgumentOutOfRangeException(nameof(artist), artist, $"Artist must be in [0, {ArtistCount}).");
+        var index = _artistTracks ?? BuildArtistTracks();
+        return index.Tracks.AsSpan(index.Starts[artist], index.Starts[artist + 1] - index.Starts[artist]);
+    }
+
+    /// <summary>Tracks grouped by artist: Starts[a]..Starts[a + 1] index Tracks.</summary>
+    private sealed record ArtistTrackIndex(int[] Starts, int[] Tracks);
+
+    // Built on first use, not at load: only artist radio needs it, and one counting pass over the track -> artist
+    // column (a few ms and 4 bytes a track at 1M tracks) replaces a pass over the whole catalog per station.
+    private ArtistTrackIndex? _artistTracks;
+
+    private ArtistTrackIndex BuildArtistTracks()
+    {
+        var starts = new int[ArtistCount + 1];
+        for (var t = 0; t < TrackCount; t++) starts[ArtistOf(t) + 1]++;
+        for (var a = 0; a < ArtistCount; a++) starts[a + 1] += starts[a];
+        var next = starts[..^1];
+        var tracks = new int[TrackCount];
+        for (var t = 0; t < TrackCount; t++) tracks[next[_trackArtist[t]]++] = t;
+        var index = new ArtistTrackIndex(starts, tracks);
+        // Racing builders make equal indexes; whichever is published first is kept.
+        return Interlocked.CompareExchange(ref _artistTracks, index, null) ?? index;
+    }
+
     /// <summary>The track's artist, or -1 when the track or its stored artist is out of range: for hints, which must not throw.</summary>
     public int ArtistOrNone(int track) =>
         (uint)track < (uint)TrackCount && _trackArtist[track] is var artist && (uint)artist < (uint)ArtistCount ? artist : -1;

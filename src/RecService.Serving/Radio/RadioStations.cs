@@ -188,9 +188,8 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
         var sum = new float[bundle.Factors];
         var unit = new float[bundle.Factors];
         var found = 0;
-        for (var t = 0; t < bundle.Tracks.Count; t++)
+        foreach (var t in bundle.Catalog.TracksOf(artist))
         {
-            if (bundle.Catalog.ArtistOf(t) != artist) continue;
             // The cosine forest stores 1/|y| for every track (0 for a zero vector): read, not recomputed.
             var inverseNorm = bundle.TrackCosine.InverseNorm(t);
             if (!(inverseNorm > 0)) continue;
