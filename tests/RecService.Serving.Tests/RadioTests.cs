@@ -154,6 +154,39 @@ public sealed class RadioTests
     }
 
     [Fact]
+    public async Task Station_tracks_are_scored_by_cosine_with_the_seed_or_the_liked_track()
+    {
+        using var models = new TempDirectory();
+        var world = new TestWorld(seed: 45);
+        var manifest = world.Publish(new BundleStore(models.Path));
+        await using var replica = await Replica.StartAsync(models.Path);
+        await replica.WaitForVersionAsync(manifest.ModelVersion);
+        float[] Row(int t) => world.TrackFactors.AsSpan(t * TestWorld.Factors, TestWorld.Factors).ToArray();
+        static float Cosine(float[] a, float[] b) => System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(a, b);
+
+        var byTrack = await replica.Radio.StartRadioAsync(new StartRadioRequest { TrackId = TestWorld.TrackId(9), Count = 8 });
+        Assert.Equal(TestWorld.TrackId(9), byTrack.Items[0].Id);
+        Assert.Equal(1f, byTrack.Items[0].Score, 1e-5f);
+        Assert.All(byTrack.Items, i => Assert.Equal(Cosine(Row(Track(i.Id)), Row(9)), i.Score, 1e-4f));
+        Assert.Contains(byTrack.Items, i => i.Score is > 0f and < 0.999f);
+
+        await replica.Radio.FeedbackAsync(new FeedbackRequest { StationId = byTrack.StationId, TrackId = TestWorld.TrackId(30), Thumb = Thumb.Up });
+        var liked = await replica.Radio.NextTracksAsync(new NextTracksRequest { StationId = byTrack.StationId, Count = 5 });
+        Assert.All(liked.Items, i => Assert.Equal(Cosine(Row(Track(i.Id)), Row(30)), i.Score, 1e-4f));
+
+        var byArtist = await replica.Radio.StartRadioAsync(new StartRadioRequest { ArtistId = TestWorld.ArtistId(3), Count = 8 });
+        var direction = new float[TestWorld.Factors];
+        for (var t = 0; t < world.TrackCluster.Length; t++)
+            if (world.TrackCluster[t] == 3)
+            {
+                var row = Row(t);
+                System.Numerics.Tensors.TensorPrimitives.Divide(row, System.Numerics.Tensors.TensorPrimitives.Norm(row), row);
+                System.Numerics.Tensors.TensorPrimitives.Add(direction, row, direction);
+            }
+        Assert.All(byArtist.Items, i => Assert.Equal(Cosine(Row(Track(i.Id)), direction), i.Score, 1e-4f));
+    }
+
+    [Fact]
     public async Task Without_redis_an_artist_station_runs_in_process_with_a_few_tracks_per_artist()
     {
         using var models = new TempDirectory();

@@ -182,6 +182,39 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
         }
     }
 
+    /// <summary>
+    /// The unit vector a station's seed stands for in this model: the seed track's, or the direction of its artist's
+    /// tracks; null when the model does not know the seed. Items are scored against it.
+    /// </summary>
+    public static float[]? SeedDirection(ModelBundle bundle, RadioStation station)
+    {
+        float[]? direction;
+        if (station.SeedKind == StationSeedKind.Track)
+        {
+            var track = bundle.Tracks.IndexOf(station.SeedId);
+            if (track < 0) return null;
+            direction = bundle.TrackFactors.Row(track).ToArray();
+        }
+        else
+        {
+            var artist = bundle.Artists.IndexOf(station.SeedId);
+            direction = artist < 0 ? null : ArtistDirection(bundle, artist);
+        }
+        if (direction is null) return null;
+        var norm = TensorPrimitives.Norm(direction);
+        if (!(norm > 0)) return null;
+        TensorPrimitives.Divide(direction, norm, direction);
+        return direction;
+    }
+
+    /// <summary>Cosine of a track's vector with a unit <paramref name="direction"/> (0 for a zero track vector).</summary>
+    public static float Similarity(ModelBundle bundle, int track, ReadOnlySpan<float> direction) =>
+        TensorPrimitives.Dot(bundle.TrackFactors.Row(track), direction) * bundle.TrackCosine.InverseNorm(track);
+
+    /// <summary>Cosine of two tracks' vectors.</summary>
+    public static float Similarity(ModelBundle bundle, int track, int other) =>
+        TensorPrimitives.Dot(bundle.TrackFactors.Row(track), bundle.TrackFactors.Row(other)) * bundle.TrackCosine.InverseNorm(track) * bundle.TrackCosine.InverseNorm(other);
+
     /// <summary>The mean of the artist's unit track vectors (track space: artist vectors come from another model); null if it has no tracks.</summary>
     private static float[]? ArtistDirection(ModelBundle bundle, int artist)
     {
