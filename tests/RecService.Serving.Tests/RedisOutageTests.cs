@@ -100,6 +100,21 @@ public sealed class RedisOutageTests
             } while (again.Degraded && DateTime.UtcNow < deadline);
             Assert.False(again.Degraded, "still degraded 20 s after Redis came back");
             Assert.False((await replica.Client.RecordPlaysAsync(Plays("listener-c", clusterTracks))).Degraded);
+            // listener-b's plays, kept by this replica during the outage, move to Redis on the user's next call, and
+            // from then on another replica (with nothing of its own) sees them.
+            var first = await replica.Client.RecommendAsync(new RecommendRequest { UserId = "listener-b" });
+            Assert.Equal("realtime", first.Source);
+            await using (var other = await Replica.StartAsync(models.Path, redis: redis.Configuration))
+            {
+                await other.WaitForVersionAsync(manifest.ModelVersion);
+                var seen = await other.Client.RecommendAsync(new RecommendRequest { UserId = "listener-b" });
+                Assert.False(seen.Degraded);
+                Assert.Equal("realtime", seen.Source);
+                Assert.Equal(first.Items.Select(i => i.Id), seen.Items.Select(i => i.Id));
+            }
+            // Moved, not copied: this replica's answer is unchanged (its plays are not counted twice).
+            var after = await replica.Client.RecommendAsync(new RecommendRequest { UserId = "listener-b" });
+            Assert.Equal(first.Items.Select(i => (i.Id, i.Score)), after.Items.Select(i => (i.Id, i.Score)));
             // The station made during the outage carries over into Redis on its next change (a call that still
             // times out on a busy machine continues it locally; either way nothing repeats).
             var heard = outageStation.Items.Concat(outageNext.Items).Select(i => i.Id).ToList();

@@ -20,7 +20,8 @@ public readonly record struct AppendedPlays(int Kept, bool Degraded);
 /// <summary>
 /// Plays users made since the model was trained (RecordPlays), per user: a Redis hash (track id -> count) under
 /// <c>{prefix}plays:{user}</c> with a sliding TTL, so any replica sees them. Without Redis, or while it is down, they
-/// go to in-process state; reads merge both, so plays taken during an outage still count on the replica that took them.
+/// go to in-process state; reads merge both, so plays taken during an outage still count on the replica that took them,
+/// and the first read that reaches Redis again moves them there.
 /// Each holds at most <see cref="ServingOptions.MaxFreshTracks"/> distinct tracks per user.
 /// </summary>
 public sealed class FreshPlayStore(RedisLink redis, IOptions<ServingOptions> options) : IDisposable
@@ -49,21 +50,31 @@ public sealed class FreshPlayStore(RedisLink redis, IOptions<ServingOptions> opt
     /// (Redis configured but unreachable).</summary>
     public async ValueTask<AppendedPlays> AppendAsync(string userId, IReadOnlyList<TrackPlays> plays)
     {
-        var limit = options.Value.MaxFreshTracks;
         if (redis.Configured)
         {
-            var key = redis.Key(KeyKind, userId);
-            var args = new RedisValue[2 + 2 * plays.Count];
-            args[0] = limit;
-            args[1] = (long)options.Value.FreshPlaysTtl.TotalMilliseconds;
-            for (var i = 0; i < plays.Count; i++)
-            {
-                args[2 + 2 * i] = plays[i].TrackId;
-                args[3 + 2 * i] = plays[i].Count;
-            }
-            var answer = await redis.TryAsync("record_plays", async db => (int)(long)await db.ScriptEvaluateAsync(AppendScript, [key], args));
+            var answer = await AppendSharedAsync("record_plays", userId, plays);
             if (answer.Answered) return new AppendedPlays(answer.Value, false);
         }
+        return new AppendedPlays(AppendLocal(userId, plays), redis.Configured);
+    }
+
+    private async ValueTask<RedisAnswer<int>> AppendSharedAsync(string operation, string userId, IReadOnlyList<TrackPlays> plays)
+    {
+        var key = redis.Key(KeyKind, userId);
+        var args = new RedisValue[2 + 2 * plays.Count];
+        args[0] = options.Value.MaxFreshTracks;
+        args[1] = (long)options.Value.FreshPlaysTtl.TotalMilliseconds;
+        for (var i = 0; i < plays.Count; i++)
+        {
+            args[2 + 2 * i] = plays[i].TrackId;
+            args[3 + 2 * i] = plays[i].Count;
+        }
+        return await redis.TryAsync(operation, async db => (int)(long)await db.ScriptEvaluateAsync(AppendScript, [key], args));
+    }
+
+    private int AppendLocal(string userId, IReadOnlyList<TrackPlays> plays)
+    {
+        var limit = options.Value.MaxFreshTracks;
         var local = _local.GetOrAdd(userId, () => new ConcurrentDictionary<string, long>());
         var held = local.Count;
         var kept = 0;
@@ -75,7 +86,7 @@ public sealed class FreshPlayStore(RedisLink redis, IOptions<ServingOptions> opt
             else local.AddOrUpdate(p.TrackId, p.Count, (_, c) => c + p.Count);
             kept++;
         }
-        return new AppendedPlays(kept, redis.Configured);
+        return kept;
     }
 
     public async ValueTask<FreshPlays> GetAsync(string userId)
@@ -90,7 +101,24 @@ public sealed class FreshPlayStore(RedisLink redis, IOptions<ServingOptions> opt
         {
             if (entry.Value.TryParse(out long count) && count > 0) list.Add(new TrackPlays(entry.Name!, count));
         }
-        return new FreshPlays(local is null ? list : Snapshot(local, list), answer.Degraded);
+        if (local is null) return new FreshPlays(list, answer.Degraded);
+        list = Snapshot(local, list);
+        if (answer.Answered) await CarryOverAsync(userId, local);
+        return new FreshPlays(list, answer.Degraded);
+    }
+
+    /// <summary>
+    /// Plays this replica kept while Redis was unreachable move to Redis on the user's first read once it answers, so
+    /// every replica sees them from then on (within the user's bound). If Redis fails again meanwhile they stay here.
+    /// A play recorded locally by a call racing this one (Redis failing for that call alone) can be left out.
+    /// </summary>
+    private async ValueTask CarryOverAsync(string userId, ConcurrentDictionary<string, long> local)
+    {
+        _local.Remove(userId);
+        var plays = local.Select(p => new TrackPlays(p.Key, p.Value)).ToList();
+        if (plays.Count == 0) return;
+        var moved = await AppendSharedAsync("carry_over_plays", userId, plays);
+        if (!moved.Answered) AppendLocal(userId, plays);
     }
 
     private static List<TrackPlays> Snapshot(ConcurrentDictionary<string, long> local, List<TrackPlays> into)
