@@ -77,6 +77,7 @@ public static class ReplicaHost
         builder.Services.AddSingleton<RadioStations>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BundleWatcher>());
 
+        // Transcoding's JSON settings stay at their defaults: RecommendationJson writes REST Recommend as they do.
         builder.Services.AddGrpc(o => o.Interceptors.Add<RpcMetricsInterceptor>()).AddJsonTranscoding();
         builder.Services.AddGrpcReflection();
         // gRPC health: "" (and "recservice.v1.Recommender") is SERVING once a model is loaded (readiness);

@@ -172,6 +172,8 @@ public sealed class RadioTests
 
         await replica.Radio.FeedbackAsync(new FeedbackRequest { StationId = byTrack.StationId, TrackId = TestWorld.TrackId(30), Thumb = Thumb.Up });
         var liked = await replica.Radio.NextTracksAsync(new NextTracksRequest { StationId = byTrack.StationId, Count = 5 });
+        Assert.Equal(5, liked.Items.Count);
+        Assert.All(liked.Items, i => Assert.StartsWith("because you liked", i.Reason));
         Assert.All(liked.Items, i => Assert.Equal(Cosine(Row(Track(i.Id)), Row(30)), i.Score, 1e-4f));
 
         var byArtist = await replica.Radio.StartRadioAsync(new StartRadioRequest { ArtistId = TestWorld.ArtistId(3), Count = 8 });

@@ -74,6 +74,8 @@ public sealed class RedisOutageTests
             // New plays and stations are kept by this replica meanwhile, and used.
             var recorded = await Timed(() => replica.Client.RecordPlaysAsync(Plays("listener-b", clusterTracks)).ResponseAsync);
             Assert.True(recorded.Degraded);
+            string[] racers = ["racer-0", "racer-1", "racer-2", "racer-3", "racer-4"]; // the same plays as listener-b
+            foreach (var racer in racers) Assert.True((await Timed(() => replica.Client.RecordPlaysAsync(Plays(racer, clusterTracks)).ResponseAsync)).Degraded);
             var local = await Timed(() => replica.Client.RecommendAsync(new RecommendRequest { UserId = "listener-b" }).ResponseAsync);
             Assert.Equal("realtime", local.Source);
             Assert.True(local.Degraded);
@@ -104,13 +106,18 @@ public sealed class RedisOutageTests
             // from then on another replica (with nothing of its own) sees them.
             var first = await replica.Client.RecommendAsync(new RecommendRequest { UserId = "listener-b" });
             Assert.Equal("realtime", first.Source);
+            // Concurrent first reads carry a user's plays once: the racers end up with listener-b's counts, not double.
+            await Task.WhenAll(racers.SelectMany(r => Enumerable.Range(0, 4).Select(_ => replica.Client.RecommendAsync(new RecommendRequest { UserId = r }).ResponseAsync)));
             await using (var other = await Replica.StartAsync(models.Path, redis: redis.Configuration))
             {
                 await other.WaitForVersionAsync(manifest.ModelVersion);
-                var seen = await other.Client.RecommendAsync(new RecommendRequest { UserId = "listener-b" });
-                Assert.False(seen.Degraded);
-                Assert.Equal("realtime", seen.Source);
-                Assert.Equal(first.Items.Select(i => i.Id), seen.Items.Select(i => i.Id));
+                foreach (var user in racers.Prepend("listener-b"))
+                {
+                    var seen = await other.Client.RecommendAsync(new RecommendRequest { UserId = user });
+                    Assert.False(seen.Degraded);
+                    Assert.Equal("realtime", seen.Source);
+                    Assert.Equal(first.Items.Select(i => (i.Id, i.Score)), seen.Items.Select(i => (i.Id, i.Score)));
+                }
             }
             // Moved, not copied: this replica's answer is unchanged (its plays are not counted twice).
             var after = await replica.Client.RecommendAsync(new RecommendRequest { UserId = "listener-b" });

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Google.Protobuf;
+using RecService.Core.Bundle;
 using RecService.Api.V1;
 
 namespace RecService.Serving.Tests;
@@ -55,6 +56,31 @@ public sealed class RestApiTests(ServedWorld served) : IClassFixture<ServedWorld
         Assert.Contains(message.Items, i => i.Reason.Length > 0);
     }
 
+    // Transcoding writes strings with System.Text.Json and this encoder: the raw text must match, escapes included.
+    private static readonly JsonSerializerOptions Relaxed = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>Names with escapes, non-ASCII, invisible characters and artist names too long for the phrase buffer.</summary>
+    [Fact]
+    public async Task Recommendations_json_escapes_names_as_transcoding_does()
+    {
+        using var models = new TempDirectory();
+        string[] odd = ["é \"quoted\" <&'>", "🎵 tab\tline\u2028sep", "ctl\u0001\u007f\u00ad\u200b\ufeff", "back\\slash / ü", "日本語の曲"];
+        var world = new TestWorld(seed: 61)
+        {
+            TrackTitle = t => $"{odd[t % odd.Length]} {t}",
+            ArtistName = a => a % 3 == 0 ? new string('ñ', 150 + a) : $"{odd[(a + 2) % odd.Length]} {a}",
+        };
+        var manifest = world.Publish(new BundleStore(models.Path));
+        await using var replica = await Replica.StartAsync(models.Path);
+        await replica.WaitForVersionAsync(manifest.ModelVersion);
+        foreach (var user in new[] { TestWorld.UserId(2), TestWorld.UserId(7), "someone-new" })
+        {
+            var message = await replica.Client.RecommendAsync(new RecommendRequest { UserId = user, Count = 40 });
+            var body = await Json(await replica.Http.GetAsync($"/v1/users/{user}/recommendations?count=40"));
+            AssertTranscoded(message, body);
+        }
+    }
+
     private static void AssertTranscoded(IMessage message, JsonElement json)
     {
         var fields = message.Descriptor.Fields.InFieldNumberOrder();
@@ -69,7 +95,7 @@ public sealed class RestApiTests(ServedWorld served) : IClassFixture<ServedWorld
                     Assert.Equal(list.Count, element.GetArrayLength());
                     for (var i = 0; i < list.Count; i++) AssertTranscoded((IMessage)list[i]!, element[i]);
                     break;
-                case string text: Assert.Equal(text, element.GetString()); break;
+                case string text: Assert.Equal(JsonSerializer.Serialize(text, Relaxed), element.GetRawText()); break;
                 case bool flag: Assert.Equal(flag, element.GetBoolean()); break;
                 case float number: Assert.Equal(JsonSerializer.Serialize(number), element.GetRawText()); break;
                 default: Assert.Fail($"field {field.Name}: no check for {value?.GetType().Name ?? "null"}"); break;

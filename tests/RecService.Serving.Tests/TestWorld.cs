@@ -76,9 +76,13 @@ public sealed class TestWorld
         ArtistFactorCount = Factors,
         Played = Played,
         TrackArtist = TrackCluster,
-        TrackTitles = Enumerable.Range(0, Tracks).Select(t => $"Song {t}").ToList(),
-        ArtistNames = Enumerable.Range(0, Clusters).Select(a => $"Band {a}").ToList(),
+        TrackTitles = Enumerable.Range(0, Tracks).Select(TrackTitle).ToList(),
+        ArtistNames = Enumerable.Range(0, Clusters).Select(ArtistName).ToList(),
     };
+
+    /// <summary>Names written into the bundle (tests of escaping give stranger ones).</summary>
+    public Func<int, string> TrackTitle { get; init; } = t => $"Song {t}";
+    public Func<int, string> ArtistName { get; init; } = a => $"Band {a}";
 
     public BundleManifest Publish(BundleStore store, string tag = "test", IReadOnlyDictionary<string, string>? training = null,
         BundleForestOptions? forests = null)

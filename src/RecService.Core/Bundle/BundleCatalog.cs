@@ -15,6 +15,13 @@ public sealed unsafe class BundleCatalog
     private readonly int* _popular;
     private readonly string _path;
 
+    /// <summary>Tracks grouped by artist: Starts[a]..Starts[a + 1] index Tracks.</summary>
+    private sealed record ArtistTrackIndex(int[] Starts, int[] Tracks);
+
+    // Built on first use, not at load: only artist radio needs it, and one counting pass over the track -> artist
+    // column (a few ms and 4 bytes a track at 1M tracks) replaces a pass over the whole catalog per station.
+    private ArtistTrackIndex? _artistTracks;
+
     public BundleCatalog(SectionFile file, int tracks, int artists)
     {
         _path = file.Path;
@@ -50,19 +57,12 @@ public sealed unsafe class BundleCatalog
         return index.Tracks.AsSpan(index.Starts[artist], index.Starts[artist + 1] - index.Starts[artist]);
     }
 
-    /// <summary>Tracks grouped by artist: Starts[a]..Starts[a + 1] index Tracks.</summary>
-    private sealed record ArtistTrackIndex(int[] Starts, int[] Tracks);
-
-    // Built on first use, not at load: only artist radio needs it, and one counting pass over the track -> artist
-    // column (a few ms and 4 bytes a track at 1M tracks) replaces a pass over the whole catalog per station.
-    private ArtistTrackIndex? _artistTracks;
-
     private ArtistTrackIndex BuildArtistTracks()
     {
         var starts = new int[ArtistCount + 1];
         for (var t = 0; t < TrackCount; t++) starts[ArtistOf(t) + 1]++;
         for (var a = 0; a < ArtistCount; a++) starts[a + 1] += starts[a];
-        var next = starts[..^1];
+        var next = (int[])starts.Clone(); // each artist's next free place
         var tracks = new int[TrackCount];
         for (var t = 0; t < TrackCount; t++) tracks[next[_trackArtist[t]]++] = t;
         var index = new ArtistTrackIndex(starts, tracks);

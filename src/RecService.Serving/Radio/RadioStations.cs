@@ -209,11 +209,14 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
 
     /// <summary>Cosine of a track's vector with a unit <paramref name="direction"/> (0 for a zero track vector).</summary>
     public static float Similarity(ModelBundle bundle, int track, ReadOnlySpan<float> direction) =>
-        TensorPrimitives.Dot(bundle.TrackFactors.Row(track), direction) * bundle.TrackCosine.InverseNorm(track);
+        Cosine(TensorPrimitives.Dot(bundle.TrackFactors.Row(track), direction) * bundle.TrackCosine.InverseNorm(track));
 
     /// <summary>Cosine of two tracks' vectors.</summary>
     public static float Similarity(ModelBundle bundle, int track, int other) =>
-        TensorPrimitives.Dot(bundle.TrackFactors.Row(track), bundle.TrackFactors.Row(other)) * bundle.TrackCosine.InverseNorm(track) * bundle.TrackCosine.InverseNorm(other);
+        Cosine(TensorPrimitives.Dot(bundle.TrackFactors.Row(track), bundle.TrackFactors.Row(other)) * bundle.TrackCosine.InverseNorm(track) * bundle.TrackCosine.InverseNorm(other));
+
+    // The stored 1/|y| and a norm computed here round differently: a track against itself can come out at 1.0000001.
+    private static float Cosine(float value) => Math.Clamp(value, -1f, 1f);
 
     /// <summary>The mean of the artist's unit track vectors (track space: artist vectors come from another model); null if it has no tracks.</summary>
     private static float[]? ArtistDirection(ModelBundle bundle, int artist)

@@ -98,13 +98,16 @@ public sealed class RadioService(ModelHolder holder, RadioStations stations, Sta
         var seedReason = station.SeedKind == StationSeedKind.Track
             ? bundle.Tracks.IndexOf(station.SeedId) is var s and >= 0 ? $"radio from {bundle.Catalog.Title(s)}" : "radio"
             : bundle.Artists.IndexOf(station.SeedId) is var a and >= 0 ? $"radio from {bundle.Catalog.ArtistName(a)}" : "radio";
-        // Scores are cosines, in the model serving now, with what put each track in the station: the liked track, else the seed.
-        var seed = RadioStations.SeedDirection(bundle, station);
+        // Scores are cosines, in the model serving now, with what put each track in the station: the liked track, else
+        // the seed (its direction worked out once, and only if a track needs it).
+        float[]? seed = null;
+        var seedKnown = false;
         foreach (var queued in tracks)
         {
             var track = bundle.Tracks.IndexOf(queued.Id);
             if (track < 0) continue;
             var liked = queued.Because is null ? -1 : bundle.Tracks.IndexOf(queued.Because);
+            if (liked < 0 && !seedKnown) (seed, seedKnown) = (RadioStations.SeedDirection(bundle, station), true);
             var score = liked >= 0 ? RadioStations.Similarity(bundle, track, liked) : seed is null ? 0f : RadioStations.Similarity(bundle, track, seed);
             var item = RecommenderService.TrackItem(bundle, track, score);
             item.Reason = liked >= 0 ? $"because you liked {bundle.Catalog.Title(liked)}" : seedReason;

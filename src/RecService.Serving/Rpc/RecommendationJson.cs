@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Google.Protobuf;
+using Google.Protobuf.Reflection;
 using RecService.Api.V1;
 using RecService.Core.Bundle;
 using RecService.Serving.Recommendations;
@@ -10,10 +11,12 @@ namespace RecService.Serving.Rpc;
 
 /// <summary>
 /// A <see cref="RecommendResponse"/> as REST returns it, written straight from a <see cref="RecommendationList"/> and
-/// the bundle's UTF-8 strings. The bytes are the ones gRPC JSON transcoding writes for the message (its settings:
-/// proto3 JSON names in field number order, every field including defaults, relaxed escaping, floats shortest
-/// round-trip and non-finite ones as strings); a test holds the two to that. Transcoding goes through reflection
-/// per property (about 75 for ten items) and decodes every string first; this writes one buffer per call.
+/// the bundle's UTF-8 strings. The bytes are the ones gRPC JSON transcoding writes for the message with its default
+/// settings (proto3 JSON names in field number order, every field including defaults, relaxed escaping, floats shortest
+/// round-trip and non-finite ones as strings); tests hold the two to that, escapes included. Transcoding goes through
+/// reflection per property (about 75 for ten items), on a message whose strings were decoded first; this writes one
+/// buffer per call. (Invalid UTF-8, which no bundle writer produces, would come out as escaped U+FFFD where the
+/// decoded string gave it raw.)
 /// </summary>
 public static class RecommendationJson
 {
@@ -92,6 +95,6 @@ public static class RecommendationJson
         else json.WriteString(name, float.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity");
     }
 
-    private static JsonEncodedText Name(Google.Protobuf.Reflection.MessageDescriptor message, int field) =>
+    private static JsonEncodedText Name(MessageDescriptor message, int field) =>
         JsonEncodedText.Encode(message.FindFieldByNumber(field).JsonName, JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
 }

@@ -27,7 +27,15 @@ public readonly record struct AppendedPlays(int Kept, bool Degraded);
 public sealed class FreshPlayStore(RedisLink redis, IOptions<ServingOptions> options) : IDisposable
 {
     public const string KeyKind = "plays";
-    private readonly LocalState<ConcurrentDictionary<string, long>> _local = new(options.Value.LocalStateLimit, options.Value.FreshPlaysTtl);
+    private readonly LocalState<LocalPlays> _local = new(options.Value.LocalStateLimit, options.Value.FreshPlaysTtl);
+
+    /// <summary>One user's plays kept in this replica (track id -> count). <see cref="Moving"/> is set once, by the read
+    /// that carries them to Redis, so concurrent reads neither carry them twice nor count them next to Redis's copy.</summary>
+    private sealed class LocalPlays
+    {
+        public readonly ConcurrentDictionary<string, long> Counts = new();
+        public int Moving;
+    }
 
     // One round trip, atomic per user: a play counts if its track is held or the hash holds fewer tracks than the bound
     // (ARGV[1]); then the TTL (ARGV[2], ms) slides. Pairs of track id and count follow; returns the plays kept.
@@ -75,7 +83,7 @@ public sealed class FreshPlayStore(RedisLink redis, IOptions<ServingOptions> opt
     private int AppendLocal(string userId, IReadOnlyList<TrackPlays> plays)
     {
         var limit = options.Value.MaxFreshTracks;
-        var local = _local.GetOrAdd(userId, () => new ConcurrentDictionary<string, long>());
+        var local = _local.GetOrAdd(userId, () => new LocalPlays()).Counts;
         var held = local.Count;
         var kept = 0;
         foreach (var p in plays)
@@ -91,31 +99,36 @@ public sealed class FreshPlayStore(RedisLink redis, IOptions<ServingOptions> opt
 
     public async ValueTask<FreshPlays> GetAsync(string userId)
     {
-        var local = _local.Get(userId);
-        if (!redis.Configured) return local is null ? FreshPlays.None : new FreshPlays(Snapshot(local, []), false);
+        if (!redis.Configured) return _local.Get(userId) is { } only ? new FreshPlays(Snapshot(only.Counts, []), false) : FreshPlays.None;
         var answer = await redis.TryAsync("fresh_plays", db => db.HashGetAllAsync(redis.Key(KeyKind, userId)));
+        // Local plays are read after Redis: plays another read is carrying there are left out (they are in Redis, or
+        // on their way back here if it failed), never counted twice.
+        var local = _local.Get(userId) is { } held && Volatile.Read(ref held.Moving) == 0 ? held : null;
         var shared = answer.Value ?? [];
         if (local is null && shared.Length == 0) return new FreshPlays([], answer.Degraded);
-        var list = new List<TrackPlays>(shared.Length + (local?.Count ?? 0));
+        var list = new List<TrackPlays>(shared.Length + (local?.Counts.Count ?? 0));
         foreach (var entry in shared)
         {
             if (entry.Value.TryParse(out long count) && count > 0) list.Add(new TrackPlays(entry.Name!, count));
         }
         if (local is null) return new FreshPlays(list, answer.Degraded);
-        list = Snapshot(local, list);
+        list = Snapshot(local.Counts, list);
         if (answer.Answered) await CarryOverAsync(userId, local);
         return new FreshPlays(list, answer.Degraded);
     }
 
     /// <summary>
     /// Plays this replica kept while Redis was unreachable move to Redis on the user's first read once it answers, so
-    /// every replica sees them from then on (within the user's bound). If Redis fails again meanwhile they stay here.
-    /// A play recorded locally by a call racing this one (Redis failing for that call alone) can be left out.
+    /// every replica sees them from then on, through the script RecordPlays uses (plays past the user's bound are
+    /// dropped, as there). If Redis does not answer they come back here; a call that timed out after Redis applied it
+    /// carries them again (at least once, not exactly once). A play recorded locally by a call racing this one (Redis
+    /// failing for that call alone) can be left out.
     /// </summary>
-    private async ValueTask CarryOverAsync(string userId, ConcurrentDictionary<string, long> local)
+    private async ValueTask CarryOverAsync(string userId, LocalPlays local)
     {
+        if (Interlocked.Exchange(ref local.Moving, 1) != 0) return; // another read carries them
         _local.Remove(userId);
-        var plays = local.Select(p => new TrackPlays(p.Key, p.Value)).ToList();
+        var plays = local.Counts.Select(p => new TrackPlays(p.Key, p.Value)).ToList();
         if (plays.Count == 0) return;
         var moved = await AppendSharedAsync("carry_over_plays", userId, plays);
         if (!moved.Answered) AppendLocal(userId, plays);
