@@ -44,6 +44,8 @@ public sealed class RecommendationList : IDisposable
     public float[] Scores { get; }
     public int[] ReasonArtists { get; }
     public RecommendationSource Source { get; internal set; }
+    /// <summary>Popular tracks for a user the model cannot place (the response's <c>fallback</c>).</summary>
+    public bool Fallback => Source == RecommendationSource.Popular;
     /// <summary>Redis could not be asked (fresh plays or precomputed lists), so the answer used this replica's state only.</summary>
     public bool Degraded { get; internal set; }
 

@@ -73,13 +73,13 @@ public static class RecommendationJson
             }
             else
             {
-                json.WriteString(Reason, list.Source == RecommendationSource.Popular ? RecommendationReasons.PopularReason : "");
+                json.WriteString(Reason, list.Fallback ? RecommendationReasons.PopularReason : "");
                 json.WriteString(ReasonArtistId, ""u8);
             }
             json.WriteEndObject();
         }
         json.WriteEndArray();
-        json.WriteBoolean(Fallback, list.Source == RecommendationSource.Popular);
+        json.WriteBoolean(Fallback, list.Fallback);
         json.WriteString(ModelVersion, bundle.Version);
         json.WriteString(Source, list.Source.Name());
         json.WriteBoolean(Degraded, list.Degraded);

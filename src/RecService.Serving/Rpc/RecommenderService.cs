@@ -69,7 +69,7 @@ public sealed class RecommenderService(
         var response = new RecommendResponse
         {
             ModelVersion = bundle.Version,
-            Fallback = list.Source == RecommendationSource.Popular,
+            Fallback = list.Fallback,
             Source = list.Source.Name(),
             Degraded = list.Degraded,
         };
@@ -85,7 +85,7 @@ public sealed class RecommenderService(
                 item.ReasonArtistId = own ? item.ArtistId : bundle.Artists[because];
                 item.Reason = reasons.Phrase(bundle, because);
             }
-            else if (list.Source == RecommendationSource.Popular) item.Reason = RecommendationReasons.PopularReason;
+            else if (list.Fallback) item.Reason = RecommendationReasons.PopularReason;
             response.Items.Add(item);
         }
         return response;
