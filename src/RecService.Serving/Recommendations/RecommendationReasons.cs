@@ -17,7 +17,7 @@ public sealed class RecommendationReasons
     /// <summary>Phrases are kept per artist up to this many artists (8 MB of references); past it they are built per item.</summary>
     public const int MaxCachedPhrases = 1 << 20;
 
-    public const string PhrasePrefix = "because you listen to ";
+    private const string PhrasePrefix = "because you listen to ";
     private static readonly byte[] PhrasePrefixUtf8 = Encoding.UTF8.GetBytes(PhrasePrefix);
 
     /// <summary>The reason given to a popular track recommended to a user the model cannot place.</summary>
@@ -128,7 +128,7 @@ public sealed class RecommendationReasons
     {
         var artists = bundle.Catalog.ArtistCount;
         if ((uint)artist >= (uint)artists) throw new ArgumentOutOfRangeException(nameof(artist), artist, $"Artist must be in [0, {artists}).");
-        if (artists > MaxCachedPhrases) return string.Concat(PhrasePrefix, bundle.Catalog.ArtistName(artist));
+        if (artists > MaxCachedPhrases) return NewPhrase(bundle, artist);
         var phrases = Volatile.Read(ref _phrases);
         if (phrases is null || !ReferenceEquals(phrases.Bundle, bundle))
         {
@@ -136,8 +136,11 @@ public sealed class RecommendationReasons
             phrases = new Phrases(bundle, new string?[artists]);
             Volatile.Write(ref _phrases, phrases);
         }
-        return phrases.ByArtist[artist] ??= string.Concat(PhrasePrefix, bundle.Catalog.ArtistName(artist));
+        return phrases.ByArtist[artist] ??= NewPhrase(bundle, artist);
     }
+
+    /// <summary>An artist's phrase, made anew (<see cref="Phrase"/> keeps them).</summary>
+    public static string NewPhrase(ModelBundle bundle, int artist) => string.Concat(PhrasePrefix, bundle.Catalog.ArtistName(artist));
 
     /// <summary>
     /// <see cref="Phrase"/> as UTF-8 into <paramref name="destination"/>, from the bundle's own bytes: the REST writer

@@ -68,7 +68,7 @@ public static class RecommendationJson
             {
                 var length = RecommendationReasons.PhraseUtf8(bundle, because, phrase);
                 if (length >= 0) json.WriteString(Reason, phrase[..length]);
-                else json.WriteString(Reason, string.Concat(RecommendationReasons.PhrasePrefix, bundle.Catalog.ArtistName(because)));
+                else json.WriteString(Reason, RecommendationReasons.NewPhrase(bundle, because)); // a name too long for the buffer
                 json.WriteString(ReasonArtistId, bundle.Artists.Utf8(because));
             }
             else
