@@ -8,31 +8,72 @@ namespace RecService.Core.Bundle;
 public sealed record BundleFileEntry(string Name, long Bytes, string Xxh3);
 
 /// <summary>
+/// One model part as the manifest lists it: its family, id spaces, files by role, typed parameters and metrics.
+/// Rows and items name an id space: <c>users</c>, <c>tracks</c>, <c>artists</c> (the catalog's), or an <c>.ids</c> file of
+/// the bundle (the part's own). Files are named <c>&lt;part&gt;.&lt;role&gt;.&lt;ext&gt;</c>.
+/// </summary>
+public sealed record BundlePartEntry
+{
+    public string Name { get; init; } = "";
+    public string Family { get; init; } = "";
+    /// <summary>The id space of the part's rows (e.g. users); null when the part has no row matrix.</summary>
+    public string? Rows { get; init; }
+    public string Items { get; init; } = "";
+    public SortedDictionary<string, string> Matrices { get; init; } = [];
+    public SortedDictionary<string, string> Forests { get; init; } = [];
+    public SortedDictionary<string, string> Extras { get; init; } = [];
+    /// <summary>The family's typed hyperparameters (a JSON object the family deserializes into its record).</summary>
+    public JsonElement Parameters { get; init; }
+    /// <summary>Held-out evaluation of this part (names from the model contract, e.g. "precision@10").</summary>
+    public SortedDictionary<string, double> Metrics { get; init; } = [];
+
+    /// <summary>Every file this part names.</summary>
+    public IEnumerable<string> FileNames() => Matrices.Values.Concat(Forests.Values).Concat(Extras.Values)
+        .Concat(new[] { Rows, Items }.OfType<string>().Where(IdSpaces.IsFile));
+}
+
+/// <summary>
 /// <c>manifest.json</c>: what a bundle is and what it holds. Written last, so a bundle directory without a
 /// manifest is incomplete by definition.
 /// </summary>
 public sealed record BundleManifest
 {
     public const string FileName = "manifest.json";
-    public const int CurrentFormatVersion = 1;
+    public const int CurrentFormatVersion = 2;
 
     public int FormatVersion { get; init; } = CurrentFormatVersion;
     public string ModelVersion { get; init; } = "";
     public DateTimeOffset CreatedUtc { get; init; }
-    /// <summary>Training parameters (factors, iterations, regularization, alpha, trees, ...), as text.</summary>
+    /// <summary>Facts of the run, as text (window, seed, hold-out, forest settings, the worker's snapshot signature, ...).</summary>
     public SortedDictionary<string, string> Training { get; init; } = [];
     /// <summary>Data statistics (users, tracks, artists, plays, non-zeros, ...).</summary>
     public SortedDictionary<string, long> Data { get; init; } = [];
-    /// <summary>Held-out evaluation (e.g. "tracks.precision@10").</summary>
+    /// <summary>Run-level metrics (e.g. "seconds.train"); each part carries its own evaluation.</summary>
     public SortedDictionary<string, double> Metrics { get; init; } = [];
+    public List<BundlePartEntry> Parts { get; init; } = [];
     public List<BundleFileEntry> Files { get; init; } = [];
 
-    private static readonly JsonSerializerOptions Json = new()
+    /// <summary>How manifests (and parts' typed parameters) are written: camelCase, enums as names.</summary>
+    public static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        Converters = { new JsonStringEnumConverter() },
     };
+
+    /// <summary>Run metrics and every part's metrics as one flat map, a part's named <c>&lt;part&gt;.&lt;metric&gt;</c>.</summary>
+    public SortedDictionary<string, double> AllMetrics()
+    {
+        var all = new SortedDictionary<string, double>(Metrics, StringComparer.Ordinal);
+        foreach (var part in Parts)
+            foreach (var (name, value) in part.Metrics) all[$"{part.Name}.{name}"] = value;
+        return all;
+    }
+
+    /// <summary>A part's metric, or null when the bundle has no such part or the part no such metric.</summary>
+    public double? PartMetric(string part, string metric) =>
+        Parts.FirstOrDefault(p => p.Name == part) is { } entry && entry.Metrics.TryGetValue(metric, out var value) ? value : null;
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
@@ -51,7 +92,8 @@ public sealed record BundleManifest
         }
         if (manifest is null) throw new InvalidDataException($"{path}: empty manifest.");
         if (manifest.FormatVersion != CurrentFormatVersion)
-            throw new InvalidDataException($"{path}: bundle format {manifest.FormatVersion}, this build reads {CurrentFormatVersion}.");
+            throw new InvalidDataException($"{path}: bundle format {manifest.FormatVersion}, this build reads only format {CurrentFormatVersion}: " +
+                                           "retrain (rec train, or let the worker run) to publish a bundle in the current format.");
         return manifest;
     }
 

@@ -82,6 +82,11 @@ public sealed partial class BundleStore(string root)
         }
     }
 
+    /// <summary>Publishes <paramref name="content"/> (<see cref="BundleWriter.Write"/>) with <paramref name="manifest"/>'s run
+    /// facts and metrics; the manifest's part list is made from the content.</summary>
+    public BundleManifest Publish(BundleManifest manifest, BundleContent content, BundleForestOptions? forests = null, DateTimeOffset? now = null) =>
+        Publish(manifest with { Parts = BundleWriter.Entries(content) }, dir => BundleWriter.Write(dir, content, forests), now);
+
     /// <summary>Points <c>CURRENT</c> at a published version by writing a temp file and renaming it over.</summary>
     public void SetCurrent(string version)
     {

@@ -4,18 +4,18 @@ using RecService.Core.Vectors;
 namespace RecService.Core.Bundle;
 
 /// <summary>
-/// One published model version, memory-mapped: id maps, factor matrices, played tracks, catalog metadata and
-/// the three forests. Opening validates the manifest, every file's size (and checksum when asked), every file
-/// header, and that all parts agree on counts and dimensions; a bundle that fails any check is refused whole.
+/// One published model version, memory-mapped: the catalog (id maps, played tracks, each user's top artists, catalog
+/// metadata) and the named model parts (<see cref="BundlePart"/>). Opening validates the manifest, every file's size (and
+/// checksum when asked), every file header, each part against its id spaces and its forests against its item matrix,
+/// then each part's family checks; a bundle that fails any check is refused whole.
 /// Reference-counted: the holder owns one reference, each request leases one, and the mappings are released
 /// when the last reference goes, so a hot swap never unmaps a bundle a request is still reading.
 /// </summary>
 public sealed unsafe class ModelBundle : IDisposable
 {
     private readonly List<IDisposable> _owned;
+    private readonly ViewSlots _views = new();
     private int _references = 1;
-    private MappedMatrix? _storedGram;
-    private float[]? _computedGram;
 
     private ModelBundle(string directory, BundleManifest manifest, List<IDisposable> owned)
     {
@@ -30,39 +30,44 @@ public sealed unsafe class ModelBundle : IDisposable
     public MappedIdMap Users { get; private set; } = null!;
     public MappedIdMap Tracks { get; private set; } = null!;
     public MappedIdMap Artists { get; private set; } = null!;
-    public MappedMatrix UserFactors { get; private set; } = null!;
-    public MappedMatrix TrackFactors { get; private set; } = null!;
-    public MappedMatrix ArtistFactors { get; private set; } = null!;
     public MappedCsr Played { get; private set; } = null!;
-    /// <summary>Each user's most played artists (<see cref="BundleFiles.UserArtists"/>); null for a bundle written before it existed.</summary>
-    public MappedCsr? UserArtists { get; private set; }
+    /// <summary>Each user's most played artists (<see cref="BundleFiles.UserArtists"/>).</summary>
+    public MappedCsr UserArtists { get; private set; } = null!;
     public BundleCatalog Catalog { get; private set; } = null!;
-    public ForestIndex TrackDot { get; private set; } = null!;
-    public ForestIndex TrackCosine { get; private set; } = null!;
-    public ForestIndex ArtistCosine { get; private set; } = null!;
-    public int Factors => TrackFactors.Columns;
+    public IReadOnlyList<BundlePart> Parts { get; private set; } = [];
 
-    /// <summary>
-    /// Y^T Y of the track factors (Factors x Factors, row-major): from <see cref="BundleFiles.TrackGram"/> when the bundle
-    /// has it, otherwise computed once on first use (bundles written before the file existed).
-    /// </summary>
-    public ReadOnlySpan<float> TrackGram
+    /// <summary>The part named <paramref name="name"/>; throws naming the parts there are when it is missing.</summary>
+    public BundlePart Part(string name) =>
+        TryGetPart(name, out var part)
+            ? part
+            : throw new InvalidDataException($"Bundle {Version} has no model part '{name}' (it has: {string.Join(", ", Parts.Select(p => p.Name))}).");
+
+    public bool TryGetPart(string name, out BundlePart part)
     {
-        get
+        foreach (var p in Parts)
         {
-            if (_storedGram is { } stored) return new ReadOnlySpan<float>(stored.Data, Factors * Factors);
-            var computed = Volatile.Read(ref _computedGram);
-            if (computed is null)
+            if (p.Name == name)
             {
-                computed = Bundle.TrackGram.Compute(AllTrackFactors, TrackFactors.Rows, Factors);
-                computed = Interlocked.CompareExchange(ref _computedGram, computed, null) ?? computed;
+                part = p;
+                return true;
             }
-            return computed;
         }
+        part = null!;
+        return false;
     }
 
-    /// <summary>Every track vector, row-major (Tracks x Factors).</summary>
-    public ReadOnlySpan<float> AllTrackFactors => new(TrackFactors.Data, checked(TrackFactors.Rows * TrackFactors.Columns));
+    /// <summary>A typed view over this bundle made by <paramref name="create"/>, made once per bundle (e.g. the parts a
+    /// replica serves from, resolved by name once).</summary>
+    public T View<T>(Func<ModelBundle, T> create) where T : class => _views.Get(this, create);
+
+    /// <summary>The id map of a space a part names: a catalog space, or a part's own .ids file (opened by the caller).</summary>
+    private MappedIdMap? CatalogSpace(string space) => space switch
+    {
+        IdSpaces.Users => Users,
+        IdSpaces.Tracks => Tracks,
+        IdSpaces.Artists => Artists,
+        _ => null,
+    };
 
     /// <summary>Starts loading what a response names for <paramref name="tracks"/> (ids, titles, artists), scattered over
     /// the id map and the catalog: called as soon as a list is known, the misses overlap the work that follows (reasons)
@@ -83,10 +88,13 @@ public sealed unsafe class ModelBundle : IDisposable
         Catalog.PrefetchArtistName(artist);
     }
 
-    public static ModelBundle Open(string directory, bool verifyChecksums = true)
+    /// <summary>Opens and validates a bundle; <paramref name="families"/> adds the checks of the model families it knows.</summary>
+    public static ModelBundle Open(string directory, bool verifyChecksums = true, ModelFamilies? families = null)
     {
         var manifest = BundleManifest.Read(directory);
-        foreach (var name in BundleFiles.All) manifest.FileNamed(name);
+        foreach (var name in BundleFiles.CatalogFiles) manifest.FileNamed(name);
+        foreach (var part in manifest.Parts)
+            foreach (var name in part.FileNames()) manifest.FileNamed(name);
         manifest.VerifyFiles(directory, verifyChecksums);
 
         var owned = new List<IDisposable>();
@@ -99,32 +107,23 @@ public sealed unsafe class ModelBundle : IDisposable
                 owned.Add(file);
                 return file;
             }
-            // The forests read their float vectors (for the exact re-rank) from the bundle's factor matrices; files
-            // written before the bundle kept them once carry their own copy, and use it.
-            ForestIndex Forest(string name, Metric metric, MappedMatrix vectors)
-            {
-                var forest = ForestIndex.Open(Path.Combine(directory, name), new ExternalVectors(vectors.Data, vectors.Rows, vectors.Columns));
-                owned.Add(forest);
-                if (forest.Metric != metric) throw new InvalidDataException($"{directory}/{name}: forest metric {forest.Metric}, expected {metric}.");
-                return forest;
-            }
 
             bundle.Users = new MappedIdMap(Section(BundleFiles.Users, MappedIdMap.Kind));
             bundle.Tracks = new MappedIdMap(Section(BundleFiles.Tracks, MappedIdMap.Kind));
             bundle.Artists = new MappedIdMap(Section(BundleFiles.Artists, MappedIdMap.Kind));
-            bundle.UserFactors = new MappedMatrix(Section(BundleFiles.UserFactors, MappedMatrix.Kind));
-            bundle.TrackFactors = new MappedMatrix(Section(BundleFiles.TrackFactors, MappedMatrix.Kind));
-            bundle.ArtistFactors = new MappedMatrix(Section(BundleFiles.ArtistFactors, MappedMatrix.Kind));
             bundle.Played = new MappedCsr(Section(BundleFiles.Played, MappedCsr.Kind));
-            if (manifest.Files.Any(f => f.Name == BundleFiles.UserArtists))
-                bundle.UserArtists = new MappedCsr(Section(BundleFiles.UserArtists, MappedCsr.Kind));
-            if (manifest.Files.Any(f => f.Name == BundleFiles.TrackGram))
-                bundle._storedGram = new MappedMatrix(Section(BundleFiles.TrackGram, MappedMatrix.Kind));
+            bundle.UserArtists = new MappedCsr(Section(BundleFiles.UserArtists, MappedCsr.Kind));
             bundle.Catalog = new BundleCatalog(Section(BundleFiles.Catalog, BundleFiles.CatalogSections.Kind), bundle.Tracks.Count, bundle.Artists.Count);
-            bundle.TrackDot = Forest(BundleFiles.TrackDotForest, Metric.Dot, bundle.TrackFactors);
-            bundle.TrackCosine = Forest(BundleFiles.TrackCosineForest, Metric.Cosine, bundle.TrackFactors);
-            bundle.ArtistCosine = Forest(BundleFiles.ArtistCosineForest, Metric.Cosine, bundle.ArtistFactors);
-            bundle.CheckConsistency();
+            bundle.CheckCatalog();
+
+            var parts = new List<BundlePart>();
+            foreach (var entry in manifest.Parts)
+            {
+                if (parts.Any(p => p.Name == entry.Name)) throw new InvalidDataException($"{directory}: two parts named '{entry.Name}'.");
+                parts.Add(bundle.OpenPart(entry, Section, owned));
+            }
+            bundle.Parts = parts;
+            foreach (var part in parts) (families ?? ModelFamilies.None).Find(part.Family)?.Validate(bundle, part);
             return bundle;
         }
         catch
@@ -134,35 +133,61 @@ public sealed unsafe class ModelBundle : IDisposable
         }
     }
 
-    private void CheckConsistency()
+    private void Require(bool ok, string what)
     {
-        void Require(bool ok, string what)
-        {
-            if (!ok) throw new InvalidDataException($"{Directory}: inconsistent bundle: {what}.");
-        }
-        Require(UserFactors.Rows == Users.Count, $"{UserFactors.Rows} user vectors for {Users.Count} users");
-        Require(TrackFactors.Rows == Tracks.Count, $"{TrackFactors.Rows} track vectors for {Tracks.Count} tracks");
-        Require(ArtistFactors.Rows == Artists.Count, $"{ArtistFactors.Rows} artist vectors for {Artists.Count} artists");
-        Require(UserFactors.Columns == TrackFactors.Columns, $"user factors {UserFactors.Columns} != track factors {TrackFactors.Columns}");
+        if (!ok) throw new InvalidDataException($"{Directory}: inconsistent bundle: {what}.");
+    }
+
+    private void CheckCatalog()
+    {
         Require(Played.Rows == Users.Count && Played.Columns == Tracks.Count, $"played matrix {Played.Rows} x {Played.Columns} for {Users.Count} users x {Tracks.Count} tracks");
-        if (UserArtists is { } top)
-            Require(top.Rows == Users.Count && top.Columns == Artists.Count,
-                $"{BundleFiles.UserArtists} is {top.Rows} x {top.Columns} for {Users.Count} users x {Artists.Count} artists");
-        if (_storedGram is { } gram)
+        Require(UserArtists.Rows == Users.Count && UserArtists.Columns == Artists.Count,
+            $"{BundleFiles.UserArtists} is {UserArtists.Rows} x {UserArtists.Columns} for {Users.Count} users x {Artists.Count} artists");
+    }
+
+    /// <summary>Opens one part and checks it on its own: id spaces, matrix shapes, forests against the item matrix, the Gram extra.</summary>
+    private BundlePart OpenPart(BundlePartEntry entry, Func<string, string, SectionFile> section, List<IDisposable> owned)
+    {
+        var name = entry.Name;
+        Require(name.Length > 0 && entry.Family.Length > 0, "a part without a name or family");
+        MappedIdMap Space(string space) =>
+            CatalogSpace(space) ?? (IdSpaces.IsFile(space)
+                ? new MappedIdMap(section(space, MappedIdMap.Kind))
+                : throw new InvalidDataException($"{Directory}: part {name} names an unknown id space '{space}'."));
+        var rows = entry.Rows is { } r ? Space(r) : null;
+        var items = Space(entry.Items);
+
+        var matrices = entry.Matrices.ToDictionary(p => p.Key, p => new MappedMatrix(section(p.Value, MappedMatrix.Kind)), StringComparer.Ordinal);
+        var extras = entry.Extras.ToDictionary(p => p.Key, p => new MappedMatrix(section(p.Value, MappedMatrix.Kind)), StringComparer.Ordinal);
+        Require(matrices.TryGetValue(PartRoles.ItemFactors, out var y), $"part {name} has no {PartRoles.ItemFactors} matrix");
+        Require(y!.Rows == items.Count, $"part {name}: {y.Rows} item vectors for {items.Count} {entry.Items}");
+        if (matrices.TryGetValue(PartRoles.UserFactors, out var x))
         {
-            Require(gram.Rows == Factors && gram.Columns == Factors, $"{BundleFiles.TrackGram} is {gram.Rows} x {gram.Columns}, expected {Factors} x {Factors}");
-            var mismatch = Bundle.TrackGram.Mismatch(new ReadOnlySpan<float>(gram.Data, Factors * Factors), AllTrackFactors, TrackFactors.Rows, Factors);
-            Require(mismatch is null, $"{BundleFiles.TrackGram} is not Y^T Y of the track factors: {mismatch}");
+            Require(rows is not null, $"part {name} has user factors but no row id space");
+            Require(x.Rows == rows!.Count, $"part {name}: {x.Rows} user vectors for {rows.Count} {entry.Rows}");
+            Require(x.Columns == y.Columns, $"part {name}: user factors {x.Columns} != item factors {y.Columns}");
         }
-        foreach (var (forest, name, count, dims) in new[]
-                 {
-                     (TrackDot, BundleFiles.TrackDotForest, Tracks.Count, TrackFactors.Columns),
-                     (TrackCosine, BundleFiles.TrackCosineForest, Tracks.Count, TrackFactors.Columns),
-                     (ArtistCosine, BundleFiles.ArtistCosineForest, Artists.Count, ArtistFactors.Columns),
-                 })
+        if (extras.TryGetValue(PartRoles.Gram, out var gram))
         {
-            Require(forest.Count == count && forest.Dimensions == dims, $"{name} holds {forest.Count} x {forest.Dimensions}, expected {count} x {dims}");
+            var f = y.Columns;
+            Require(gram.Rows == f && gram.Columns == f, $"part {name}: {entry.Extras[PartRoles.Gram]} is {gram.Rows} x {gram.Columns}, expected {f} x {f}");
+            var mismatch = FactorGram.Mismatch(new ReadOnlySpan<float>(gram.Data, f * f), new ReadOnlySpan<float>(y.Data, checked(y.Rows * f)), y.Rows, f);
+            Require(mismatch is null, $"part {name}: {entry.Extras[PartRoles.Gram]} is not Y^T Y of the item factors: {mismatch}");
         }
+
+        // The forests read their float vectors (for the exact re-rank) from the part's item matrix; forest files
+        // written before bundles kept them once carry their own copy, and use it.
+        var forests = new Dictionary<string, ForestIndex>(StringComparer.Ordinal);
+        foreach (var (role, file) in entry.Forests)
+        {
+            var forest = ForestIndex.Open(Path.Combine(Directory, file), new ExternalVectors(y.Data, y.Rows, y.Columns));
+            owned.Add(forest);
+            forests[role] = forest;
+            if (PartRoles.MetricOf(role) is { } metric && forest.Metric != metric)
+                throw new InvalidDataException($"{Directory}/{file}: forest metric {forest.Metric}, expected {metric}.");
+            Require(forest.Count == y.Rows && forest.Dimensions == y.Columns, $"{file} holds {forest.Count} x {forest.Dimensions}, expected {y.Rows} x {y.Columns}");
+        }
+        return new BundlePart(entry, rows, items, matrices, forests, extras);
     }
 
     /// <summary>Takes a reference for the length of a request; false once the bundle has been fully released.</summary>

@@ -4,10 +4,10 @@ namespace RecService.Core.Bundle;
 
 /// <summary>
 /// Y^T Y of a factor matrix (rows x f, row-major): the f x f Gram matrix every implicit-ALS solve for one user starts
-/// from. Stored in bundles (<see cref="BundleFiles.TrackGram"/>) so a replica folding a user in never pays the
-/// O(rows f^2) pass; computed here for the writer and for older bundles that lack the file.
+/// from. Stored with a part (its <see cref="PartRoles.Gram"/> extra) so a replica folding a user in never pays the
+/// O(rows f^2) pass; computed here for the writer.
 /// </summary>
-public static class TrackGram
+public static class FactorGram
 {
     /// <summary>Rows are summed in float blocks of this many, each block added into a float64 total.</summary>
     private const int Block = 256;
@@ -59,6 +59,6 @@ public static class TrackGram
             var y = factors.Slice(row * f, f);
             squares += TensorPrimitives.Dot(y, y);
         }
-        return Math.Abs(trace - squares) <= 1e-4 * (1 + squares) ? null : $"trace {trace:G6} != sum of squared track norms {squares:G6}";
+        return Math.Abs(trace - squares) <= 1e-4 * (1 + squares) ? null : $"trace {trace:G6} != sum of squared item norms {squares:G6}";
     }
 }
