@@ -60,6 +60,7 @@ public sealed record BundleManifest
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
         Converters = { new JsonStringEnumConverter() },
+        RespectRequiredConstructorParameters = true,
     };
 
     /// <summary>Run metrics and every part's metrics as one flat map, a part's named <c>&lt;part&gt;.&lt;metric&gt;</c>.</summary>

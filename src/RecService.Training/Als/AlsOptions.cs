@@ -1,14 +1,6 @@
+using RecService.Models.Als;
+
 namespace RecService.Training.Als;
-
-/// <summary>How a play count becomes a confidence weight c (Hu, Koren, Volinsky 2008, section 4).</summary>
-public enum ConfidenceScaling
-{
-    /// <summary>c = 1 + alpha * plays.</summary>
-    Linear,
-
-    /// <summary>c = 1 + alpha * log(1 + plays / epsilon): damps heavy listeners whose counts run to the thousands.</summary>
-    Log,
-}
 
 /// <summary>Which per-row least-squares solver a half-step uses.</summary>
 public enum AlsSolver
@@ -21,26 +13,29 @@ public enum AlsSolver
 }
 
 /// <summary>
-/// Hyper-parameters of implicit ALS. Defaults: 64 factors, 15 iterations, 3 CG steps, log confidence
+/// Hyper-parameters of implicit ALS: the model-defining <see cref="Parameters"/> plus how the fit runs (iterations, solver, threads). Defaults: 64 factors, 15 iterations, 3 CG steps, log confidence
 /// c = 1 + 4 log(1 + plays) and lambda 10, from the sweep in Als/ALS.md: within 4% of the best precision@10 on the
 /// generated world and 7% on hetrec2011-lastfm-2k. Larger lambda (50-100) suits hetrec's heavy listeners better but
 /// over-smooths small catalogues (a newcomer's taste drowns in popularity), so it is not the default.
 /// </summary>
 public sealed record AlsOptions
 {
-    public int Factors { get; init; } = 64;
+    public int Factors { get; init; } = AlsParameters.Defaults.Factors;
     public int Iterations { get; init; } = 15;
 
     /// <summary>lambda in lambda (|x|^2 + |y|^2); not scaled by the row's count.</summary>
-    public float Regularization { get; init; } = 10f;
+    public float Regularization { get; init; } = AlsParameters.Defaults.Regularization;
 
     /// <summary>alpha in c = 1 + alpha * plays (or its log form).</summary>
-    public float Alpha { get; init; } = 4f;
+    public float Alpha { get; init; } = AlsParameters.Defaults.Alpha;
 
-    public ConfidenceScaling Scaling { get; init; } = ConfidenceScaling.Log;
+    public ConfidenceScaling Scaling { get; init; } = AlsParameters.Defaults.Scaling;
 
     /// <summary>epsilon in c = 1 + alpha * log(1 + plays / epsilon); only used with <see cref="ConfidenceScaling.Log"/>.</summary>
-    public float LogEpsilon { get; init; } = 1f;
+    public float LogEpsilon { get; init; } = AlsParameters.Defaults.LogEpsilon;
+
+    /// <summary>The model-defining subset (what a bundle part records and fold-in uses); the rest says how it was fitted.</summary>
+    public AlsParameters Parameters => new(Factors, Regularization, Alpha, Scaling, LogEpsilon);
 
     public AlsSolver Solver { get; init; } = AlsSolver.ConjugateGradient;
 

@@ -1,3 +1,5 @@
+using RecService.Models.Als;
+
 namespace RecService.Training.Als;
 
 /// <summary>
@@ -32,7 +34,6 @@ internal static class CholeskySolver
 
         // Lower-triangular Cholesky in place: A = L L^T, using only the lower half filled above.
         var l = new Span<double>(ws.Matrix, 0, f * f);
-        Span<double> z = stackalloc double[f];
         if (withLoss)
         {
             // Keep A's lower half for the loss: copy into the upper half (transposed) before it is overwritten.
@@ -41,34 +42,12 @@ internal static class CholeskySolver
         }
         Span<double> diagonal = stackalloc double[f];
         for (var i = 0; i < f; i++) diagonal[i] = a[i * f + i];
-        for (var j = 0; j < f; j++)
-        {
-            var d = diagonal[j];
-            for (var k = 0; k < j; k++) d -= l[j * f + k] * l[j * f + k];
-            if (!(d > 0)) throw new InvalidOperationException($"Row {row}: normal equations are not positive definite (pivot {d}); use regularization > 0.");
-            var pivot = Math.Sqrt(d);
-            l[j * f + j] = pivot;
-            for (var i = j + 1; i < f; i++)
-            {
-                var s = l[i * f + j];
-                for (var k = 0; k < j; k++) s -= l[i * f + k] * l[j * f + k];
-                l[i * f + j] = s / pivot;
-            }
-        }
-        // Forward then back substitution: L z = b, L^T x = z.
-        for (var i = 0; i < f; i++)
-        {
-            var s = b[i];
-            for (var k = 0; k < i; k++) s -= l[i * f + k] * z[k];
-            z[i] = s / l[i * f + i];
-        }
+        if (!Cholesky.Factor<double>(l, l, f))
+            throw new InvalidOperationException($"Row {row}: normal equations are not positive definite; use regularization > 0.");
+        // b stays for the loss: solve on a copy.
         Span<double> solution = stackalloc double[f];
-        for (var i = f - 1; i >= 0; i--)
-        {
-            var s = z[i];
-            for (var k = i + 1; k < f; k++) s -= l[k * f + i] * solution[k];
-            solution[i] = s / l[i * f + i];
-        }
+        b.AsSpan(0, f).CopyTo(solution);
+        Cholesky.Solve(l, solution, f);
         for (var i = 0; i < f; i++) x[i] = (float)solution[i];
         if (!withLoss) return 0;
 

@@ -24,15 +24,14 @@ internal sealed class ConfidenceRows
         var values = matrix.Values;
         WeightedPreference = new float[values.Length];
         ExtraConfidence = new float[values.Length];
-        var alpha = options.Alpha;
-        var epsilon = options.LogEpsilon;
+        var parameters = options.Parameters;
         for (var k = 0; k < values.Length; k++)
         {
             var v = values[k];
             if (float.IsNaN(v)) throw new ArgumentException($"Interaction value {k} is NaN.", nameof(matrix));
             if (v <= 0) continue; // p = 0 and c = 1: the same as an absent entry.
             // Deliberately not clamped: an overflow to Inf is what the trainer's divergence guard exists to catch.
-            var extra = options.Scaling == ConfidenceScaling.Linear ? alpha * v : alpha * MathF.Log(1f + v / epsilon);
+            var extra = parameters.ExtraConfidence(v);
             ExtraConfidence[k] = extra;
             WeightedPreference[k] = 1f + extra;
         }

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using RecService.Core.Bundle;
-using RecService.Core.Sparse;
 using RecService.Ingest.Catalog;
 using RecService.Ingest.Logs;
+using RecService.Models;
 using RecService.Training.Als;
 using RecService.Training.Evaluation;
 
@@ -33,25 +33,34 @@ public sealed record TrainingJobOptions
 /// <summary>A training step worth reporting: a stage starting, or one ALS iteration.</summary>
 public readonly record struct TrainingEvent(string Stage, string Message, AlsIterationReport? Iteration = null);
 
-/// <summary>Held-out metrics of a model next to the popularity baseline on the same split.</summary>
+/// <summary>Held-out ranking metrics of a model next to the popularity baseline on the same split.</summary>
 public sealed record ModelEvaluation(RankingReport Model, RankingReport Popularity);
 
+/// <summary>A run's outcome: the data, every trained part (with its evaluation), the snapshot window and stage times.</summary>
 public sealed record TrainingResult(
     PlayMatrices Data,
-    AlsModel TrackModel,
-    AlsModel ArtistModel,
-    ModelEvaluation? TrackEvaluation,
-    ModelEvaluation? ArtistEvaluation,
+    IReadOnlyList<TrainedPart> Parts,
     IReadOnlyList<Snapshot> Window,
-    IReadOnlyDictionary<string, double> StageSeconds);
+    IReadOnlyDictionary<string, double> StageSeconds)
+{
+    /// <summary>The part named <paramref name="name"/>; throws when the run has none.</summary>
+    public TrainedPart Part(string name) =>
+        Parts.FirstOrDefault(p => p.Content.Name == name) ?? throw new KeyNotFoundException($"The run trained no part '{name}'.");
+
+    /// <summary>A part's held-out metric (<see cref="ModelMetrics"/> names), or null when it was not measured.</summary>
+    public double? Metric(string part, string metric) =>
+        Parts.FirstOrDefault(p => p.Content.Name == part)?.Evaluation?.Metrics is { } m && m.TryGetValue(metric, out var v) ? v : null;
+}
 
 /// <summary>
-/// One training run: snapshots -> play matrices -> (hold-out split -> ALS -> metrics) -> ALS on all data -> bundle.
-/// The bundle is published only through <see cref="Publish"/>, so a caller (the worker) can gate on the metrics first.
+/// One training run: snapshots -> play matrices -> (hold-out split -> train -> metrics, per part) -> train on all data,
+/// per part -> bundle. The parts are the <see cref="IPartTrainer"/>s given (ALS tracks and artists by default). The
+/// bundle is published only through <see cref="Publish"/>, so a caller (the worker) can gate on the metrics first.
 /// </summary>
-public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent>? progress = null)
+public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent>? progress = null, IReadOnlyList<IPartTrainer>? parts = null)
 {
     public TrainingJobOptions Options { get; } = options;
+    public IReadOnlyList<IPartTrainer> PartTrainers { get; } = parts ?? AlsPartTrainer.Defaults(options);
 
     public async Task<TrainingResult> RunAsync(CancellationToken ct = default)
     {
@@ -71,62 +80,34 @@ public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent
         Report("read", data.Report.Summary());
         Done("read");
 
-        ModelEvaluation? trackEval = null, artistEval = null;
-        AlsModel? trackModel = null, artistModel = null;
+        var input = new PartTrainingInput(data, Options, progress);
+        var evaluations = new PartEvaluation?[PartTrainers.Count];
         if (Options.HoldoutFraction > 0)
         {
-            (trackEval, trackModel) = Evaluate("tracks", data.UserTrack, Options.Tracks, ct);
-            (artistEval, artistModel) = Evaluate("artists", data.UserArtist!, Options.Artists, ct);
+            for (var i = 0; i < PartTrainers.Count; i++) evaluations[i] = PartTrainers[i].Evaluate(input, ct);
             Done("evaluate");
         }
-        if (Options.RetrainOnAll || trackModel is null)
+        var contents = evaluations.Select(e => e?.SplitModel).ToArray();
+        if (Options.RetrainOnAll || Options.HoldoutFraction <= 0)
         {
-            trackModel = Train("tracks", data.UserTrack, Options.Tracks, ct);
-            artistModel = Train("artists", data.UserArtist!, Options.Artists, ct);
+            for (var i = 0; i < PartTrainers.Count; i++) contents[i] = PartTrainers[i].Train(input, ct);
             Done("train");
         }
-        return new TrainingResult(data, trackModel, artistModel!, trackEval, artistEval, window, stages);
-    }
-
-    private (ModelEvaluation, AlsModel) Evaluate(string name, CsrMatrix all, AlsOptions als, CancellationToken ct)
-    {
-        var split = HoldoutSplit.Random(all, Options.HoldoutFraction, Options.Seed);
-        var model = Train($"{name} (held-out split)", split.Train, als, ct);
-        Report("evaluate", $"Evaluating {name} on {split.Test.NonZeros} held-out pairs");
-        var k = Options.EvaluationK;
-        var evaluation = new ModelEvaluation(
-            RankingEvaluator.Evaluate(split, new FactorScorer(model), k, als.Threads, Options.EvaluationUsers, Options.Seed),
-            RankingEvaluator.Evaluate(split, new PopularityScorer(split.Train), k, als.Threads, Options.EvaluationUsers, Options.Seed));
-        Report("evaluate", $"{name}: precision@{k} {evaluation.Model.Precision:F4} (popularity {evaluation.Popularity.Precision:F4}), " +
-                           $"NDCG@{k} {evaluation.Model.Ndcg:F4}, AUC {evaluation.Model.Auc:F4}");
-        return (evaluation, model);
-    }
-
-    private AlsModel Train(string name, CsrMatrix matrix, AlsOptions als, CancellationToken ct)
-    {
-        Report("train", $"Training {name}: {matrix.Rows} x {matrix.Columns}, {matrix.NonZeros} non-zeros, {als.Factors} factors, {als.Iterations} iterations");
-        return new AlsTrainer(als).Train(matrix, it => progress?.Invoke(new TrainingEvent("train", name, it)), ct);
+        var trained = PartTrainers.Select((t, i) => new TrainedPart(contents[i]!, evaluations[i])).ToList();
+        foreach (var (trainer, part) in PartTrainers.Zip(trained))
+            if (part.Content.Name != trainer.PartName) throw new InvalidOperationException($"Part trainer {trainer.PartName} made a part named {part.Content.Name}.");
+        return new TrainingResult(data, trained, window, stages);
     }
 
     private void Report(string stage, string message) => progress?.Invoke(new TrainingEvent(stage, message));
 
-    /// <summary>The manifest entries describing a run: parameters, data sizes, metrics.</summary>
+    /// <summary>The manifest describing a run: run facts, data sizes, stage times, and every part (typed parameters, metrics).</summary>
     public BundleManifest Describe(TrainingResult result)
     {
-        var manifest = new BundleManifest();
+        var manifest = new BundleManifest { Parts = PartsOf(result).Select(BundleWriter.Entry).ToList() };
         var inv = CultureInfo.InvariantCulture;
-        void Params(string prefix, AlsOptions o)
-        {
-            manifest.Training[$"{prefix}.factors"] = o.Factors.ToString(inv);
-            manifest.Training[$"{prefix}.iterations"] = o.Iterations.ToString(inv);
-            manifest.Training[$"{prefix}.regularization"] = o.Regularization.ToString(inv);
-            manifest.Training[$"{prefix}.alpha"] = o.Alpha.ToString(inv);
-            manifest.Training[$"{prefix}.scaling"] = o.Scaling.ToString();
-            manifest.Training[$"{prefix}.epsilon"] = o.LogEpsilon.ToString(inv);
-            manifest.Training[$"{prefix}.solver"] = o.Solver.ToString();
-        }
-        Params("tracks", Options.Tracks);
-        Params("artists", Options.Artists);
+        foreach (var trainer in PartTrainers)
+            foreach (var (key, value) in trainer.Facts) manifest.Training[$"{trainer.PartName}.{key}"] = value;
         manifest.Training["holdout"] = Options.HoldoutFraction.ToString(inv);
         manifest.Training["seed"] = Options.Seed.ToString(inv);
         manifest.Training["window.first"] = result.Window[0].Date.ToString(SnapshotSet.DateFormat, inv);
@@ -146,24 +127,11 @@ public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent
         manifest.Data["plays"] = d.Report.PlaysKept;
         manifest.Data["snapshots"] = result.Window.Count;
 
-        void Metrics(string prefix, ModelEvaluation? e)
-        {
-            if (e is null) return;
-            var k = e.Model.K;
-            manifest.Metrics[$"{prefix}.precision@{k}"] = e.Model.Precision;
-            manifest.Metrics[$"{prefix}.map@{k}"] = e.Model.MeanAveragePrecision;
-            manifest.Metrics[$"{prefix}.ndcg@{k}"] = e.Model.Ndcg;
-            manifest.Metrics[$"{prefix}.auc"] = e.Model.Auc;
-            manifest.Metrics[$"{prefix}.popularity.precision@{k}"] = e.Popularity.Precision;
-            manifest.Metrics[$"{prefix}.evaluatedUsers"] = e.Model.Users;
-        }
-        Metrics("tracks", result.TrackEvaluation);
-        Metrics("artists", result.ArtistEvaluation);
         foreach (var (stage, seconds) in result.StageSeconds) manifest.Metrics[$"seconds.{stage}"] = seconds;
         return manifest;
     }
 
-    /// <summary>Builds the bundle content from a run's models and data.</summary>
+    /// <summary>Builds the bundle content from a run's parts (each with its held-out metrics) and data.</summary>
     public static BundleContent Content(TrainingResult result)
     {
         var catalog = result.Data.Catalog!;
@@ -172,17 +140,17 @@ public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent
             UserIds = result.Data.Users.Ids,
             TrackIds = catalog.Tracks.Ids,
             ArtistIds = catalog.Artists.Ids,
-            UserFactors = result.TrackModel.UserFactors,
-            TrackFactors = result.TrackModel.ItemFactors,
-            Factors = result.TrackModel.Factors,
-            ArtistFactors = result.ArtistModel.ItemFactors,
-            ArtistFactorCount = result.ArtistModel.Factors,
             Played = result.Data.UserTrack,
             TrackArtist = catalog.TrackArtists,
             TrackTitles = Enumerable.Range(0, catalog.TrackCount).Select(catalog.TitleOf).ToList(),
             ArtistNames = Enumerable.Range(0, catalog.ArtistCount).Select(catalog.ArtistName).ToList(),
+            Parts = PartsOf(result),
         };
     }
+
+    /// <summary>Each part's content with its held-out metrics.</summary>
+    private static List<PartContent> PartsOf(TrainingResult result) =>
+        result.Parts.Select(p => p.Evaluation is { } e ? p.Content with { Metrics = e.Metrics } : p.Content).ToList();
 
     /// <summary>Writes the bundle and switches CURRENT to it; returns the published manifest.</summary>
     /// <param name="extraTraining">More entries for the manifest's training map (e.g. the worker's snapshot signature).</param>
@@ -192,7 +160,7 @@ public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent
         var clock = Stopwatch.StartNew();
         var manifest = Describe(result);
         foreach (var (key, value) in extraTraining ?? new Dictionary<string, string>()) manifest.Training[key] = value;
-        var published = store.Publish(manifest, dir => BundleWriter.Write(dir, Content(result), Options.Forests));
+        var published = store.Publish(manifest, Content(result), Options.Forests);
         Report("publish", $"Published {published.ModelVersion} in {clock.Elapsed.TotalSeconds:F1} s ({published.Files.Sum(f => f.Bytes) / 1e6:F1} MB)");
         return published;
     }

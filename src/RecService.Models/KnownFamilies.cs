@@ -1,0 +1,10 @@
+using RecService.Core.Bundle;
+using RecService.Models.Als;
+
+namespace RecService.Models;
+
+/// <summary>The model families this build knows, for <see cref="ModelBundle.Open"/>. A new family is one class plus a line here.</summary>
+public static class KnownFamilies
+{
+    public static ModelFamilies All { get; } = new([AlsFamily.Instance]);
+}

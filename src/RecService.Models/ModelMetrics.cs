@@ -1,0 +1,24 @@
+namespace RecService.Models;
+
+/// <summary>
+/// The names of a part's held-out metrics, built in one place: the trainer writes them (TrainingJob.Describe), the
+/// worker's gate and dashboards read them. A part's metrics live in its manifest entry under the short name
+/// ("precision@10"); flattened over the bundle they are <see cref="Qualified"/> ("tracks.precision@10").
+/// </summary>
+public static class ModelMetrics
+{
+    public const string Auc = "auc";
+    public const string EvaluatedUsers = "evaluatedUsers";
+
+    public static string PrecisionAt(int k) => $"precision@{k}";
+    public static string MeanAveragePrecisionAt(int k) => $"map@{k}";
+    public static string NdcgAt(int k) => $"ndcg@{k}";
+    /// <summary>The popularity baseline's precision on the same split.</summary>
+    public static string PopularityPrecisionAt(int k) => $"popularity.precision@{k}";
+
+    /// <summary>A part's metric as the bundle-wide flat map names it.</summary>
+    public static string Qualified(string part, string metric) => $"{part}.{metric}";
+
+    /// <summary><see cref="PrecisionAt(int)"/> of <paramref name="part"/>, qualified.</summary>
+    public static string PrecisionAt(string part, int k) => Qualified(part, PrecisionAt(k));
+}

@@ -1,0 +1,37 @@
+using RecService.Core.Bundle;
+using RecService.Ingest.Logs;
+
+namespace RecService.Training.Pipeline;
+
+/// <summary>What a part trainer gets from a run: the play matrices (with the catalog) and the job's options.</summary>
+public sealed record PartTrainingInput(PlayMatrices Data, TrainingJobOptions Options, Action<TrainingEvent>? Progress)
+{
+    public void Report(string stage, string message) => Progress?.Invoke(new TrainingEvent(stage, message));
+}
+
+/// <summary>A part's held-out evaluation: its metrics (named by RecService.Models.ModelMetrics) and the model trained on the
+/// split, published when the job does not retrain on all data.</summary>
+public sealed record PartEvaluation(IReadOnlyDictionary<string, double> Metrics, PartContent SplitModel, ModelEvaluation? Ranking = null);
+
+/// <summary>One trained part of a run: what goes into the bundle, and how it did on held-out data (null when not evaluated).</summary>
+public sealed record TrainedPart(PartContent Content, PartEvaluation? Evaluation);
+
+/// <summary>
+/// The training side of a model family: trains one named part from a run's data. <see cref="TrainingJob"/> runs a list of
+/// them (ALS tracks and artists by default); a new model is one implementation plus its registration there.
+/// </summary>
+public interface IPartTrainer
+{
+    /// <summary>The part's name in the bundle (lower-case letters, digits, '-').</summary>
+    string PartName { get; }
+
+    /// <summary>How the part is fitted, for the manifest's run facts (keys are prefixed with the part's name).</summary>
+    IReadOnlyDictionary<string, string> Facts { get; }
+
+    /// <summary>Trains on a hold-out split of the data (<see cref="TrainingJobOptions.HoldoutFraction"/>) and measures it;
+    /// called only when the job evaluates.</summary>
+    PartEvaluation Evaluate(PartTrainingInput input, CancellationToken ct);
+
+    /// <summary>Trains on all the data.</summary>
+    PartContent Train(PartTrainingInput input, CancellationToken ct);
+}
