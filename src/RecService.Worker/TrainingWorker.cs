@@ -6,6 +6,8 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RecService.Core.Bundle;
 using RecService.Ingest.Logs;
+using RecService.Models;
+using RecService.Models.Als;
 using RecService.Training.Als;
 using RecService.Training.Pipeline;
 using StackExchange.Redis;
@@ -26,14 +28,17 @@ public sealed record WorkerRun(WorkerOutcome Outcome, string? Version, string? R
 /// <summary>
 /// The training loop: when a new or changed snapshot appears, or the interval passes, it trains the track and
 /// artist models on the snapshot window, evaluates them on a held-out split, and publishes a bundle only if the
-/// gate passes (finite factors, and tracks precision@10 not below the current model's by more than the
+/// gate passes (finite factors, and tracks precision@10 present and not below the current model's by more than the
 /// tolerance). Then it notifies replicas over Redis and prunes old versions. Publishing is atomic, so a crash
 /// anywhere leaves the previous bundle serving.
 /// </summary>
 public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, WorkerMetrics metrics, ILogger<TrainingWorker> logger) : BackgroundService
 {
     public const string SignatureKey = "snapshots.signature";
-    public const string GateMetric = "tracks.precision@10";
+    /// <summary>The part and the held-out precision cut-off the gate compares.</summary>
+    public const string GatePart = AlsParts.TracksPart;
+    public const int GateK = 10;
+    public static string GateMetric => ModelMetrics.PrecisionAt(GatePart, GateK);
     private readonly SemaphoreSlim _runLock = new(1, 1);
     private string? _trainedSignature;
     private DateTimeOffset _lastRun = DateTimeOffset.MinValue;
@@ -139,6 +144,7 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
             Tracks = als,
             Artists = als,
             HoldoutFraction = Options.HoldoutFraction,
+            EvaluationK = GateK,
             Forests = new BundleForestOptions { TrackTrees = Options.Trees, ArtistTrees = Options.Trees, CodedTrees = Options.CodedTrees, Threads = Options.Threads },
         }, e =>
         {
@@ -157,23 +163,16 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
         }
         foreach (var (stage, seconds) in result.StageSeconds) metrics.Stage(stage, seconds);
 
-        var candidate = result.TrackEvaluation?.Model.Precision;
-        var current = CurrentManifest();
-        if (candidate is { } p && !double.IsFinite(p)) return Refuse("non_finite", "held-out precision is not a finite number");
-        if (candidate is { } newPrecision && current?.Metrics.GetValueOrDefault(GateMetric) is { } oldPrecision and > 0
-            && newPrecision < oldPrecision * (1 - Options.GateTolerance))
-        {
-            return Refuse("precision_drop",
-                $"{GateMetric} {newPrecision:F4} is more than {Options.GateTolerance:P0} below the current model's {oldPrecision:F4} ({current.ModelVersion})");
-        }
+        if (Gate(result) is { } refusal) return refusal;
 
-        if (!BundleWriter.AllFinite(result.TrackModel.UserFactors) || !BundleWriter.AllFinite(result.TrackModel.ItemFactors) || !BundleWriter.AllFinite(result.ArtistModel.ItemFactors))
-            return Refuse("non_finite", "a factor matrix holds NaN or infinity");
+        foreach (var part in result.Parts)
+            foreach (var (role, matrix) in part.Content.Matrices)
+                if (!BundleWriter.AllFinite(matrix.Values)) return Refuse("non_finite", $"part {part.Content.Name}: {role} holds NaN or infinity");
 
         var publishClock = Stopwatch.StartNew();
         var published = job.Publish(result, Store, new Dictionary<string, string> { [SignatureKey] = signature });
         metrics.Stage("publish", publishClock.Elapsed.TotalSeconds);
-        metrics.Metrics(published.Metrics);
+        metrics.Metrics(published.AllMetrics());
         metrics.Published(published.CreatedUtc);
         // The model is live once CURRENT moved: pruning and the notice are best effort and cannot undo it.
         var pruned = 0;
@@ -186,8 +185,29 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
             LogPruneFailed(ex);
         }
         await NotifyAsync(published.ModelVersion);
-        LogPublished(published.ModelVersion, candidate ?? double.NaN, pruned);
+        LogPublished(published.ModelVersion, GateMetric, result.Metric(GatePart, ModelMetrics.PrecisionAt(GateK)) ?? double.NaN, pruned);
         return new WorkerRun(WorkerOutcome.Published, published.ModelVersion, null, 0);
+    }
+
+    /// <summary>
+    /// The metric gate: the candidate's <see cref="GateMetric"/> must be finite and not more than the tolerance below the
+    /// current model's. A metric missing on either side refuses (never a silent pass); only the first model, with no
+    /// current one to compare against, is published on its own metric.
+    /// </summary>
+    private WorkerRun? Gate(TrainingResult result)
+    {
+        var metric = ModelMetrics.PrecisionAt(GateK);
+        if (result.Metric(GatePart, metric) is not { } candidate)
+            return Refuse("metric_missing", $"the candidate has no {GateMetric} (hold-out fraction {Options.HoldoutFraction}: 0 evaluates nothing)");
+        if (!double.IsFinite(candidate)) return Refuse("non_finite", $"held-out {GateMetric} is not a finite number");
+        var current = CurrentManifest();
+        if (current is null) return null;
+        if (current.PartMetric(GatePart, metric) is not { } previous || !double.IsFinite(previous))
+            return Refuse("metric_missing", $"the current model {current.ModelVersion} has no {GateMetric} to compare against");
+        if (candidate < previous * (1 - Options.GateTolerance))
+            return Refuse("precision_drop",
+                $"{GateMetric} {candidate:F4} is more than {Options.GateTolerance:P0} below the current model's {previous:F4} ({current.ModelVersion})");
+        return null;
     }
 
     private WorkerRun Refuse(string reason, string detail)
@@ -260,8 +280,8 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
     [LoggerMessage(LogLevel.Debug, "{Model} iteration {Iteration}: {Seconds:F2} s, loss {Loss:F5} per nnz")]
     private partial void LogIteration(string model, int iteration, double seconds, double loss);
 
-    [LoggerMessage(LogLevel.Information, "Published model {Version} (tracks precision@10 {Precision:F4}); pruned {Pruned} old versions")]
-    private partial void LogPublished(string version, double precision, int pruned);
+    [LoggerMessage(LogLevel.Information, "Published model {Version} ({Metric} {Precision:F4}); pruned {Pruned} old versions")]
+    private partial void LogPublished(string version, string metric, double precision, int pruned);
 
     [LoggerMessage(LogLevel.Warning, "Gate refused the new model ({Reason}): {Detail}; the current model keeps serving")]
     private partial void LogRefused(string reason, string detail);
