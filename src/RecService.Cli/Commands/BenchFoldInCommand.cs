@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using RecService.Core.Bundle;
+using RecService.Models.Als;
 using RecService.Core.Sampling;
 using RecService.Serving;
 using RecService.Serving.Recommendations;
@@ -44,11 +45,11 @@ public static class BenchFoldInCommand
                 trackSets[s] = [.. chosen.Order()];
                 playSets[s] = trackSets[s].Select(_ => (float)(1 + rng.NextInt(20))).ToArray();
             }
-            var x = new float[bundle.Factors];
+            var x = new float[AlsParts.Of(bundle).Tracks.Factors];
             var ids = new int[k];
             var scores = new float[k];
             var p = foldIn.ParametersOf(bundle);
-            Console.WriteLine($"model {version}: {bundle.Tracks.Count:N0} tracks, {bundle.Factors} factors, alpha {p.Alpha}, lambda {p.Lambda}, {(p.LogScaling ? "log" : "linear")} confidence; {n} plays per user, {runs:N0} runs");
+            Console.WriteLine($"model {version}: {bundle.Tracks.Count:N0} tracks, {AlsParts.Of(bundle).Tracks.Factors} factors, alpha {p.Alpha}, lambda {p.Lambda}, {(p.LogScaling ? "log" : "linear")} confidence; {n} plays per user, {runs:N0} runs");
 
             double[] Time(bool search)
             {

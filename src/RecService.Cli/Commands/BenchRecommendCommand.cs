@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using RecService.Core.Bundle;
+using RecService.Models.Als;
 using RecService.Serving;
 using RecService.Serving.Models;
 using RecService.Serving.Precompute;
@@ -49,7 +50,7 @@ public static class BenchRecommendCommand
             var ids = new int[k];
             var scores = new float[k];
             var userIds = Enumerable.Range(0, Math.Min(userCount, 100_000)).Select(i => bundle.Users[(int)((long)i * 7919 % userCount)]).ToArray();
-            Console.WriteLine($"model {version}: {bundle.Tracks.Count:N0} tracks x {bundle.Factors}, {userCount:N0} users; top {k}, {runs:N0} calls per stage");
+            Console.WriteLine($"model {version}: {bundle.Tracks.Count:N0} tracks x {AlsParts.Of(bundle).Tracks.Factors}, {userCount:N0} users; top {k}, {runs:N0} calls per stage");
 
             async Task<double> Stage(int stage)
             {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using RecService.Core.Bundle;
+using RecService.Models.Als;
 using RecService.Serving.Precompute;
 using RecService.Serving.State;
 using StackExchange.Redis;
@@ -47,7 +48,7 @@ public static class PrecomputeCommand
                 KeyPrefix = parse.GetValue(prefix)!,
                 Ttl = TimeSpan.FromHours(parse.GetValue(ttl)),
             };
-            Console.WriteLine($"model {version}: {bundle.Users.Count:N0} users x {bundle.Tracks.Count:N0} tracks, {bundle.Factors} factors; " +
+            Console.WriteLine($"model {version}: {bundle.Users.Count:N0} users x {bundle.Tracks.Count:N0} tracks, {AlsParts.Of(bundle).Tracks.Factors} factors; " +
                               $"top {options.Count} per user, {(options.Exact ? "exact" : "forest")}, {(options.Threads > 0 ? options.Threads : Environment.ProcessorCount)} threads, batches of {options.BatchUsers}");
             var report = await DiscoverPrecompute.RunAsync(bundle, connection.GetDatabase(), options, Console.WriteLine, ct);
             Console.WriteLine($"precomputed {report.Users:N0} users in {report.TotalSeconds:F2} s: {report.UsersPerSecond:N0} users/s overall " +

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using RecService.Core.Bundle;
+using RecService.Models.Als;
 using RecService.Core.Vectors;
 using StackExchange.Redis;
 
@@ -60,7 +61,7 @@ public static class DiscoverPrecompute
         var wait = new Stopwatch();
         long bytes = 0;
         Task pending = Task.CompletedTask;
-        var searchK = (options.SearchK > 0 ? options.SearchK : bundle.TrackDot.DefaultSearchK) * Math.Max(10, k) / 10;
+        var searchK = (options.SearchK > 0 ? options.SearchK : AlsParts.Of(bundle).Tracks.DotForest.DefaultSearchK) * Math.Max(10, k) / 10;
 
         for (var start = 0; start < users; start += batchSize)
         {
@@ -77,7 +78,7 @@ public static class DiscoverPrecompute
                     for (var i = 0; i < size; i++)
                     {
                         var user = start + first + i;
-                        counts[first + i] = bundle.TrackDot.Search(bundle.UserFactors.Row(user), k, ids.AsSpan((first + i) * k, k),
+                        counts[first + i] = AlsParts.Of(bundle).Tracks.DotForest.Search(AlsParts.Of(bundle).Tracks.UserFactors.Row(user), k, ids.AsSpan((first + i) * k, k),
                             scores.AsSpan((first + i) * k, k), searchK, bundle.Played.RowIndices(user));
                     }
                 }
@@ -159,12 +160,12 @@ public static class DiscoverPrecompute
     internal static void ScoreBlockExact(ModelBundle bundle, int firstUser, int size, int k, float[] scratch, Span<int> ids, Span<float> scores, Span<int> counts)
     {
         var tracks = bundle.Tracks.Count;
-        var f = bundle.Factors;
+        var f = AlsParts.Of(bundle).Tracks.Factors;
         var queries = ArrayPool<float>.Shared.Rent(Block * f);
         try
         {
-            for (var i = 0; i < size; i++) bundle.UserFactors.Row(firstUser + i).CopyTo(queries.AsSpan(i * f, f));
-            var all = bundle.AllTrackFactors;
+            for (var i = 0; i < size; i++) AlsParts.Of(bundle).Tracks.UserFactors.Row(firstUser + i).CopyTo(queries.AsSpan(i * f, f));
+            var all = AlsParts.Of(bundle).Tracks.AllItemFactors;
             if (size == Block && f % Vector256<float>.Count == 0 && Vector256.IsHardwareAccelerated) ScoreFullBlock(all, queries, tracks, f, scratch);
             else
             {

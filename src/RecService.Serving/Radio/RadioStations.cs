@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Numerics.Tensors;
 using Microsoft.Extensions.Options;
 using RecService.Core.Bundle;
+using RecService.Models.Als;
 using RecService.Serving.Recommendations;
 
 namespace RecService.Serving.Radio;
@@ -193,7 +194,7 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
         {
             var track = bundle.Tracks.IndexOf(station.SeedId);
             if (track < 0) return null;
-            direction = bundle.TrackFactors.Row(track).ToArray();
+            direction = AlsParts.Of(bundle).Tracks.ItemFactors.Row(track).ToArray();
         }
         else
         {
@@ -209,11 +210,11 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
 
     /// <summary>Cosine of a track's vector with a unit <paramref name="direction"/> (0 for a zero track vector).</summary>
     public static float Similarity(ModelBundle bundle, int track, ReadOnlySpan<float> direction) =>
-        Cosine(TensorPrimitives.Dot(bundle.TrackFactors.Row(track), direction) * bundle.TrackCosine.InverseNorm(track));
+        Cosine(TensorPrimitives.Dot(AlsParts.Of(bundle).Tracks.ItemFactors.Row(track), direction) * AlsParts.Of(bundle).Tracks.CosineForest.InverseNorm(track));
 
     /// <summary>Cosine of two tracks' vectors.</summary>
     public static float Similarity(ModelBundle bundle, int track, int other) =>
-        Cosine(TensorPrimitives.Dot(bundle.TrackFactors.Row(track), bundle.TrackFactors.Row(other)) * bundle.TrackCosine.InverseNorm(track) * bundle.TrackCosine.InverseNorm(other));
+        Cosine(TensorPrimitives.Dot(AlsParts.Of(bundle).Tracks.ItemFactors.Row(track), AlsParts.Of(bundle).Tracks.ItemFactors.Row(other)) * AlsParts.Of(bundle).Tracks.CosineForest.InverseNorm(track) * AlsParts.Of(bundle).Tracks.CosineForest.InverseNorm(other));
 
     // The stored 1/|y| and a norm computed here round differently: a track against itself can come out at 1.0000001.
     private static float Cosine(float value) => Math.Clamp(value, -1f, 1f);
@@ -221,15 +222,15 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
     /// <summary>The mean of the artist's unit track vectors (track space: artist vectors come from another model); null if it has no tracks.</summary>
     private static float[]? ArtistDirection(ModelBundle bundle, int artist)
     {
-        var sum = new float[bundle.Factors];
-        var unit = new float[bundle.Factors];
+        var sum = new float[AlsParts.Of(bundle).Tracks.Factors];
+        var unit = new float[AlsParts.Of(bundle).Tracks.Factors];
         var found = 0;
         foreach (var t in bundle.Catalog.TracksOf(artist))
         {
             // The cosine forest stores 1/|y| for every track (0 for a zero vector): read, not recomputed.
-            var inverseNorm = bundle.TrackCosine.InverseNorm(t);
+            var inverseNorm = AlsParts.Of(bundle).Tracks.CosineForest.InverseNorm(t);
             if (!(inverseNorm > 0)) continue;
-            TensorPrimitives.Multiply(bundle.TrackFactors.Row(t), inverseNorm, unit);
+            TensorPrimitives.Multiply(AlsParts.Of(bundle).Tracks.ItemFactors.Row(t), inverseNorm, unit);
             TensorPrimitives.Add(sum, unit, sum);
             found++;
         }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using Microsoft.Extensions.Options;
 using RecService.Core.Bundle;
+using RecService.Models.Als;
 using RecService.Core.Forest;
 
 namespace RecService.Serving.Recommendations;
@@ -25,20 +26,20 @@ public sealed class RecommendationEngine(IOptions<ServingOptions> options)
 
     /// <summary>Top tracks for a known user, leaving out played tracks (when asked) and <paramref name="excluded"/>.</summary>
     public int Recommend(ModelBundle bundle, int user, bool excludePlayed, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores) =>
-        RecommendFor(bundle, bundle.UserFactors.Row(user), excludePlayed ? bundle.Played.RowIndices(user) : default, excluded, ids, scores);
+        RecommendFor(bundle, AlsParts.Of(bundle).Tracks.UserFactors.Row(user), excludePlayed ? bundle.Played.RowIndices(user) : default, excluded, ids, scores);
 
     /// <summary>Top tracks for a user vector (e.g. one folded in from fresh plays), leaving out <paramref name="played"/> and <paramref name="excluded"/>.</summary>
     public int RecommendFor(ModelBundle bundle, ReadOnlySpan<float> query, ReadOnlySpan<int> played, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores)
     {
-        var searchK = SearchK(bundle.TrackDot, ids.Length);
-        if (excluded.IsEmpty) return bundle.TrackDot.Search(query, ids.Length, ids, scores, searchK, played, StopSlack);
-        if (played.IsEmpty) return bundle.TrackDot.Search(query, ids.Length, ids, scores, searchK, excluded, StopSlack);
+        var searchK = SearchK(AlsParts.Of(bundle).Tracks.DotForest, ids.Length);
+        if (excluded.IsEmpty) return AlsParts.Of(bundle).Tracks.DotForest.Search(query, ids.Length, ids, scores, searchK, played, StopSlack);
+        if (played.IsEmpty) return AlsParts.Of(bundle).Tracks.DotForest.Search(query, ids.Length, ids, scores, searchK, excluded, StopSlack);
         var all = ArrayPool<int>.Shared.Rent(played.Length + excluded.Length);
         try
         {
             played.CopyTo(all);
             excluded.CopyTo(all.AsSpan(played.Length));
-            return bundle.TrackDot.Search(query, ids.Length, ids, scores, searchK, all.AsSpan(0, played.Length + excluded.Length), StopSlack);
+            return AlsParts.Of(bundle).Tracks.DotForest.Search(query, ids.Length, ids, scores, searchK, all.AsSpan(0, played.Length + excluded.Length), StopSlack);
         }
         finally
         {
@@ -48,11 +49,11 @@ public sealed class RecommendationEngine(IOptions<ServingOptions> options)
 
     /// <summary>Tracks nearest <paramref name="track"/> by cosine, skipping <paramref name="excluded"/> (radio).</summary>
     public int NearTracks(ModelBundle bundle, int track, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores) =>
-        bundle.TrackCosine.SearchByItem(track, ids.Length, ids, scores, SearchK(bundle.TrackCosine, ids.Length), excluded, StopSlack);
+        AlsParts.Of(bundle).Tracks.CosineForest.SearchByItem(track, ids.Length, ids, scores, SearchK(AlsParts.Of(bundle).Tracks.CosineForest, ids.Length), excluded, StopSlack);
 
     /// <summary>Tracks nearest a direction by cosine, skipping <paramref name="excluded"/> (radio from an artist).</summary>
     public int NearTracks(ModelBundle bundle, ReadOnlySpan<float> query, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores) =>
-        bundle.TrackCosine.Search(query, ids.Length, ids, scores, SearchK(bundle.TrackCosine, ids.Length), excluded, StopSlack);
+        AlsParts.Of(bundle).Tracks.CosineForest.Search(query, ids.Length, ids, scores, SearchK(AlsParts.Of(bundle).Tracks.CosineForest, ids.Length), excluded, StopSlack);
 
     /// <summary>The most played tracks, skipping <paramref name="excluded"/>: the fallback for unknown users.</summary>
     public int Popular(ModelBundle bundle, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores)
@@ -70,8 +71,8 @@ public sealed class RecommendationEngine(IOptions<ServingOptions> options)
     }
 
     public int SimilarTracks(ModelBundle bundle, int track, Span<int> ids, Span<float> scores) =>
-        bundle.TrackCosine.SearchByItem(track, ids.Length, ids, scores, SearchK(bundle.TrackCosine, ids.Length), stopSlack: StopSlack);
+        AlsParts.Of(bundle).Tracks.CosineForest.SearchByItem(track, ids.Length, ids, scores, SearchK(AlsParts.Of(bundle).Tracks.CosineForest, ids.Length), stopSlack: StopSlack);
 
     public int RelatedArtists(ModelBundle bundle, int artist, Span<int> ids, Span<float> scores) =>
-        bundle.ArtistCosine.SearchByItem(artist, ids.Length, ids, scores, SearchK(bundle.ArtistCosine, ids.Length), stopSlack: StopSlack);
+        AlsParts.Of(bundle).Artists.CosineForest.SearchByItem(artist, ids.Length, ids, scores, SearchK(AlsParts.Of(bundle).Artists.CosineForest, ids.Length), stopSlack: StopSlack);
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using RecService.Core.Bundle;
+using RecService.Models.Als;
 using RecService.Core.Vectors;
 
 namespace RecService.Serving.Recommendations;
@@ -60,7 +61,7 @@ public sealed class RecommendationReasons
     /// cache misses overlap the search that runs in between.</summary>
     public void Prefetch(ModelBundle bundle, ReadOnlySpan<int> listened)
     {
-        var factors = bundle.ArtistFactors;
+        var factors = AlsParts.Of(bundle).Artists.ItemFactors;
         foreach (var artist in listened)
         {
             if ((uint)artist >= (uint)factors.Rows) continue;
@@ -76,7 +77,7 @@ public sealed class RecommendationReasons
     public void Explain(ModelBundle bundle, ReadOnlySpan<int> listened, ReadOnlySpan<int> recommended, Span<int> reasons)
     {
         if (listened.Length > CandidateArtists) throw new ArgumentException($"At most {CandidateArtists} listened artists.", nameof(listened));
-        var factors = bundle.ArtistFactors;
+        var factors = AlsParts.Of(bundle).Artists.ItemFactors;
         var dims = factors.Columns;
         // The listened artists' rows packed together, so one kernel call scores a track's artist against all of them;
         // the artist forest stores 1/|y| for every artist, so their norms are read, not recomputed.
@@ -85,7 +86,7 @@ public sealed class RecommendationReasons
         for (var i = 0; i < listened.Length; i++)
         {
             factors.Row(listened[i]).CopyTo(rows.AsSpan(i * dims, dims));
-            inverseNorms[i] = bundle.ArtistCosine.InverseNorm(listened[i]);
+            inverseNorms[i] = AlsParts.Of(bundle).Artists.CosineForest.InverseNorm(listened[i]);
         }
         var packed = rows.AsSpan(0, listened.Length * dims);
         var trackArtists = Buffer(ref t_trackArtists, recommended.Length);

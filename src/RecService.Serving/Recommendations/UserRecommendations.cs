@@ -1,5 +1,6 @@
 using System.Buffers;
 using RecService.Core.Bundle;
+using RecService.Models.Als;
 using RecService.Core.Vectors;
 using RecService.Serving.Precompute;
 using RecService.Serving.State;
@@ -103,7 +104,7 @@ public sealed class UserRecommendations(
         {
             // The user's vector, played row and stored artists each sit somewhere in tens of MB of mapped file (a cache
             // miss apiece): started together, the misses overlap instead of following one another.
-            VectorMath.Prefetch(bundle.UserFactors.Row(user));
+            VectorMath.Prefetch(AlsParts.Of(bundle).Tracks.UserFactors.Row(user));
             bundle.Played.Prefetch(user);
             bundle.UserArtists?.Prefetch(user);
         }
@@ -135,10 +136,10 @@ public sealed class UserRecommendations(
             var ids = list.Tracks.AsSpan(0, count);
             var scores = list.Scores.AsSpan(0, count);
             var played = excludePlayed ? userTracks : default;
-            if (freshKnown > 0 && foldIn.FoldIn(bundle, userTracks, userPlays, (vector = ArrayPool<float>.Shared.Rent(bundle.Factors)).AsSpan(0, bundle.Factors)))
+            if (freshKnown > 0 && foldIn.FoldIn(bundle, userTracks, userPlays, (vector = ArrayPool<float>.Shared.Rent(AlsParts.Of(bundle).Tracks.Factors)).AsSpan(0, AlsParts.Of(bundle).Tracks.Factors)))
             {
                 list.Source = RecommendationSource.Realtime;
-                list.Count = engine.RecommendFor(bundle, vector.AsSpan(0, bundle.Factors), played, excluded, ids, scores);
+                list.Count = engine.RecommendFor(bundle, vector.AsSpan(0, AlsParts.Of(bundle).Tracks.Factors), played, excluded, ids, scores);
             }
             else if (stored is not null && freshKnown == 0 && FromStored(bundle, stored, excluded, ids, scores) is var m and > 0)
             {
@@ -148,7 +149,7 @@ public sealed class UserRecommendations(
             else if (user >= 0)
             {
                 list.Source = RecommendationSource.Model;
-                list.Count = engine.RecommendFor(bundle, bundle.UserFactors.Row(user), played, excluded, ids, scores);
+                list.Count = engine.RecommendFor(bundle, AlsParts.Of(bundle).Tracks.UserFactors.Row(user), played, excluded, ids, scores);
             }
             else
             {

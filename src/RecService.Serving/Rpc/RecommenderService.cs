@@ -3,6 +3,7 @@ using Google.Api;
 using Grpc.Core;
 using RecService.Api.V1;
 using RecService.Core.Bundle;
+using RecService.Models.Als;
 using RecService.Serving.Models;
 using RecService.Serving.Recommendations;
 using RecService.Serving.Taste;
@@ -147,7 +148,7 @@ public sealed class RecommenderService(
             Users = bundle.Users.Count,
             Tracks = bundle.Tracks.Count,
             Artists = bundle.Artists.Count,
-            Factors = bundle.Factors,
+            Factors = AlsParts.Of(bundle).Tracks.Factors,
         };
         info.Training.Add(manifest.Training);
         info.Metrics.Add(manifest.Metrics);

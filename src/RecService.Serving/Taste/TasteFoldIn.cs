@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using RecService.Core.Bundle;
+using RecService.Models.Als;
 
 namespace RecService.Serving.Taste;
 
@@ -56,7 +57,7 @@ public sealed class TasteFoldIn
     /// </summary>
     public bool FoldIn(ModelBundle bundle, ReadOnlySpan<int> tracks, ReadOnlySpan<float> plays, Span<float> x)
     {
-        var f = bundle.Factors;
+        var f = AlsParts.Of(bundle).Tracks.Factors;
         if (x.Length != f) throw new ArgumentException($"x has {x.Length} values; the model has {f} factors.", nameof(x));
         if (tracks.Length != plays.Length) throw new ArgumentException("tracks and plays differ in length.");
         var parameters = ParametersOf(bundle);
@@ -64,7 +65,7 @@ public sealed class TasteFoldIn
         var l = Scratch(ref t_factor, f * f);
         var b = Scratch(ref t_vector, f);
 
-        bundle.TrackGram.CopyTo(a);
+        AlsParts.Of(bundle).Tracks.Gram.CopyTo(a);
         for (var i = 0; i < f; i++) a[i * f + i] += parameters.Lambda;
         Array.Clear(b, 0, f);
         var any = false;
@@ -72,7 +73,7 @@ public sealed class TasteFoldIn
         {
             if (!(plays[k] > 0)) continue;
             any = true;
-            var y = bundle.TrackFactors.Row(tracks[k]);
+            var y = AlsParts.Of(bundle).Tracks.ItemFactors.Row(tracks[k]);
             var extra = parameters.ExtraConfidence(plays[k]);
             // A += (c - 1) y y^T, one row at a time; b += c p y with p = 1.
             for (var i = 0; i < f; i++)
