@@ -7,15 +7,15 @@ namespace RecService.Ingest.Logs;
 /// Reads Parquet play logs with columns <c>user_id</c> and <c>track_id</c> (strings) and an optional numeric
 /// <c>plays</c> (int32, int64, float or double; null or absent means 1). Bad rows are labelled by row number.
 /// </summary>
-public static class ParquetPlayLogReader
+public sealed class ParquetPlayLogReader : IPlayLogReader
 {
     public const string UserColumn = "user_id";
     public const string TrackColumn = "track_id";
     public const string PlaysColumn = "plays";
 
-    public static async Task ReadAsync(string path, PlayAggregator sink, CancellationToken cancellationToken = default)
+    public async Task ReadAsync(string path, IPlaySink sink, CancellationToken cancellationToken = default)
     {
-        sink.Report.FileStarted(path);
+        sink.FileStarted(path);
         await using var stream = File.OpenRead(path);
         ParquetReader reader;
         try
