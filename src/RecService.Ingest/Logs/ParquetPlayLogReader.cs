@@ -88,7 +88,7 @@ public sealed class ParquetPlayLogReader : IPlayLogReader
         }
     }
 
-    /// <summary>Writes rows as Parquet (used by the generator's --format parquet and by tests).</summary>
+    /// <summary>Writes rows as Parquet (tests use it to make input files).</summary>
     public static async Task WriteAsync(string path, IReadOnlyList<string> users, IReadOnlyList<string> tracks, ReadOnlyMemory<int> plays, CancellationToken ct = default)
     {
         var userField = new DataField<string>(UserColumn);
