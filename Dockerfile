@@ -12,6 +12,7 @@ WORKDIR /src
 COPY Directory.Build.props Directory.Packages.props ./
 COPY src/RecService.Core/RecService.Core.csproj src/RecService.Core/
 COPY src/RecService.Ingest/RecService.Ingest.csproj src/RecService.Ingest/
+COPY src/RecService.Synthetic/RecService.Synthetic.csproj src/RecService.Synthetic/
 COPY src/RecService.Training/RecService.Training.csproj src/RecService.Training/
 COPY src/RecService.Serving/RecService.Serving.csproj src/RecService.Serving/
 COPY src/RecService.Worker/RecService.Worker.csproj src/RecService.Worker/

@@ -1,4 +1,5 @@
 using RecService.Core.Sparse;
+using RecService.Synthetic;
 using RecService.Training.Als;
 
 namespace RecService.Training.Tests;

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using RecService.Core.Bundle;
 using RecService.Core.Sampling;
 using RecService.Core.Sparse;
-using RecService.Core.Vectors;
+using RecService.Synthetic;
 
 namespace RecService.Cli.Commands;
 
