@@ -83,13 +83,13 @@ public sealed partial class BundleWatcher(
 
     private async Task SubscribeAsync()
     {
-        if (string.IsNullOrWhiteSpace(options.Value.Redis)) return;
+        var redis = options.Value.Redis;
+        if (string.IsNullOrWhiteSpace(redis.Endpoint)) return;
         try
         {
-            var config = ConfigurationOptions.Parse(options.Value.Redis);
-            config.AbortOnConnectFail = false; // keep retrying in the background; polling covers the gap
-            _redis = await ConnectionMultiplexer.ConnectAsync(config);
-            await _redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(options.Value.ModelChannel), (_, message) =>
+            // Keeps reconnecting in the background; polling covers the gap.
+            _redis = await RedisConnections.ConnectAsync(redis.Endpoint, RedisRole.ReplicaNotices, redis.Timeout);
+            await _redis.GetSubscriber().SubscribeAsync(RedisKeys.ModelChannel(redis.ModelChannel), (_, message) =>
             {
                 LogNotice(message.ToString());
                 _wake.Release();
@@ -97,7 +97,7 @@ public sealed partial class BundleWatcher(
         }
         catch (Exception ex)
         {
-            LogRedisUnavailable(ex, options.Value.Redis); // polling still finds new versions
+            LogRedisUnavailable(ex, redis.Endpoint); // polling still finds new versions
         }
     }
 
