@@ -12,9 +12,12 @@ WORKDIR /src
 COPY Directory.Build.props Directory.Packages.props ./
 COPY src/RecService.Core/RecService.Core.csproj src/RecService.Core/
 COPY src/RecService.Ingest/RecService.Ingest.csproj src/RecService.Ingest/
+COPY src/RecService.Synthetic/RecService.Synthetic.csproj src/RecService.Synthetic/
 COPY src/RecService.Training/RecService.Training.csproj src/RecService.Training/
+COPY src/RecService.Redis/RecService.Redis.csproj src/RecService.Redis/
 COPY src/RecService.Serving/RecService.Serving.csproj src/RecService.Serving/
 COPY src/RecService.Worker/RecService.Worker.csproj src/RecService.Worker/
+COPY src/RecService.Batch/RecService.Batch.csproj src/RecService.Batch/
 COPY src/RecService.Cli/RecService.Cli.csproj src/RecService.Cli/
 RUN dotnet restore src/RecService.Cli/RecService.Cli.csproj -r linux-x64
 

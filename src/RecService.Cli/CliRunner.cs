@@ -12,7 +12,8 @@ public static class CliRunner
             // Our own handler below prints expected failures as one line; System.CommandLine's default would print a stack trace.
             return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        catch (Exception ex) when (ex is InvalidDataException or FileNotFoundException or DirectoryNotFoundException or ArgumentException or InvalidOperationException or IOException)
+        catch (Exception ex) when (ex is InvalidDataException or FileNotFoundException or DirectoryNotFoundException or ArgumentException or InvalidOperationException or IOException
+                                       or Microsoft.Extensions.Options.OptionsValidationException)
         {
             Console.Error.WriteLine($"rec: error: {ex.Message}");
             return 2;

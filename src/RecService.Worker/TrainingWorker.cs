@@ -8,6 +8,7 @@ using RecService.Core.Bundle;
 using RecService.Ingest.Logs;
 using RecService.Models;
 using RecService.Models.Als;
+using RecService.Redis;
 using RecService.Training.Als;
 using RecService.Training.Pipeline;
 using StackExchange.Redis;
@@ -252,14 +253,8 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
         if (string.IsNullOrWhiteSpace(Options.Redis)) return;
         try
         {
-            if (_redis is null)
-            {
-                var config = ConfigurationOptions.Parse(Options.Redis);
-                config.AbortOnConnectFail = false;
-                config.ConnectTimeout = 2000;
-                _redis = await ConnectionMultiplexer.ConnectAsync(config);
-            }
-            var receivers = await _redis.GetSubscriber().PublishAsync(RedisChannel.Literal(Options.ModelChannel), version);
+            _redis ??= await RedisConnections.ConnectAsync(Options.Redis, RedisRole.Worker, TimeSpan.FromSeconds(2));
+            var receivers = await _redis.GetSubscriber().PublishAsync(RedisKeys.ModelChannel(Options.ModelChannel), version);
             LogNotified(version, receivers);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

@@ -1,3 +1,5 @@
+using RecService.Redis;
+
 namespace RecService.Worker;
 
 /// <summary>Training worker settings, bound from the "Worker" configuration section (Worker__X env vars).</summary>
@@ -20,7 +22,8 @@ public sealed class WorkerOptions
     public int Keep { get; set; } = 5;
     /// <summary>StackExchange.Redis configuration for the new-model notice; empty means none (replicas poll).</summary>
     public string? Redis { get; set; }
-    public string ModelChannel { get; set; } = "recservice:models";
+    /// <summary>Pub/sub channel replicas listen on (their Serving:Redis:ModelChannel).</summary>
+    public string ModelChannel { get; set; } = RedisKeys.DefaultModelChannel;
     /// <summary>/healthz and /metrics.</summary>
     public string HttpUrl { get; set; } = "http://127.0.0.1:8082";
     public int Factors { get; set; } = 64;

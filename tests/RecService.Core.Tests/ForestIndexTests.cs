@@ -1,5 +1,6 @@
 using RecService.Core.Forest;
 using RecService.Core.Vectors;
+using RecService.Synthetic;
 
 namespace RecService.Core.Tests;
 

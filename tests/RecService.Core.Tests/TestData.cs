@@ -1,4 +1,5 @@
 using RecService.Core.Vectors;
+using RecService.Synthetic;
 
 namespace RecService.Core.Tests;
 

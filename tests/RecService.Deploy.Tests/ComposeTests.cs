@@ -38,7 +38,7 @@ public class ComposeTests
         {
             Assert.Equal(models, Env(r, "Serving__ModelsDirectory"));
             Assert.Contains(Volumes(r), v => v[0] == "models" && v[1] == models && v.Length == 3 && v[2] == "ro");
-            Assert.Equal("redis:6379", Env(r, "Serving__Redis"));
+            Assert.Equal("redis:6379", Env(r, "Serving__Redis__Endpoint"));
         }
         var writers = Services.Keys.Cast<string>()
             .Where(s => Volumes(s).Any(v => v[0] == "models" && (v.Length < 3 || v[2] != "ro"))).ToList();

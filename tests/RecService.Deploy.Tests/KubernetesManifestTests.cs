@@ -191,7 +191,7 @@ public class KubernetesManifestTests
         Assert.Equal("/healthz", Manifests.Container(Manifests.Worker).LivenessProbe.HttpGet.Path);
 
         var redis = Manifests.Named<V1Service>("recservice-redis");
-        foreach (var key in new[] { "Serving__Redis", "Worker__Redis" })
+        foreach (var key in new[] { "Serving__Redis__Endpoint", "Worker__Redis" })
         {
             Assert.Equal(redis.Metadata.Name, Urls.Host(data[key]));
             Assert.Contains(redis.Spec.Ports, p => p.Port == Urls.PortOf(data[key]));

@@ -31,7 +31,7 @@ public sealed class LiveReplicaTests : IAsyncLifetime
         settings["Serving:ModelsDirectory"] = _models;
         settings["Serving:HttpUrl"] = "http://127.0.0.1:0"; // the OS picks the ports at bind time
         settings["Serving:GrpcUrl"] = "http://127.0.0.1:0";
-        settings["Serving:Redis"] = null; // notices are optional; the replica polls CURRENT
+        settings["Serving:Redis:Endpoint"] = null; // notices are optional; the replica polls CURRENT
         settings["Serving:PollInterval"] = "00:00:00.05";
         settings["Serilog:MinimumLevel:Default"] = "Warning";
         _app = ReplicaHost.Build([], settings);

@@ -4,8 +4,8 @@ using Microsoft.Extensions.Options;
 using RecService.Api.V1;
 using RecService.Core.Bundle;
 using RecService.Core.Sampling;
-using RecService.Ingest.SampleWorld;
 using RecService.Serving.Tests;
+using RecService.Synthetic;
 using RecService.Worker;
 
 namespace RecService.EndToEnd.Tests;

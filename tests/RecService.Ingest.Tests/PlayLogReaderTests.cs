@@ -1,6 +1,8 @@
 using System.IO.Compression;
 using System.Text;
 using RecService.Ingest.Catalog;
+using Parquet;
+using Parquet.Schema;
 using RecService.Ingest.Logs;
 
 namespace RecService.Ingest.Tests;
@@ -130,13 +132,36 @@ public class PlayLogReaderTests
     }
 
     [Fact]
-    public async Task Parquet_without_required_columns_is_refused_by_name()
+    public async Task Parquet_without_a_required_column_is_refused_naming_file_and_column()
+    {
+        using var dir = new TempDirectory();
+        var path = System.IO.Path.Combine(dir.Path, "no-tracks.parquet");
+        var userField = new DataField<string>(ParquetPlayLogReader.UserColumn);
+        var playsField = new DataField<int>(ParquetPlayLogReader.PlaysColumn);
+        await using (var stream = File.Create(path))
+        await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(userField, playsField), stream))
+        using (var group = writer.CreateRowGroup())
+        {
+            await group.WriteAsync(userField, new[] { "u1", "u2" }, null);
+            await group.WriteAsync(playsField, (ReadOnlyMemory<int>)new[] { 1, 2 }, null, null);
+        }
+
+        var aggregator = new PlayAggregator();
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => PlayLogFile.ReadAsync(path, aggregator));
+        Assert.Contains(path, error.Message);
+        Assert.Contains($"no '{ParquetPlayLogReader.TrackColumn}' column", error.Message);
+        Assert.Contains("columns: user_id, plays", error.Message);
+    }
+
+    [Fact]
+    public async Task A_file_that_is_not_parquet_is_refused_by_name()
     {
         using var dir = new TempDirectory();
         var notParquet = dir.File("x.parquet", "this is not parquet");
         var aggregator = new PlayAggregator();
         var error = await Assert.ThrowsAsync<InvalidDataException>(() => PlayLogFile.ReadAsync(notParquet, aggregator));
         Assert.Contains(notParquet, error.Message);
+        Assert.Contains("not a readable Parquet file", error.Message);
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using RecService.Ingest.Catalog;
 using RecService.Ingest.Logs;
-using RecService.Ingest.SampleWorld;
+using RecService.Synthetic;
 
 namespace RecService.Ingest.Tests;
 

@@ -1,4 +1,5 @@
 using RecService.Core.Bundle;
+using RecService.Models.Als;
 using RecService.Core.Forest;
 using RecService.Core.Vectors;
 
@@ -20,18 +21,18 @@ public sealed class BundleForestTests : IDisposable
         try
         {
             // Three more copies of 400 tracks' codes (16 dimensions pad to 16 bytes) in each track forest, one more of 8 artists'.
-            Assert.Equal(one.TrackDot.FileBytes + 3 * 400 * 16 + 3 * 400 * 4, every.TrackDot.FileBytes, tolerance: 64 * 2);
-            Assert.Equal(one.TrackCosine.FileBytes + 3 * 400 * 16 + 3 * 400 * 4, every.TrackCosine.FileBytes, tolerance: 64 * 2);
-            Assert.True(every.ArtistCosine.FileBytes > one.ArtistCosine.FileBytes);
+            Assert.Equal(AlsParts.Of(one).Tracks.DotForest.FileBytes + 3 * 400 * 16 + 3 * 400 * 4, AlsParts.Of(every).Tracks.DotForest.FileBytes, tolerance: 64 * 2);
+            Assert.Equal(AlsParts.Of(one).Tracks.CosineForest.FileBytes + 3 * 400 * 16 + 3 * 400 * 4, AlsParts.Of(every).Tracks.CosineForest.FileBytes, tolerance: 64 * 2);
+            Assert.True(AlsParts.Of(every).Artists.CosineForest.FileBytes > AlsParts.Of(one).Artists.CosineForest.FileBytes);
             // The float vectors are kept once, in the factor matrices: no forest carries its own.
-            Assert.All(new[] { one.TrackDot, one.TrackCosine, one.ArtistCosine }, f => Assert.True(f.VectorsExternal));
+            Assert.All(new[] { AlsParts.Of(one).Tracks.DotForest, AlsParts.Of(one).Tracks.CosineForest, AlsParts.Of(one).Artists.CosineForest }, f => Assert.True(f.VectorsExternal));
             var (a, b) = (new int[10], new int[10]);
             var (sa, sb) = (new float[10], new float[10]);
             for (var u = 0; u < world.Users; u++)
             {
                 var user = world.UserFactors.AsSpan(u * TestWorld.Factors, TestWorld.Factors);
-                one.TrackDot.Search(user, 10, a, sa);
-                every.TrackDot.Search(user, 10, b, sb);
+                AlsParts.Of(one).Tracks.DotForest.Search(user, 10, a, sa);
+                AlsParts.Of(every).Tracks.DotForest.Search(user, 10, b, sb);
                 Assert.Equal(a, b);
             }
         }
@@ -53,17 +54,17 @@ public sealed class BundleForestTests : IDisposable
         int[] expected = new int[10], actual = new int[10];
         float[] scores = new float[10];
         using (var current = ModelBundle.Open(directory))
-            current.TrackDot.Search(world.UserFactors.AsSpan(0, TestWorld.Factors), 10, expected, scores);
+            AlsParts.Of(current).Tracks.DotForest.Search(world.UserFactors.AsSpan(0, TestWorld.Factors), 10, expected, scores);
         // As bundles were written before the forests left their vectors to the matrices, manifest included.
-        var forestPath = Path.Combine(directory, BundleFiles.TrackDotForest);
+        var forestPath = Path.Combine(directory, BundleFiles.PartFile(AlsParts.TracksPart, PartRoles.Dot, "forest"));
         ForestBuilder.Build(world.TrackFactors, 300, TestWorld.Factors, new ForestOptions { Metric = Metric.Dot, Trees = 4, Seed = forests.Seed, Threads = 1 }, forestPath);
         var rewritten = BundleManifest.Read(directory);
-        var at = rewritten.Files.FindIndex(f => f.Name == BundleFiles.TrackDotForest);
-        rewritten.Files[at] = new BundleFileEntry(BundleFiles.TrackDotForest, new FileInfo(forestPath).Length, BundleManifest.Checksum(forestPath));
+        var at = rewritten.Files.FindIndex(f => f.Name == BundleFiles.PartFile(AlsParts.TracksPart, PartRoles.Dot, "forest"));
+        rewritten.Files[at] = new BundleFileEntry(BundleFiles.PartFile(AlsParts.TracksPart, PartRoles.Dot, "forest"), new FileInfo(forestPath).Length, BundleManifest.Checksum(forestPath));
         File.WriteAllText(Path.Combine(directory, BundleManifest.FileName), rewritten.ToJson());
         using var older = ModelBundle.Open(directory);
-        Assert.False(older.TrackDot.VectorsExternal);
-        older.TrackDot.Search(world.UserFactors.AsSpan(0, TestWorld.Factors), 10, actual, scores);
+        Assert.False(AlsParts.Of(older).Tracks.DotForest.VectorsExternal);
+        AlsParts.Of(older).Tracks.DotForest.Search(world.UserFactors.AsSpan(0, TestWorld.Factors), 10, actual, scores);
         Assert.Equal(expected, actual);
     }
 

@@ -24,7 +24,7 @@ public sealed class FreshPlayLimitTests
         var world = new TestWorld(seed: 61);
         var manifest = world.Publish(new BundleStore(models.Path));
         await using var replica = await Replica.StartAsync(models.Path, redis: redis?.Configuration,
-            settings: new Dictionary<string, string?> { ["Serving:MaxFreshTracks"] = "4" });
+            settings: new Dictionary<string, string?> { ["Serving:State:MaxFreshTracks"] = "4" });
         await replica.WaitForVersionAsync(manifest.ModelVersion);
 
         // Six new tracks (one twice): the first four are kept, as is the repeat of a kept one.

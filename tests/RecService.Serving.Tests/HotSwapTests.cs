@@ -2,6 +2,7 @@ using System.Net;
 using Grpc.Core;
 using RecService.Api.V1;
 using RecService.Core.Bundle;
+using RecService.Models.Als;
 
 namespace RecService.Serving.Tests;
 
@@ -94,7 +95,7 @@ public sealed class HotSwapTests
 
     public static IEnumerable<object[]> Corruptions() =>
     [
-        ["flipped byte in a forest", (Action<string>)(dir => FlipByte(Path.Combine(dir, BundleFiles.TrackDotForest), 5000))],
+        ["flipped byte in a forest", (Action<string>)(dir => FlipByte(Path.Combine(dir, BundleFiles.PartFile(AlsParts.TracksPart, PartRoles.Dot, "forest")), 5000))],
         ["truncated id map", (Action<string>)(dir => Truncate(Path.Combine(dir, BundleFiles.Users)))],
         ["missing manifest", (Action<string>)(dir => File.Delete(Path.Combine(dir, BundleManifest.FileName)))],
         ["garbage manifest", (Action<string>)(dir => File.WriteAllText(Path.Combine(dir, BundleManifest.FileName), "{ not json"))],

@@ -1,6 +1,7 @@
 using RecService.Api.V1;
 using RecService.Core.Bundle;
-using RecService.Serving.Precompute;
+using RecService.Batch;
+using RecService.Redis;
 using StackExchange.Redis;
 
 namespace RecService.Serving.Tests;

@@ -9,7 +9,7 @@ namespace RecService.Serving.Tests;
 /// <summary>Radio stations through real replicas: shared through a real Redis, in-process without it, feedback, expiry, errors.</summary>
 public sealed class RadioTests
 {
-    private static readonly Dictionary<string, string?> ClusterStations = new() { ["Serving:StationTracksPerArtist"] = "1000" };
+    private static readonly Dictionary<string, string?> ClusterStations = new() { ["Serving:Radio:TracksPerArtist"] = "1000" };
 
     /// <summary>Two replicas of one model sharing one real Redis.</summary>
     private sealed class SharedPair : IAsyncDisposable
@@ -86,10 +86,30 @@ public sealed class RadioTests
     }
 
     [Fact]
-    public void Settings_that_cannot_work_stop_the_replica_at_start()
+    public async Task Settings_that_cannot_work_stop_the_replica_at_start()
     {
-        var error = Assert.Throws<ArgumentException>(() => ReplicaHost.Build([], new Dictionary<string, string?> { ["Serving:StationSize"] = "0" }));
-        Assert.Contains("StationSize", error.Message);
+        var error = await StartFailureAsync(new Dictionary<string, string?> { ["Serving:Radio:StationSize"] = "0" });
+        Assert.Contains("Serving:Radio:StationSize", error.Message);
+    }
+
+    [Fact]
+    public async Task A_setting_under_its_name_from_before_the_grouping_stops_the_replica_with_its_new_name()
+    {
+        var error = await StartFailureAsync(new Dictionary<string, string?> { ["Serving:Redis"] = "redis:6379", ["Serving:StationTtl"] = "00:10:00" });
+        Assert.Contains("Serving:Redis is now Serving:Redis:Endpoint (environment Serving__Redis__Endpoint)", error.Message);
+        Assert.Contains("Serving:StationTtl is now Serving:Radio:StationTtl", error.Message);
+    }
+
+    private static async Task<Microsoft.Extensions.Options.OptionsValidationException> StartFailureAsync(Dictionary<string, string?> settings)
+    {
+        settings["Serving:HttpUrl"] = "http://127.0.0.1:0";
+        settings["Serving:GrpcUrl"] = "http://127.0.0.1:0";
+        // Refused while the host is built (the Redis link is made then) or, at the latest, as it starts.
+        return await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(async () =>
+        {
+            await using var app = ReplicaHost.Build([], settings);
+            await app.StartAsync();
+        });
     }
 
     [Fact]
@@ -138,7 +158,7 @@ public sealed class RadioTests
         await using var redis = await RedisServer.StartAsync();
         using var models = new TempDirectory();
         var manifest = new TestWorld(seed: 43, users: 50, tracks: 400, clusters: 8).Publish(new BundleStore(models.Path));
-        var shortTtl = new Dictionary<string, string?> { ["Serving:StationTtl"] = "00:00:01" };
+        var shortTtl = new Dictionary<string, string?> { ["Serving:Radio:StationTtl"] = "00:00:01" };
         await using var shared = await Replica.StartAsync(models.Path, redis: redis.Configuration, settings: shortTtl);
         await using var local = await Replica.StartAsync(models.Path, settings: shortTtl);
         foreach (var replica in new[] { shared, local })

@@ -42,8 +42,8 @@ public sealed class RedisOutageTests
             var manifest = world.Publish(new BundleStore(models.Path));
             await using var replica = await Replica.StartAsync(models.Path, redis: redis.Configuration, settings: new Dictionary<string, string?>
             {
-                ["Serving:RedisTimeout"] = "00:00:00.500", // short, yet safe from timeouts on a loaded test machine
-                ["Serving:RedisRetryAfter"] = "00:00:00.300",
+                ["Serving:Redis:Timeout"] = "00:00:00.500", // short, yet safe from timeouts on a loaded test machine
+                ["Serving:Redis:RetryAfter"] = "00:00:00.300",
             });
             await replica.WaitForVersionAsync(manifest.ModelVersion);
             var cluster = 3;

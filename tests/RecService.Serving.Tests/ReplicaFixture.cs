@@ -44,9 +44,9 @@ public sealed class Replica : IAsyncDisposable
             ["Serving:HttpUrl"] = "http://127.0.0.1:0",
             ["Serving:GrpcUrl"] = "http://127.0.0.1:0",
             ["Serving:PollInterval"] = (poll ?? TimeSpan.FromMilliseconds(100)).ToString(),
-            ["Serving:Redis"] = redis,
+            ["Serving:Redis:Endpoint"] = redis,
             // Generous for tests: two cores shared with parallel test classes can stall a loopback call past 250 ms.
-            ["Serving:RedisTimeout"] = "00:00:02",
+            ["Serving:Redis:Timeout"] = "00:00:02",
             ["Serilog:MinimumLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) overrides[key] = value;

@@ -3,6 +3,8 @@ using RecService.Api.V1;
 using RecService.Core.Bundle;
 using RecService.Core.Sparse;
 using RecService.Serving.Recommendations;
+using RecService.Models;
+using RecService.Models.Als;
 using RecService.Serving.Taste;
 
 namespace RecService.Serving.Tests;
@@ -11,14 +13,19 @@ namespace RecService.Serving.Tests;
 public sealed class TasteFoldInTests : IDisposable
 {
     private readonly TempDirectory _models = new();
-    private readonly TestWorld _world = new(seed: 21, users: 60, tracks: 500, clusters: 10);
+    private readonly TestWorld _world;
     private readonly ModelBundle _bundle;
 
     public TasteFoldInTests()
     {
         var store = new BundleStore(_models.Path);
-        var manifest = _world.Publish(store, training: new Dictionary<string, string> { ["tracks.alpha"] = "3.5", ["tracks.regularization"] = "0.2", ["tracks.scaling"] = "Linear" });
-        _bundle = ModelBundle.Open(store.PathOf(manifest.ModelVersion));
+        var world = new TestWorld(seed: 21, users: 60, tracks: 500, clusters: 10)
+        {
+            TrackParameters = AlsParameters.Defaults with { Factors = TestWorld.Factors, Alpha = 3.5f, Regularization = 0.2f, Scaling = ConfidenceScaling.Linear },
+        };
+        _world = world;
+        var manifest = world.Publish(store);
+        _bundle = ModelBundle.Open(store.PathOf(manifest.ModelVersion), families: KnownFamilies.All);
     }
 
     public void Dispose()
@@ -33,9 +40,9 @@ public sealed class TasteFoldInTests : IDisposable
         int[] tracks = [3, 17, 42, 99, 250, 251, 498];
         float[] plays = [1, 4, 2, 30, 1, 7, 2];
         var x = new float[TestWorld.Factors];
-        var foldIn = new TasteFoldIn();
-        Assert.Equal(new FoldInParameters(3.5f, 0.2f, false), foldIn.ParametersOf(_bundle));
-        Assert.True(foldIn.FoldIn(_bundle, tracks, plays, x));
+        var part = AlsParts.Of(_bundle).Tracks;
+        Assert.Equal(AlsParameters.Defaults with { Factors = TestWorld.Factors, Alpha = 3.5f, Regularization = 0.2f, Scaling = ConfidenceScaling.Linear }, part.Parameters);
+        Assert.True(part.FoldIn(tracks, plays, x));
 
         // Reference: (Y^T C Y + lambda I) x = Y^T C p over every track (c = 1 + alpha * plays, p = 1 for played, else c = 1, p = 0).
         const double alpha = 3.5, lambda = 0.2;
@@ -62,26 +69,27 @@ public sealed class TasteFoldInTests : IDisposable
     [Fact]
     public void Fold_in_of_nothing_played_is_refused()
     {
-        Assert.False(new TasteFoldIn().FoldIn(_bundle, [1, 2], [0, -3], new float[TestWorld.Factors]));
+        Assert.False(AlsParts.Of(_bundle).Tracks.FoldIn([1, 2], [0, -3], new float[TestWorld.Factors]));
     }
 
     [Fact]
     public void The_bundle_carries_YtY_and_refuses_a_gram_file_of_other_factors()
     {
-        var expected = TrackGram.Compute(_world.TrackFactors, _world.Tracks, TestWorld.Factors);
-        Assert.Equal(expected, _bundle.TrackGram.ToArray());
+        var expected = FactorGram.Compute(_world.TrackFactors, _world.Tracks, TestWorld.Factors);
+        Assert.Equal(expected, AlsParts.Of(_bundle).Tracks.Gram.ToArray());
 
         // Replace the file with the Gram matrix of other factors (manifest sizes still match; checksums off).
+        var gramFile = BundleFiles.PartFile(AlsParts.TracksPart, PartRoles.Gram, "mat");
         var other = new TestWorld(seed: 99, users: 60, tracks: 500, clusters: 10);
         var copy = CopyOfBundle("tampered");
-        MappedMatrix.Write(Path.Combine(copy, BundleFiles.TrackGram), TrackGram.Compute(other.TrackFactors, other.Tracks, TestWorld.Factors), TestWorld.Factors, TestWorld.Factors);
+        MappedMatrix.Write(Path.Combine(copy, gramFile), FactorGram.Compute(other.TrackFactors, other.Tracks, TestWorld.Factors), TestWorld.Factors, TestWorld.Factors);
         var error = Assert.Throws<InvalidDataException>(() => ModelBundle.Open(copy, verifyChecksums: false));
-        Assert.Contains(BundleFiles.TrackGram, error.Message);
+        Assert.Contains(gramFile, error.Message);
 
-        // A bundle written before the file existed: not listed, not there; computed on first use.
-        Unlist(copy, BundleFiles.TrackGram);
-        using var old = ModelBundle.Open(copy, verifyChecksums: false);
-        Assert.Equal(expected, old.TrackGram.ToArray());
+        // Without the file (no longer listed), the part is incomplete: refused, not computed on the side.
+        Unlist(copy, gramFile);
+        var missing = Assert.Throws<InvalidDataException>(() => ModelBundle.Open(copy, verifyChecksums: false, KnownFamilies.All));
+        Assert.Contains(gramFile, missing.Message);
     }
 
     [Fact]

@@ -1,6 +1,9 @@
 using RecService.Core.Bundle;
 using RecService.Core.Sampling;
 using RecService.Core.Sparse;
+using RecService.Core.Vectors;
+using RecService.Models;
+using RecService.Models.Als;
 
 namespace RecService.Serving.Tests;
 
@@ -64,20 +67,25 @@ public sealed class TestWorld
     public static string TrackId(int t) => $"track-{t}";
     public static string ArtistId(int a) => $"artist-{a}";
 
+    /// <summary>The tracks part's parameters (fold-in reads them); the artists part shares the factor count.</summary>
+    public AlsParameters TrackParameters { get; init; } = AlsParameters.Defaults with { Factors = Factors };
+
     public BundleContent Content() => new()
     {
         UserIds = Enumerable.Range(0, Users).Select(UserId).ToList(),
         TrackIds = Enumerable.Range(0, Tracks).Select(TrackId).ToList(),
         ArtistIds = Enumerable.Range(0, Clusters).Select(ArtistId).ToList(),
-        UserFactors = UserFactors,
-        TrackFactors = TrackFactors,
-        Factors = Factors,
-        ArtistFactors = ArtistFactors,
-        ArtistFactorCount = Factors,
         Played = Played,
         TrackArtist = TrackCluster,
         TrackTitles = Enumerable.Range(0, Tracks).Select(TrackTitle).ToList(),
         ArtistNames = Enumerable.Range(0, Clusters).Select(ArtistName).ToList(),
+        Parts =
+        [
+            AlsFamily.Content(AlsParts.TracksPart, IdSpaces.Users, IdSpaces.Tracks, TrackParameters, TrackFactors, Tracks, UserFactors, Users,
+                [Metric.Dot, Metric.Cosine], new Dictionary<string, double> { [ModelMetrics.PrecisionAt(10)] = 0.5 }),
+            AlsFamily.Content(AlsParts.ArtistsPart, IdSpaces.Users, IdSpaces.Artists, AlsParameters.Defaults with { Factors = Factors }, ArtistFactors, Clusters,
+                null, 0, [Metric.Cosine]),
+        ],
     };
 
     /// <summary>Names written into the bundle (tests of escaping give stranger ones).</summary>
@@ -87,9 +95,9 @@ public sealed class TestWorld
     public BundleManifest Publish(BundleStore store, string tag = "test", IReadOnlyDictionary<string, string>? training = null,
         BundleForestOptions? forests = null)
     {
-        var manifest = new BundleManifest { Training = { ["source"] = tag }, Metrics = { ["tracks.precision@10"] = 0.5 } };
+        var manifest = new BundleManifest { Training = { ["source"] = tag } };
         foreach (var (key, value) in training ?? new Dictionary<string, string>()) manifest.Training[key] = value;
-        return store.Publish(manifest, dir => BundleWriter.Write(dir, Content(), forests ?? new BundleForestOptions { TrackTrees = 4, ArtistTrees = 2, Threads = 1 }));
+        return store.Publish(manifest, Content(), forests ?? new BundleForestOptions { TrackTrees = 4, ArtistTrees = 2, Threads = 1 });
     }
 
     /// <summary>Exact top-k tracks by inner product for a user, leaving out what it played.</summary>

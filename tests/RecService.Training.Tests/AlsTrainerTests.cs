@@ -1,4 +1,6 @@
 using RecService.Core.Sparse;
+using RecService.Synthetic;
+using RecService.Models.Als;
 using RecService.Training.Als;
 
 namespace RecService.Training.Tests;

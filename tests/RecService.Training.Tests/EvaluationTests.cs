@@ -1,6 +1,7 @@
 using RecService.Core.Sampling;
 using RecService.Core.Ids;
 using RecService.Core.Sparse;
+using RecService.Synthetic;
 using RecService.Training.Als;
 using RecService.Training.Evaluation;
 

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using RecService.Models.Als;
 using RecService.Training.Als;
 
 namespace RecService.Cli.Commands;

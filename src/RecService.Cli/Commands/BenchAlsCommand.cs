@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using RecService.Core.Sparse;
 using RecService.Ingest.Logs;
+using RecService.Synthetic;
 using RecService.Training.Als;
 
 namespace RecService.Cli.Commands;

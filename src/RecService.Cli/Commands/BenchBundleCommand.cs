@@ -4,6 +4,8 @@ using RecService.Core.Bundle;
 using RecService.Core.Sampling;
 using RecService.Core.Sparse;
 using RecService.Core.Vectors;
+using RecService.Models.Als;
+using RecService.Synthetic;
 
 namespace RecService.Cli.Commands;
 
@@ -45,27 +47,28 @@ public static class BenchBundleCommand
                 cols[i] = rng.NextInt(nTracks);
                 vals[i] = 1 + rng.NextInt(10);
             }
+            var parameters = AlsParameters.Defaults with { Factors = f };
             var content = new BundleContent
             {
                 UserIds = Enumerable.Range(0, nUsers).Select(u => $"u{u}").ToList(),
                 TrackIds = Enumerable.Range(0, nTracks).Select(t => $"t{t}").ToList(),
                 ArtistIds = Enumerable.Range(0, nArtists).Select(a => $"a{a}").ToList(),
-                UserFactors = userVectors,
-                TrackFactors = trackVectors,
-                Factors = f,
-                ArtistFactors = artistVectors,
-                ArtistFactorCount = f,
                 Played = CsrMatrix.FromTriples(nUsers, nTracks, rows, cols, vals),
                 TrackArtist = Enumerable.Range(0, nTracks).Select(t => t % nArtists).ToList(),
                 TrackTitles = Enumerable.Range(0, nTracks).Select(t => $"Track {t}").ToList(),
                 ArtistNames = Enumerable.Range(0, nArtists).Select(a => $"Artist {a}").ToList(),
+                Parts =
+                [
+                    AlsFamily.Content(AlsParts.TracksPart, IdSpaces.Users, IdSpaces.Tracks, parameters, trackVectors, nTracks, userVectors, nUsers, [Metric.Dot, Metric.Cosine]),
+                    AlsFamily.Content(AlsParts.ArtistsPart, IdSpaces.Users, IdSpaces.Artists, parameters, artistVectors, nArtists, null, 0, [Metric.Cosine]),
+                ],
             };
             Console.WriteLine($"Synthesized {nUsers:N0} users, {nTracks:N0} tracks, {nArtists:N0} artists x {f} factors in {clock.Elapsed.TotalSeconds:F1} s");
             clock.Restart();
             var store = new BundleStore(parse.GetValue(models)!);
             var t = parse.GetValue(trees);
             var manifest = store.Publish(new BundleManifest { Training = { ["source"] = "rec bench bundle (synthetic)" } },
-                dir => BundleWriter.Write(dir, content, new BundleForestOptions { TrackTrees = t, ArtistTrees = t, CodedTrees = parse.GetValue(codedTrees) }));
+                content, new BundleForestOptions { TrackTrees = t, ArtistTrees = t, CodedTrees = parse.GetValue(codedTrees) });
             Console.WriteLine($"Published {manifest.ModelVersion} in {clock.Elapsed.TotalSeconds:F1} s to {store.Root}:");
             foreach (var file in manifest.Files) Console.WriteLine($"  {file.Name,-24} {file.Bytes / 1e6,10:F1} MB");
             Console.WriteLine($"  {"total",-24} {manifest.Files.Sum(x => x.Bytes) / 1e6,10:F1} MB");

@@ -6,7 +6,6 @@ using RecService.Models.Als;
 using RecService.Core.Sampling;
 using RecService.Serving;
 using RecService.Serving.Recommendations;
-using RecService.Serving.Taste;
 
 namespace RecService.Cli.Commands;
 
@@ -32,7 +31,7 @@ public static class BenchFoldInCommand
             var n = Math.Min(parse.GetValue(plays), bundle.Tracks.Count);
             var runs = parse.GetValue(iterations);
             var k = parse.GetValue(count);
-            var foldIn = new TasteFoldIn();
+            var tracks = AlsParts.Of(bundle).Tracks;
             var engine = new RecommendationEngine(Options.Create(new ServingOptions()));
             var rng = new Xoshiro256(parse.GetValue(seed));
             const int Sets = 64;
@@ -45,11 +44,11 @@ public static class BenchFoldInCommand
                 trackSets[s] = [.. chosen.Order()];
                 playSets[s] = trackSets[s].Select(_ => (float)(1 + rng.NextInt(20))).ToArray();
             }
-            var x = new float[AlsParts.Of(bundle).Tracks.Factors];
+            var x = new float[tracks.Factors];
             var ids = new int[k];
             var scores = new float[k];
-            var p = foldIn.ParametersOf(bundle);
-            Console.WriteLine($"model {version}: {bundle.Tracks.Count:N0} tracks, {AlsParts.Of(bundle).Tracks.Factors} factors, alpha {p.Alpha}, lambda {p.Lambda}, {(p.LogScaling ? "log" : "linear")} confidence; {n} plays per user, {runs:N0} runs");
+            var p = tracks.Parameters;
+            Console.WriteLine($"model {version}: {bundle.Tracks.Count:N0} tracks, {tracks.Factors} factors, alpha {p.Alpha}, lambda {p.Regularization}, {p.Scaling} confidence; {n} plays per user, {runs:N0} runs");
 
             double[] Time(bool search)
             {
@@ -58,7 +57,7 @@ public static class BenchFoldInCommand
                 {
                     var s = (i & int.MaxValue) % Sets;
                     var start = Stopwatch.GetTimestamp();
-                    if (!foldIn.FoldIn(bundle, trackSets[s], playSets[s], x)) throw new InvalidOperationException("fold-in failed");
+                    if (!tracks.FoldIn(trackSets[s], playSets[s], x)) throw new InvalidOperationException("fold-in failed");
                     if (search) engine.RecommendFor(bundle, x, trackSets[s], default, ids, scores);
                     if (i >= 0) ms[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                 }

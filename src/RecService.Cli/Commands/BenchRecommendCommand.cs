@@ -8,6 +8,7 @@ using RecService.Serving;
 using RecService.Serving.Models;
 using RecService.Serving.Precompute;
 using RecService.Serving.Recommendations;
+using RecService.Serving.Recommendations.Sources;
 using RecService.Serving.State;
 using RecService.Serving.Taste;
 using RecService.Serving.Telemetry;
@@ -43,7 +44,8 @@ public static class BenchRecommendCommand
             using var redis = new RedisLink(options, metrics, NullLogger<RedisLink>.Instance);
             using var fresh = new FreshPlayStore(redis, options);
             var engine = new RecommendationEngine(options);
-            var users = new UserRecommendations(engine, new TasteFoldIn(), new RecommendationReasons(), fresh, new PrecomputedLists(redis), metrics);
+            ICandidateSource[] sources = [new RealtimeSource(engine), new PrecomputedSource(), new ModelSource(engine), new PopularSource(engine)];
+            var users = new UserRecommendations(sources, new RecommendationReasons(), fresh, new PrecomputedLists(redis), metrics);
             var k = parse.GetValue(count);
             var runs = parse.GetValue(iterations);
             var userCount = bundle.Users.Count;

@@ -3,9 +3,9 @@ using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using RecService.Core.Bundle;
-using RecService.Ingest.SampleWorld;
 using RecService.Serving;
 using RecService.Serving.Models;
+using RecService.Synthetic;
 using RecService.Training.Pipeline;
 
 namespace RecService.Cli.Commands;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
-using RecService.Ingest.SampleWorld;
+using RecService.Synthetic;
 
 namespace RecService.Cli.Commands;
 

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using RecService.Core.Forest;
 using RecService.Core.Vectors;
+using RecService.Synthetic;
 
 namespace RecService.Cli.Commands;
 

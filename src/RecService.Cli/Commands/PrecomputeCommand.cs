@@ -1,9 +1,8 @@
 using System.CommandLine;
 using RecService.Core.Bundle;
 using RecService.Models.Als;
-using RecService.Serving.Precompute;
-using RecService.Serving.State;
-using StackExchange.Redis;
+using RecService.Batch;
+using RecService.Redis;
 
 namespace RecService.Cli.Commands;
 
@@ -23,7 +22,7 @@ public static class PrecomputeCommand
         var threads = new Option<int>("--threads") { Description = "Worker threads (0 = all cores).", DefaultValueFactory = _ => 0 };
         var batch = new Option<int>("--batch") { Description = "Users per compute batch and Redis pipeline.", DefaultValueFactory = _ => 4096 };
         var users = new Option<int>("--users") { Description = "Only the first N users (0 = all).", DefaultValueFactory = _ => 0 };
-        var prefix = new Option<string>("--prefix") { Description = "Redis key prefix (the replicas' Serving:RedisKeyPrefix).", DefaultValueFactory = _ => "recservice:" };
+        var prefix = new Option<string>("--prefix") { Description = "Redis key prefix (the replicas' Serving:Redis:KeyPrefix).", DefaultValueFactory = _ => RedisKeys.DefaultPrefix };
         var ttl = new Option<double>("--ttl-hours") { Description = "Lists expire after this many hours.", DefaultValueFactory = _ => 192 };
 
         var command = new Command("precompute", "Compute every user's top tracks for the current model and store them in Redis.")
@@ -35,9 +34,7 @@ public static class PrecomputeCommand
             var store = new BundleStore(parse.GetValue(models)!);
             var version = store.CurrentVersion() ?? throw new InvalidDataException($"{store.Root}: no CURRENT model.");
             using var bundle = ModelBundle.Open(store.PathOf(version));
-            var config = RedisLink.Settings(parse.GetValue(redis)!, TimeSpan.FromSeconds(30));
-            config.AbortOnConnectFail = true;
-            await using var connection = await ConnectionMultiplexer.ConnectAsync(config);
+            await using var connection = await RedisConnections.ConnectAsync(parse.GetValue(redis)!, RedisRole.Precompute, TimeSpan.FromSeconds(30));
             var options = new PrecomputeOptions
             {
                 Count = parse.GetValue(count),

@@ -24,7 +24,7 @@ public static class ServeCommand
                 .Add(models, "Serving:ModelsDirectory", Path.GetFullPath)
                 .Add(http, "Serving:HttpUrl")
                 .Add(grpc, "Serving:GrpcUrl")
-                .Add(redis, "Serving:Redis")
+                .Add(redis, "Serving:Redis:Endpoint")
                 .Settings;
             var app = ReplicaHost.Build([], settings);
             await app.StartAsync(ct);

@@ -1,11 +1,18 @@
 namespace RecService.Ingest.Logs;
 
+/// <summary>Why a row was not kept; readers report these through <see cref="IPlaySink.BadRow"/>.</summary>
 public enum BadRowReason
 {
+    /// <summary>No user or no track (an empty field, or a line without the tab).</summary>
     MissingField,
+    /// <summary>Plays is not a number, negative or infinite.</summary>
     BadPlays,
+    /// <summary>A catalog was given and the track is not in it.</summary>
     UnknownTrack,
+    /// <summary>An id longer than <see cref="PlayAggregator.MaxIdLength"/> characters.</summary>
     IdTooLong,
+    /// <summary>The reader could not decode the row at all (the detail says how).</summary>
+    Unreadable,
 }
 
 /// <summary>
@@ -67,6 +74,7 @@ public sealed class IngestReport
         BadRowReason.BadPlays => "plays is not a non-negative number",
         BadRowReason.UnknownTrack => "track not in the catalog",
         BadRowReason.IdTooLong => $"id longer than {PlayAggregator.MaxIdLength} characters",
+        BadRowReason.Unreadable => "row could not be read",
         _ => reason.ToString(),
     };
 

@@ -7,15 +7,15 @@ namespace RecService.Ingest.Logs;
 /// Reads Parquet play logs with columns <c>user_id</c> and <c>track_id</c> (strings) and an optional numeric
 /// <c>plays</c> (int32, int64, float or double; null or absent means 1). Bad rows are labelled by row number.
 /// </summary>
-public static class ParquetPlayLogReader
+public sealed class ParquetPlayLogReader : IPlayLogReader
 {
     public const string UserColumn = "user_id";
     public const string TrackColumn = "track_id";
     public const string PlaysColumn = "plays";
 
-    public static async Task ReadAsync(string path, PlayAggregator sink, CancellationToken cancellationToken = default)
+    public async Task ReadAsync(string path, IPlaySink sink, CancellationToken cancellationToken = default)
     {
-        sink.Report.FileStarted(path);
+        sink.FileStarted(path);
         await using var stream = File.OpenRead(path);
         ParquetReader reader;
         try
@@ -88,7 +88,7 @@ public static class ParquetPlayLogReader
         }
     }
 
-    /// <summary>Writes rows as Parquet (used by the generator's --format parquet and by tests).</summary>
+    /// <summary>Writes rows as Parquet (tests use it to make input files).</summary>
     public static async Task WriteAsync(string path, IReadOnlyList<string> users, IReadOnlyList<string> tracks, ReadOnlyMemory<int> plays, CancellationToken ct = default)
     {
         var userField = new DataField<string>(UserColumn);

@@ -8,9 +8,9 @@ namespace RecService.Ingest.Logs;
 /// Sums plays per (user, track) as rows stream in, in memory bounded by the distinct pairs plus one buffer:
 /// rows land in a fixed buffer of packed keys; a full buffer is sorted, merged and folded into the sorted run
 /// of distinct pairs. With a catalog, track ids resolve against it and an unknown track is a bad row;
-/// without one, tracks get indices as they appear.
+/// without one, tracks get indices as they appear. The sink ingest's readers feed (see <see cref="IPlaySink"/>).
 /// </summary>
-public sealed class PlayAggregator
+public sealed class PlayAggregator : IPlaySink
 {
     /// <summary>Ids longer than this are refused: real ids are short, and the bound lets readers decode on the stack.</summary>
     public const int MaxIdLength = 256;
@@ -76,7 +76,9 @@ public sealed class PlayAggregator
         Report.Kept(plays);
     }
 
-    internal void BadRow(BadRowReason reason, string file, long line, string detail) => Report.Bad(reason, file, line, detail);
+    public void BadRow(BadRowReason reason, string file, long line, string detail) => Report.Bad(reason, file, line, detail);
+
+    public void FileStarted(string path) => Report.FileStarted(path);
 
     /// <summary>Sorts and sums the buffer, then merges it into the run of distinct pairs.</summary>
     private void Compact()

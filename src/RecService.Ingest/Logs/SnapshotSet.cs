@@ -7,41 +7,41 @@ namespace RecService.Ingest.Logs;
 public sealed record Snapshot(DateOnly Date, string Directory, IReadOnlyList<string> Files);
 
 /// <summary>
-/// The snapshots under a root (<c>root/2026-11-20/*.tsv[.gz]|*.parquet</c>), oldest first, and reading a window
-/// of them into play matrices. Directories whose name is not a date are ignored, so a writer can stage a
-/// snapshot under a temporary name and rename it when complete.
+/// The snapshots under a root (<c>root/2026-11-20/</c> holding files of the <see cref="PlayLogFormats"/>), oldest
+/// first, and reading a window of them into play matrices. Directories whose name is not a date are ignored, so
+/// a writer can stage a snapshot under a temporary name and rename it when complete.
 /// </summary>
 public sealed class SnapshotSet
 {
     public const string DateFormat = "yyyy-MM-dd";
 
-    private SnapshotSet(string root, IReadOnlyList<Snapshot> snapshots)
+    private readonly PlayLogFormats _formats;
+
+    private SnapshotSet(string root, IReadOnlyList<Snapshot> snapshots, PlayLogFormats formats)
     {
         Root = root;
         Snapshots = snapshots;
+        _formats = formats;
     }
 
     public string Root { get; }
     public IReadOnlyList<Snapshot> Snapshots { get; }
     public Snapshot? Latest => Snapshots.Count == 0 ? null : Snapshots[^1];
 
-    public static bool IsPlayFile(string path) =>
-        path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase) ||
-        path.EndsWith(".tsv.gz", StringComparison.OrdinalIgnoreCase) ||
-        path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase);
-
-    public static SnapshotSet Discover(string root)
+    /// <summary>The dated snapshots under <paramref name="root"/> with files of <paramref name="formats"/> (default <see cref="PlayLogFormats.Default"/>).</summary>
+    public static SnapshotSet Discover(string root, PlayLogFormats? formats = null)
     {
+        formats ??= PlayLogFormats.Default;
         if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"Snapshot directory not found: {root}");
         var snapshots = new List<Snapshot>();
         foreach (var dir in Directory.EnumerateDirectories(root))
         {
             if (!DateOnly.TryParseExact(Path.GetFileName(dir), DateFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out var date)) continue;
-            var files = Directory.EnumerateFiles(dir).Where(IsPlayFile).Order(StringComparer.Ordinal).ToList();
+            var files = Directory.EnumerateFiles(dir).Where(formats.IsPlayFile).Order(StringComparer.Ordinal).ToList();
             if (files.Count > 0) snapshots.Add(new Snapshot(date, dir, files));
         }
         snapshots.Sort((a, b) => a.Date.CompareTo(b.Date));
-        return new SnapshotSet(root, snapshots);
+        return new SnapshotSet(root, snapshots, formats);
     }
 
     /// <summary>The snapshots within <paramref name="days"/> days of the latest (all when days &lt;= 0).</summary>
@@ -56,26 +56,22 @@ public sealed class SnapshotSet
     public async Task<PlayMatrices> ReadAsync(IReadOnlyList<Snapshot>? window = null, TrackCatalog? catalog = null, double maxBadFraction = 0.01, CancellationToken ct = default)
     {
         window ??= Snapshots;
-        if (window.Count == 0) throw new InvalidDataException($"No snapshots (yyyy-MM-dd directories with .tsv, .tsv.gz or .parquet files) under {Root}.");
+        if (window.Count == 0) throw new InvalidDataException($"No snapshots (yyyy-MM-dd directories with {_formats.Describe()} files) under {Root}.");
         var aggregator = new PlayAggregator(catalog);
         foreach (var snapshot in window)
         {
-            foreach (var file in snapshot.Files) await PlayLogFile.ReadAsync(file, aggregator, ct);
+            foreach (var file in snapshot.Files) await _formats.ReadAsync(file, aggregator, ct);
         }
         aggregator.Report.ThrowIfTooManyBad(maxBadFraction);
         return aggregator.Build();
     }
 }
 
-/// <summary>Reads one play file by its extension.</summary>
+/// <summary>Reads one named play file with the <see cref="PlayLogFormats.Default"/> formats.</summary>
 public static class PlayLogFile
 {
-    public static async Task ReadAsync(string path, PlayAggregator sink, CancellationToken ct = default)
-    {
-        if (!File.Exists(path)) throw new FileNotFoundException($"Play log not found: {path}", path);
-        if (path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)) await ParquetPlayLogReader.ReadAsync(path, sink, ct);
-        else TsvPlayLogReader.Read(path, sink);
-    }
+    /// <summary>Reads <paramref name="path"/> by its extension; one no format lists is read as TSV.</summary>
+    public static Task ReadAsync(string path, IPlaySink sink, CancellationToken ct = default) => PlayLogFormats.Default.ReadAsync(path, sink, ct);
 
     /// <summary>Reads a single interactions file (<c>user&lt;TAB&gt;item&lt;TAB&gt;value</c>) with no catalog, as <c>rec eval</c> takes.</summary>
     public static async Task<PlayMatrices> ReadInteractionsAsync(string path, double maxBadFraction = 0.01, CancellationToken ct = default)

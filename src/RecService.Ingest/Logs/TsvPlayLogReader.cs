@@ -6,20 +6,33 @@ using System.Text;
 namespace RecService.Ingest.Logs;
 
 /// <summary>
-/// Streams <c>user_id&lt;TAB&gt;track_id[&lt;TAB&gt;plays]</c> rows (optionally gzip-compressed) into an aggregator.
+/// Streams <c>user_id&lt;TAB&gt;track_id[&lt;TAB&gt;plays]</c> rows (gzip-compressed for <see cref="Gzip"/>) into a sink.
 /// Works on UTF-8 bytes in a pooled 1 MiB window: lines are found with vectorized IndexOf, ids are decoded
 /// into stack buffers and resolved without allocating, so the cost per row is two hash lookups and a store.
 /// </summary>
-public static class TsvPlayLogReader
+public sealed class TsvPlayLogReader : IPlayLogReader
 {
+    public static TsvPlayLogReader Plain { get; } = new(compressed: false);
+    public static TsvPlayLogReader Gzip { get; } = new(compressed: true);
+
     private const int WindowBytes = 1 << 20;
     private static ReadOnlySpan<byte> Header => "user_id\t"u8;
 
-    public static void Read(string path, PlayAggregator sink)
+    private readonly bool _compressed;
+
+    private TsvPlayLogReader(bool compressed) => _compressed = compressed;
+
+    public Task ReadAsync(string path, IPlaySink sink, CancellationToken cancellationToken = default)
     {
-        sink.Report.FileStarted(path);
+        Read(path, sink);
+        return Task.CompletedTask;
+    }
+
+    public void Read(string path, IPlaySink sink)
+    {
+        sink.FileStarted(path);
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
-        using Stream stream = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionMode.Decompress) : file;
+        using Stream stream = _compressed ? new GZipStream(file, CompressionMode.Decompress) : file;
         try
         {
             Read(stream, path, sink);
@@ -30,7 +43,8 @@ public static class TsvPlayLogReader
         }
     }
 
-    public static void Read(Stream stream, string label, PlayAggregator sink)
+    /// <summary>Reads TSV rows from an open stream (already decompressed); <paramref name="label"/> names it in bad-row reports.</summary>
+    public static void Read(Stream stream, string label, IPlaySink sink)
     {
         var window = ArrayPool<byte>.Shared.Rent(WindowBytes);
         try
@@ -74,7 +88,7 @@ public static class TsvPlayLogReader
         }
     }
 
-    private static void ParseLine(ReadOnlySpan<byte> line, long lineNumber, string label, PlayAggregator sink)
+    private static void ParseLine(ReadOnlySpan<byte> line, long lineNumber, string label, IPlaySink sink)
     {
         if (!line.IsEmpty && line[^1] == (byte)'\r') line = line[..^1];
         if (line.IsEmpty) return;

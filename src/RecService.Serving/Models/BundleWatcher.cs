@@ -3,6 +3,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RecService.Core.Bundle;
+using RecService.Models;
+using RecService.Models.Als;
 using RecService.Serving.Telemetry;
 using StackExchange.Redis;
 
@@ -42,7 +44,16 @@ public sealed partial class BundleWatcher(
         var clock = Stopwatch.StartNew();
         try
         {
-            var bundle = ModelBundle.Open(_store.PathOf(version), options.Value.VerifyChecksums);
+            var bundle = ModelBundle.Open(_store.PathOf(version), options.Value.VerifyChecksums, KnownFamilies.All);
+            try
+            {
+                AlsParts.Of(bundle); // the parts the replica serves from: a bundle without them is refused here, not on a request
+            }
+            catch
+            {
+                bundle.Dispose();
+                throw;
+            }
             var previous = holder.Current?.Version;
             holder.Swap(bundle);
             metrics.Swapped();
@@ -83,13 +94,13 @@ public sealed partial class BundleWatcher(
 
     private async Task SubscribeAsync()
     {
-        if (string.IsNullOrWhiteSpace(options.Value.Redis)) return;
+        var redis = options.Value.Redis;
+        if (string.IsNullOrWhiteSpace(redis.Endpoint)) return;
         try
         {
-            var config = ConfigurationOptions.Parse(options.Value.Redis);
-            config.AbortOnConnectFail = false; // keep retrying in the background; polling covers the gap
-            _redis = await ConnectionMultiplexer.ConnectAsync(config);
-            await _redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(options.Value.ModelChannel), (_, message) =>
+            // Keeps reconnecting in the background; polling covers the gap.
+            _redis = await RedisConnections.ConnectAsync(redis.Endpoint, RedisRole.ReplicaNotices, redis.Timeout);
+            await _redis.GetSubscriber().SubscribeAsync(RedisKeys.ModelChannel(redis.ModelChannel), (_, message) =>
             {
                 LogNotice(message.ToString());
                 _wake.Release();
@@ -97,7 +108,7 @@ public sealed partial class BundleWatcher(
         }
         catch (Exception ex)
         {
-            LogRedisUnavailable(ex, options.Value.Redis); // polling still finds new versions
+            LogRedisUnavailable(ex, redis.Endpoint); // polling still finds new versions
         }
     }
 

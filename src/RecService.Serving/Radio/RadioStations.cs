@@ -22,7 +22,7 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
     /// <summary>Liked tracks (latest first) that also seed refills.</summary>
     private const int RefillLikedSeeds = 3;
 
-    private ServingOptions Options => options.Value;
+    private ServingOptions.RadioSettings Options => options.Value.Radio;
 
     public RadioStation Start(ModelBundle bundle, StationSeedKind kind, int seed, string? id = null)
     {
@@ -79,7 +79,7 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
         var id = bundle.Tracks[track];
         station.Disliked.Remove(id);
         if (!station.Liked.Contains(id)) station.Liked.Add(id);
-        var near = Neighbours(bundle, track, Options.StationLikeNeighbours, Indices(bundle, station.Played.Concat(station.Disliked)));
+        var near = Neighbours(bundle, track, Options.LikeNeighbours, Indices(bundle, station.Played.Concat(station.Disliked)));
         var alreadyQueued = station.Queue.RemoveAll(q => near.Contains(q.Id));
         var front = near.Select(t => new QueuedTrack(t, id)).ToArray();
         Random.Shared.Shuffle(front);
@@ -94,7 +94,7 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
         station.Liked.Remove(id);
         if (!station.Disliked.Contains(id)) station.Disliked.Add(id);
         var removed = station.Queue.RemoveAll(q => q.Id == id);
-        var near = Neighbours(bundle, track, Options.StationDislikeNeighbours, []);
+        var near = Neighbours(bundle, track, Options.DislikeNeighbours, []);
         var demoted = station.Queue.Where(q => near.Contains(q.Id)).ToList();
         station.Queue.RemoveAll(q => near.Contains(q.Id));
         station.Queue.AddRange(demoted);
@@ -145,7 +145,7 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
 
     /// <summary>
     /// Up to <paramref name="wanted"/> tracks nearest the seed (a track, or an artist's direction), at most
-    /// <see cref="ServingOptions.StationTracksPerArtist"/> per artist, skipping <paramref name="excluded"/>.
+    /// <see cref="ServingOptions.RadioSettings.TracksPerArtist"/> per artist, skipping <paramref name="excluded"/>.
     /// </summary>
     private List<QueuedTrack> Candidates(ModelBundle bundle, RadioStation station, int seed, int wanted, int[] excluded, string? because, bool byTrack = false)
     {
@@ -170,7 +170,7 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
             {
                 var artist = bundle.Catalog.ArtistOf(ids[i]);
                 var already = perArtist.GetValueOrDefault(artist);
-                if (already >= Options.StationTracksPerArtist) continue;
+                if (already >= Options.TracksPerArtist) continue;
                 perArtist[artist] = already + 1;
                 result.Add(new QueuedTrack(bundle.Tracks[ids[i]], because));
             }

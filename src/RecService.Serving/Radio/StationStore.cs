@@ -17,11 +17,10 @@ public readonly record struct StationChange<T>(bool Found, T? Result, bool Degra
 /// </summary>
 public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> options) : IDisposable
 {
-    public const string KeyKind = "station";
     private const int Attempts = 16;
     /// <summary>Requests on one station within this replica take turns (striped by id), so only replicas contend.</summary>
     private readonly SemaphoreSlim[] _turns = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
-    private readonly LocalState<RadioStation> _local = new(options.Value.LocalStateLimit, options.Value.StationTtl);
+    private readonly LocalState<RadioStation> _local = new(options.Value.State.LocalLimit, options.Value.Radio.StationTtl);
 
     /// <summary>Saves a new station; returns true when it was kept in this replica only (Redis configured but unreachable).</summary>
     public async ValueTask<bool> CreateAsync(RadioStation station)
@@ -29,7 +28,7 @@ public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> optio
         if (redis.Configured)
         {
             var json = JsonSerializer.Serialize(station, RadioJson.Default.RadioStation);
-            var answer = await redis.TryAsync("station_create", db => db.StringSetAsync(redis.Key(KeyKind, station.Id), json, options.Value.StationTtl));
+            var answer = await redis.TryAsync("station_create", db => db.StringSetAsync(redis.Keys.Station(station.Id), json, options.Value.Radio.StationTtl));
             if (answer.Answered) return false;
         }
         _local.Set(station.Id, station);
@@ -73,7 +72,7 @@ public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> optio
     /// <summary>Optimistic read-change-write in Redis: the write only lands if the station is still what was read.</summary>
     private async Task<StationChange<T>> UpdateSharedAsync<T>(IDatabase db, string id, Func<RadioStation, T> change)
     {
-        var key = redis.Key(KeyKind, id);
+        var key = redis.Keys.Station(id);
         for (var attempt = 0; attempt < Attempts; attempt++)
         {
             if (attempt > 0) await Task.Delay(Random.Shared.Next(1, 2 + attempt)); // another replica won: back off a little
@@ -85,7 +84,7 @@ public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> optio
             lock (station) result = change(station);
             var transaction = db.CreateTransaction();
             transaction.AddCondition(old.IsNull ? Condition.KeyNotExists(key) : Condition.StringEqual(key, old));
-            _ = transaction.StringSetAsync(key, JsonSerializer.Serialize(station, RadioJson.Default.RadioStation), options.Value.StationTtl);
+            _ = transaction.StringSetAsync(key, JsonSerializer.Serialize(station, RadioJson.Default.RadioStation), options.Value.Radio.StationTtl);
             if (await transaction.ExecuteAsync())
             {
                 if (old.IsNull) _local.Remove(id);

@@ -17,12 +17,12 @@ public sealed class RecommendationEngine(IOptions<ServingOptions> options)
 
     private int SearchK(ForestIndex forest, int count)
     {
-        var per10 = options.Value.SearchK > 0 ? options.Value.SearchK : forest.DefaultSearchK;
+        var per10 = options.Value.Search.SearchK > 0 ? options.Value.Search.SearchK : forest.DefaultSearchK;
         // The forest's default is tuned for 10 results; scale it so recall holds for longer lists.
         return (int)Math.Min(int.MaxValue, (long)per10 * Math.Max(10, count) / 10);
     }
 
-    private float StopSlack => options.Value.StopSlack;
+    private float StopSlack => options.Value.Search.StopSlack;
 
     /// <summary>Top tracks for a known user, leaving out played tracks (when asked) and <paramref name="excluded"/>.</summary>
     public int Recommend(ModelBundle bundle, int user, bool excludePlayed, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores) =>

@@ -9,27 +9,6 @@ using RecService.Serving.Telemetry;
 
 namespace RecService.Serving.Recommendations;
 
-/// <summary>Where a user's list came from.</summary>
-public enum RecommendationSource
-{
-    /// <summary>The user's trained vector against the dot forest.</summary>
-    Model,
-    /// <summary>A vector folded in on the fly from the user's plays including fresh ones (RecordPlays).</summary>
-    Realtime,
-    /// <summary>The list `rec precompute` stored for this user and this model version.</summary>
-    Precomputed,
-    /// <summary>Popular tracks: the user is unknown and has no fresh plays.</summary>
-    Popular,
-}
-
-public static class RecommendationSources
-{
-    // Lower-case names as the API and metrics spell them, made once rather than per request.
-    private static readonly string[] Names = Enum.GetValues<RecommendationSource>().Select(s => s.ToString().ToLowerInvariant()).ToArray();
-
-    public static string Name(this RecommendationSource source) => Names[(int)source];
-}
-
 /// <summary>A user's recommendations in dense indices, with a reason artist per track (-1 for none). Pooled: dispose it.</summary>
 public sealed class RecommendationList : IDisposable
 {
@@ -44,9 +23,10 @@ public sealed class RecommendationList : IDisposable
     public int[] Tracks { get; }
     public float[] Scores { get; }
     public int[] ReasonArtists { get; }
-    public RecommendationSource Source { get; internal set; }
-    /// <summary>Popular tracks for a user the model cannot place (the response's <c>fallback</c>).</summary>
-    public bool Fallback => Source == RecommendationSource.Popular;
+    /// <summary>The source the list came from (<see cref="ICandidateSource.Name"/>).</summary>
+    public string Source { get; internal set; } = "";
+    /// <summary>A list that does not depend on the user, e.g. popular tracks for a user the model cannot place (the response's <c>fallback</c>).</summary>
+    public bool Fallback { get; internal set; }
     /// <summary>Redis could not be asked (fresh plays or precomputed lists), so the answer used this replica's state only.</summary>
     public bool Degraded { get; internal set; }
 
@@ -59,35 +39,50 @@ public sealed class RecommendationList : IDisposable
 }
 
 /// <summary>
-/// A user's tracks, choosing the best source available: with fresh plays of tracks this model knows, a vector folded
-/// in from all their plays (<see cref="TasteFoldIn"/>); otherwise a precomputed list for the current model version when one is stored
-/// and still long enough after exclusions; otherwise the trained vector; popular tracks for a user with neither.
-/// Every list carries reasons from the user's most played artists.
+/// A user's tracks: the user's plays and stored state are read (fresh plays and a precomputed list, in one round
+/// trip), then the candidate sources are asked in order (<see cref="ICandidateSource"/>: by default realtime fold-in,
+/// precomputed list, the trained vector, popular tracks) and the first that answers gives the list; the explanation
+/// step then gives every track a reason from the user's most played artists.
 /// </summary>
-public sealed class UserRecommendations(
-    RecommendationEngine engine,
-    TasteFoldIn foldIn,
-    RecommendationReasons reasons,
-    FreshPlayStore freshPlays,
-    PrecomputedLists precomputed,
-    ServingMetrics metrics)
+public sealed class UserRecommendations
 {
+    private readonly ICandidateSource[] _sources;
+    private readonly RecommendationReasons _reasons;
+    private readonly FreshPlayStore _freshPlays;
+    private readonly PrecomputedLists _precomputed;
+    private readonly ServingMetrics _metrics;
+
+    public UserRecommendations(IEnumerable<ICandidateSource> sources, RecommendationReasons reasons, FreshPlayStore freshPlays,
+        PrecomputedLists precomputed, ServingMetrics metrics)
+    {
+        _sources = [.. sources.OrderBy(s => s.Order)];
+        if (_sources.Length == 0) throw new ArgumentException("Recommend needs at least one candidate source.", nameof(sources));
+        var twice = _sources.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1);
+        if (twice is not null) throw new ArgumentException($"Two candidate sources are named '{twice.Key}'.", nameof(sources));
+        _reasons = reasons;
+        _freshPlays = freshPlays;
+        _precomputed = precomputed;
+        _metrics = metrics;
+    }
+
+    /// <summary>The chain, in the order it is asked.</summary>
+    public IReadOnlyList<ICandidateSource> Sources => _sources;
+
     public async ValueTask<RecommendationList> ForUserAsync(ModelBundle bundle, string userId, int count, bool excludePlayed, ArraySegment<int> excluded)
     {
         var user = bundle.Users.IndexOf(userId);
         // Both reads go out together (one round trip of latency); the stored list is used only without fresh plays.
-        var freshRead = freshPlays.GetAsync(userId);
-        var storedRead = user >= 0 && excludePlayed ? precomputed.GetAsync(userId) : ValueTask.FromResult(PrecomputedLists.NotAsked);
+        var freshRead = _freshPlays.GetAsync(userId);
+        var storedRead = user >= 0 && excludePlayed ? _precomputed.GetAsync(userId) : ValueTask.FromResult(PrecomputedLists.NotAsked);
         var fresh = await freshRead;
         var answer = await storedRead;
         var degraded = fresh.Degraded || answer.Degraded;
-        var stored = answer.Value;
 
         var list = new RecommendationList(count) { Degraded = degraded };
         try
         {
-            Compute(bundle, user, fresh.Plays, stored, count, excludePlayed, excluded, list);
-            metrics.RecommendSource(list.Source.Name());
+            Compute(bundle, user, fresh.Plays, answer.Value, count, excludePlayed, excluded, list);
+            _metrics.RecommendSource(list.Source);
             return list;
         }
         catch
@@ -102,9 +97,9 @@ public sealed class UserRecommendations(
     {
         if (user >= 0)
         {
-            // The user's vector, played row and stored artists each sit somewhere in tens of MB of mapped file (a cache
-            // miss apiece): started together, the misses overlap instead of following one another.
-            VectorMath.Prefetch(AlsParts.Of(bundle).Tracks.UserFactors.Row(user));
+            // The user's played row, stored artists and what the sources read each sit somewhere in tens of MB of mapped
+            // file (a cache miss apiece): started together, the misses overlap instead of following one another.
+            foreach (var source in _sources) source.Prefetch(bundle, user);
             bundle.Played.Prefetch(user);
             bundle.UserArtists?.Prefetch(user);
         }
@@ -112,7 +107,7 @@ public sealed class UserRecommendations(
         var userTracks = user >= 0 ? bundle.Played.RowIndices(user) : default;
         var userPlays = user >= 0 ? bundle.Played.RowValues(user) : default;
         int[]? mergedTracks = null;
-        float[]? mergedPlays = null, vector = null;
+        float[]? mergedPlays = null;
         try
         {
             var freshKnown = 0;
@@ -129,45 +124,44 @@ public sealed class UserRecommendations(
             // while it runs.
             Span<int> artists = stackalloc int[RecommendationReasons.CandidateArtists];
             // The bundle stores each user's top artists; only fresh plays change them.
-            var listened = freshKnown == 0 && user >= 0 ? reasons.StoredTopArtists(bundle, user, artists) : -1;
-            if (listened < 0) listened = reasons.TopArtists(bundle, userTracks, userPlays, artists);
-            reasons.Prefetch(bundle, artists[..listened]);
+            var listened = freshKnown == 0 && user >= 0 ? _reasons.StoredTopArtists(bundle, user, artists) : -1;
+            if (listened < 0) listened = _reasons.TopArtists(bundle, userTracks, userPlays, artists);
+            _reasons.Prefetch(bundle, artists[..listened]);
 
+            var context = new RecommendationContext
+            {
+                Bundle = bundle,
+                User = user,
+                Tracks = userTracks,
+                Plays = userPlays,
+                FreshKnown = freshKnown,
+                Played = excludePlayed ? userTracks : default,
+                Excluded = excluded,
+                StoredList = stored,
+            };
             var ids = list.Tracks.AsSpan(0, count);
             var scores = list.Scores.AsSpan(0, count);
-            var played = excludePlayed ? userTracks : default;
-            if (freshKnown > 0 && foldIn.FoldIn(bundle, userTracks, userPlays, (vector = ArrayPool<float>.Shared.Rent(AlsParts.Of(bundle).Tracks.Factors)).AsSpan(0, AlsParts.Of(bundle).Tracks.Factors)))
+            foreach (var source in _sources)
             {
-                list.Source = RecommendationSource.Realtime;
-                list.Count = engine.RecommendFor(bundle, vector.AsSpan(0, AlsParts.Of(bundle).Tracks.Factors), played, excluded, ids, scores);
+                var n = source.Fill(context, ids, scores);
+                if (n == 0) continue;
+                list.Source = source.Name;
+                list.Fallback = source.IsFallback;
+                list.Count = n;
+                break;
             }
-            else if (stored is not null && freshKnown == 0 && FromStored(bundle, stored, excluded, ids, scores) is var m and > 0)
-            {
-                list.Source = RecommendationSource.Precomputed;
-                list.Count = m;
-            }
-            else if (user >= 0)
-            {
-                list.Source = RecommendationSource.Model;
-                list.Count = engine.RecommendFor(bundle, AlsParts.Of(bundle).Tracks.UserFactors.Row(user), played, excluded, ids, scores);
-            }
-            else
-            {
-                list.Source = RecommendationSource.Popular;
-                list.Count = engine.Popular(bundle, excluded, ids, scores);
-            }
+            if (list.Source.Length == 0) list.Source = _sources[^1].Name; // no source had a track left to give: an empty list
 
             // The response will name these tracks: their strings load while the reasons are worked out.
             bundle.PrefetchTrackListing(list.Tracks.AsSpan(0, list.Count));
             var why = list.ReasonArtists.AsSpan(0, list.Count);
             if (listened == 0) why.Fill(-1);
-            else reasons.Explain(bundle, artists[..listened], list.Tracks.AsSpan(0, list.Count), why);
+            else _reasons.Explain(bundle, artists[..listened], list.Tracks.AsSpan(0, list.Count), why);
         }
         finally
         {
             if (mergedTracks is not null) ArrayPool<int>.Shared.Return(mergedTracks);
             if (mergedPlays is not null) ArrayPool<float>.Shared.Return(mergedPlays);
-            if (vector is not null) ArrayPool<float>.Shared.Return(vector);
         }
     }
 
@@ -202,33 +196,5 @@ public sealed class UserRecommendations(
             }
         }
         return n;
-    }
-
-    /// <summary>
-    /// Fills ids/scores from a stored list of this model version, skipping <paramref name="excluded"/>; 0 (use
-    /// another source) when the list is of another version or too short to give ids.Length tracks.
-    /// </summary>
-    private static int FromStored(ModelBundle bundle, byte[] stored, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores)
-    {
-        var tracks = ArrayPool<int>.Shared.Rent(RecommendationEngine.MaxCount);
-        var values = ArrayPool<float>.Shared.Rent(RecommendationEngine.MaxCount);
-        try
-        {
-            var n = PrecomputedList.Decode(stored, bundle.Version, tracks.AsSpan(0, RecommendationEngine.MaxCount), values.AsSpan(0, RecommendationEngine.MaxCount));
-            var kept = 0;
-            for (var i = 0; i < n && kept < ids.Length; i++)
-            {
-                if ((uint)tracks[i] >= (uint)bundle.Tracks.Count) return 0; // not a list of this model after all
-                if (excluded.Contains(tracks[i])) continue;
-                ids[kept] = tracks[i];
-                scores[kept++] = values[i];
-            }
-            return kept == ids.Length ? kept : 0;
-        }
-        finally
-        {
-            ArrayPool<int>.Shared.Return(tracks);
-            ArrayPool<float>.Shared.Return(values);
-        }
     }
 }

@@ -81,7 +81,7 @@ public static class RecommendationJson
         json.WriteEndArray();
         json.WriteBoolean(Fallback, list.Fallback);
         json.WriteString(ModelVersion, bundle.Version);
-        json.WriteString(Source, list.Source.Name());
+        json.WriteString(Source, list.Source);
         json.WriteBoolean(Degraded, list.Degraded);
         json.WriteEndObject();
         json.Flush();

@@ -71,7 +71,7 @@ public sealed class RecommenderService(
         {
             ModelVersion = bundle.Version,
             Fallback = list.Fallback,
-            Source = list.Source.Name(),
+            Source = list.Source,
             Degraded = list.Degraded,
         };
         response.Items.Capacity = list.Count; // one array, not four as the list grows

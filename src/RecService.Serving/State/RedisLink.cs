@@ -14,14 +14,14 @@ public readonly record struct RedisAnswer<T>(bool Answered, T? Value)
 
 /// <summary>
 /// The replica's connection to Redis for shared state (stations, fresh plays, precomputed lists), with short
-/// timeouts and a circuit: a failed call opens it for <see cref="ServingOptions.RedisRetryAfter"/>, during which
+/// timeouts and a circuit: a failed call opens it for <see cref="ServingOptions.RedisSettings.RetryAfter"/>, during which
 /// calls fail at once instead of waiting, so a Redis outage costs requests nothing but the degraded answer. The
 /// multiplexer reconnects in the background; the first call after the retry interval tries again and closes the
-/// circuit when it works. Not configured (no <see cref="ServingOptions.Redis"/>) means every store is in-process.
+/// circuit when it works. Not configured (no <see cref="ServingOptions.RedisSettings.Endpoint"/>) means every store is in-process.
 /// </summary>
 public sealed partial class RedisLink : IDisposable
 {
-    private readonly ServingOptions _options;
+    private readonly ServingOptions.RedisSettings _options;
     private readonly ServingMetrics _metrics;
     private readonly ILogger<RedisLink> _logger;
     private readonly Task<ConnectionMultiplexer?>? _connecting;
@@ -30,42 +30,27 @@ public sealed partial class RedisLink : IDisposable
 
     public RedisLink(IOptions<ServingOptions> options, ServingMetrics metrics, ILogger<RedisLink> logger)
     {
-        _options = options.Value;
+        _options = options.Value.Redis;
         _metrics = metrics;
         _logger = logger;
-        KeyPrefix = _options.RedisKeyPrefix;
-        if (string.IsNullOrWhiteSpace(_options.Redis)) return;
-        _connecting = ConnectAsync(_options.Redis, _options.RedisTimeout);
+        Keys = new RedisKeys(_options.KeyPrefix);
+        if (string.IsNullOrWhiteSpace(_options.Endpoint)) return;
+        _connecting = ConnectAsync(_options.Endpoint, _options.Timeout);
         metrics.RedisAvailable(true);
     }
 
     public bool Configured => _connecting is not null;
-    public string KeyPrefix { get; }
-    public RedisKey Key(string kind, string id) => $"{KeyPrefix}{kind}:{id}";
+    /// <summary>The shared-state keys, under the configured prefix.</summary>
+    public RedisKeys Keys { get; }
 
     /// <summary>Whether the circuit is open (Redis recently failed and is not being asked).</summary>
     public bool IsOpen => Volatile.Read(ref _open) != 0;
-
-    /// <summary>Connection settings shared with the precompute command: fail fast when disconnected, reconnect quickly.</summary>
-    public static ConfigurationOptions Settings(string configuration, TimeSpan timeout)
-    {
-        var config = ConfigurationOptions.Parse(configuration);
-        config.AbortOnConnectFail = false;
-        var ms = (int)Math.Clamp(timeout.TotalMilliseconds, 10, 60_000);
-        config.ConnectTimeout = Math.Max(ms * 4, 1000);
-        config.SyncTimeout = ms;
-        config.AsyncTimeout = ms;
-        config.BacklogPolicy = BacklogPolicy.FailFast; // while disconnected, fail now rather than queue until the timeout
-        config.ReconnectRetryPolicy = new LinearRetry(250);
-        config.ConnectRetry = 1;
-        return config;
-    }
 
     private async Task<ConnectionMultiplexer?> ConnectAsync(string configuration, TimeSpan timeout)
     {
         try
         {
-            return await ConnectionMultiplexer.ConnectAsync(Settings(configuration, timeout));
+            return await RedisConnections.ConnectAsync(configuration, RedisRole.ReplicaState, timeout);
         }
         catch (Exception ex) when (ex is RedisException or ArgumentException or TimeoutException)
         {
@@ -88,7 +73,7 @@ public sealed partial class RedisLink : IDisposable
             // Still connecting (replica just started): wait for it, but no longer than one call may take.
             try
             {
-                await _connecting.WaitAsync(_options.RedisTimeout);
+                await _connecting.WaitAsync(_options.Timeout);
             }
             catch (TimeoutException)
             {
@@ -115,11 +100,11 @@ public sealed partial class RedisLink : IDisposable
 
     private RedisAnswer<T> Fail<T>(string operation, Exception? ex)
     {
-        Volatile.Write(ref _openUntil, Stopwatch.GetTimestamp() + (long)(_options.RedisRetryAfter.TotalSeconds * Stopwatch.Frequency));
+        Volatile.Write(ref _openUntil, Stopwatch.GetTimestamp() + (long)(_options.RetryAfter.TotalSeconds * Stopwatch.Frequency));
         if (Interlocked.Exchange(ref _open, 1) == 0)
         {
             _metrics.RedisAvailable(false);
-            LogDegraded(ex, operation, _options.RedisRetryAfter.TotalMilliseconds);
+            LogDegraded(ex, operation, _options.RetryAfter.TotalMilliseconds);
         }
         _metrics.Degraded(operation);
         return new RedisAnswer<T>(false, default);

@@ -22,12 +22,11 @@ public readonly record struct AppendedPlays(int Kept, bool Degraded);
 /// <c>{prefix}plays:{user}</c> with a sliding TTL, so any replica sees them. Without Redis, or while it is down, they
 /// go to in-process state; reads merge both, so plays taken during an outage still count on the replica that took them,
 /// and the first read that reaches Redis again moves them there.
-/// Each holds at most <see cref="ServingOptions.MaxFreshTracks"/> distinct tracks per user.
+/// Each holds at most <see cref="ServingOptions.StateSettings.MaxFreshTracks"/> distinct tracks per user.
 /// </summary>
 public sealed class FreshPlayStore(RedisLink redis, IOptions<ServingOptions> options) : IDisposable
 {
-    public const string KeyKind = "plays";
-    private readonly LocalState<LocalPlays> _local = new(options.Value.LocalStateLimit, options.Value.FreshPlaysTtl);
+    private readonly LocalState<LocalPlays> _local = new(options.Value.State.LocalLimit, options.Value.State.FreshPlaysTtl);
 
     /// <summary>One user's plays kept in this replica (track id -> count). <see cref="Moving"/> is set once, by the read
     /// that carries them to Redis, so concurrent reads neither carry them twice nor count them next to Redis's copy.</summary>
@@ -68,10 +67,10 @@ public sealed class FreshPlayStore(RedisLink redis, IOptions<ServingOptions> opt
 
     private async ValueTask<RedisAnswer<int>> AppendSharedAsync(string operation, string userId, IReadOnlyList<TrackPlays> plays)
     {
-        var key = redis.Key(KeyKind, userId);
+        var key = redis.Keys.FreshPlays(userId);
         var args = new RedisValue[2 + 2 * plays.Count];
-        args[0] = options.Value.MaxFreshTracks;
-        args[1] = (long)options.Value.FreshPlaysTtl.TotalMilliseconds;
+        args[0] = options.Value.State.MaxFreshTracks;
+        args[1] = (long)options.Value.State.FreshPlaysTtl.TotalMilliseconds;
         for (var i = 0; i < plays.Count; i++)
         {
             args[2 + 2 * i] = plays[i].TrackId;
@@ -82,7 +81,7 @@ public sealed class FreshPlayStore(RedisLink redis, IOptions<ServingOptions> opt
 
     private int AppendLocal(string userId, IReadOnlyList<TrackPlays> plays)
     {
-        var limit = options.Value.MaxFreshTracks;
+        var limit = options.Value.State.MaxFreshTracks;
         var local = _local.GetOrAdd(userId, () => new LocalPlays()).Counts;
         var held = local.Count;
         var kept = 0;
@@ -100,7 +99,7 @@ public sealed class FreshPlayStore(RedisLink redis, IOptions<ServingOptions> opt
     public async ValueTask<FreshPlays> GetAsync(string userId)
     {
         if (!redis.Configured) return _local.Get(userId) is { } only ? new FreshPlays(Snapshot(only.Counts, []), false) : FreshPlays.None;
-        var answer = await redis.TryAsync("fresh_plays", db => db.HashGetAllAsync(redis.Key(KeyKind, userId)));
+        var answer = await redis.TryAsync("fresh_plays", db => db.HashGetAllAsync(redis.Keys.FreshPlays(userId)));
         // Local plays are read after Redis: plays another read is carrying there are left out (they are in Redis, or
         // on their way back here if it failed), never counted twice.
         var local = _local.Get(userId) is { } held && Volatile.Read(ref held.Moving) == 0 ? held : null;

@@ -6,7 +6,7 @@ using RecService.Core.Sampling;
 using RecService.Ingest.Catalog;
 using RecService.Ingest.Logs;
 
-namespace RecService.Ingest.SampleWorld;
+namespace RecService.Synthetic;
 
 /// <summary>Where a generated world was written and what it holds.</summary>
 public sealed record SampleWorldResult(string Root, string SnapshotsDirectory, string CatalogDirectory, string GenresFile, long Rows, long Plays, long DistinctPairs);

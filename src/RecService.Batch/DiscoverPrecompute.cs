@@ -5,9 +5,10 @@ using System.Runtime.Intrinsics;
 using RecService.Core.Bundle;
 using RecService.Models.Als;
 using RecService.Core.Vectors;
+using RecService.Redis;
 using StackExchange.Redis;
 
-namespace RecService.Serving.Precompute;
+namespace RecService.Batch;
 
 /// <summary>How `rec precompute` computes and stores the lists.</summary>
 public sealed record PrecomputeOptions
@@ -24,7 +25,8 @@ public sealed record PrecomputeOptions
     public int MaxUsers { get; init; }
     /// <summary>Forest candidates per 10 results (0 = the index's default); forest mode only.</summary>
     public int SearchK { get; init; }
-    public string KeyPrefix { get; init; } = "recservice:";
+    /// <summary>Prefix of the keys written (the replicas' Serving:Redis:KeyPrefix).</summary>
+    public string KeyPrefix { get; init; } = RedisKeys.DefaultPrefix;
     /// <summary>Lists expire after this long (a newer model's run replaces them sooner).</summary>
     public TimeSpan Ttl { get; init; } = TimeSpan.FromDays(8);
 }
@@ -48,7 +50,7 @@ public static class DiscoverPrecompute
 
     public static async Task<PrecomputeReport> RunAsync(ModelBundle bundle, IDatabase redis, PrecomputeOptions options, Action<string>? progress = null, CancellationToken ct = default)
     {
-        if (options.Count is < 1 or > Recommendations.RecommendationEngine.MaxCount) throw new ArgumentOutOfRangeException(nameof(options), $"Count must be in 1..{Recommendations.RecommendationEngine.MaxCount}.");
+        if (options.Count is < 1 or > PrecomputedList.MaxTracks) throw new ArgumentOutOfRangeException(nameof(options), $"Count must be in 1..{PrecomputedList.MaxTracks}.");
         var users = options.MaxUsers > 0 ? Math.Min(options.MaxUsers, bundle.Users.Count) : bundle.Users.Count;
         var k = Math.Min(options.Count, bundle.Tracks.Count);
         var batchSize = Math.Max(Block, options.BatchUsers / Block * Block);
@@ -60,6 +62,7 @@ public static class DiscoverPrecompute
         var compute = new Stopwatch();
         var wait = new Stopwatch();
         long bytes = 0;
+        var keys = new RedisKeys(options.KeyPrefix);
         Task pending = Task.CompletedTask;
         var searchK = (options.SearchK > 0 ? options.SearchK : AlsParts.Of(bundle).Tracks.DotForest.DefaultSearchK) * Math.Max(10, k) / 10;
 
@@ -89,7 +92,7 @@ public static class DiscoverPrecompute
             {
                 var list = PrecomputedList.Encode(bundle.Version, ids.AsSpan(i * k, counts[i]), scores.AsSpan(i * k, counts[i]));
                 bytes += list.Length;
-                values[i] = ($"{options.KeyPrefix}{PrecomputedList.KeyKind}:{bundle.Users[start + i]}", list);
+                values[i] = (keys.PrecomputedList(bundle.Users[start + i]), list);
             }
             compute.Stop();
 

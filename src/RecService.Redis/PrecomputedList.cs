@@ -1,19 +1,19 @@
 using System.Buffers.Binary;
 using System.Text;
-using RecService.Serving.State;
-using StackExchange.Redis;
 
-namespace RecService.Serving.Precompute;
+namespace RecService.Redis;
 
 /// <summary>
-/// One user's precomputed Discover list as stored in Redis under <c>{prefix}discover:{user}</c>: the model version it
-/// was computed with and the tracks (dense indices of that version) with scores, best first. Binary, little-endian:
+/// One user's precomputed Discover list as stored in Redis under <see cref="RedisKeys.PrecomputedList"/>, written by
+/// `rec precompute` and read by replicas: the model version it was computed with and the tracks (dense indices of
+/// that version) with scores, best first. Binary, little-endian:
 /// "RSD1", u8 version length, version (UTF-8), i32 n, i32 tracks[n], f32 scores[n]. Indices are only meaningful
 /// for the same model version, which is why a reader compares versions before using a list.
 /// </summary>
 public static class PrecomputedList
 {
-    public const string KeyKind = "discover";
+    /// <summary>The longest list worth storing: the most tracks one Recommend returns (the replica's RecommendationEngine.MaxCount).</summary>
+    public const int MaxTracks = 500;
     private static ReadOnlySpan<byte> Magic => "RSD1"u8;
 
     public static byte[] Encode(string modelVersion, ReadOnlySpan<int> tracks, ReadOnlySpan<float> scores)
@@ -55,19 +55,5 @@ public static class PrecomputedList
             scores[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes[(at + 4 * n + 4 * i)..]);
         }
         return take;
-    }
-}
-
-/// <summary>Reads precomputed lists for the replica (Redis only: without it there are none).</summary>
-public sealed class PrecomputedLists(RedisLink redis)
-{
-    /// <summary>No list, and nothing degraded: what a request that cannot use a stored list gets.</summary>
-    public static readonly RedisAnswer<byte[]?> NotAsked = new(true, null);
-
-    /// <summary>The raw stored list for a user, null when there is none; <c>Degraded</c> when Redis could not be asked.</summary>
-    public async ValueTask<RedisAnswer<byte[]?>> GetAsync(string userId)
-    {
-        if (!redis.Configured) return NotAsked;
-        return await redis.TryAsync("precomputed", async db => (byte[]?)await db.StringGetAsync(redis.Key(PrecomputedList.KeyKind, userId)));
     }
 }

@@ -1,4 +1,6 @@
-namespace RecService.Core.Vectors;
+using RecService.Core.Vectors;
+
+namespace RecService.Synthetic;
 
 /// <summary>
 /// Deterministic stand-in for trained ALS factors, for benchmarks and tests when no model is at hand. What it imitates:

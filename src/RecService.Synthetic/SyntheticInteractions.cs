@@ -1,7 +1,7 @@
 using RecService.Core.Sampling;
 using RecService.Core.Sparse;
 
-namespace RecService.Training.Als;
+namespace RecService.Synthetic;
 
 /// <summary>
 /// A seeded users x items play-count matrix shaped like listening data (Zipf item popularity, log-normal user

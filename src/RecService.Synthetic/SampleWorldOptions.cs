@@ -1,4 +1,4 @@
-namespace RecService.Ingest.SampleWorld;
+namespace RecService.Synthetic;
 
 /// <summary>Size and shape of a generated music world. Defaults make a demo world in about a second.</summary>
 public sealed record SampleWorldOptions

@@ -1,0 +1,15 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using RecService.Serving.Recommendations;
+
+namespace RecService.Serving.Extensions;
+
+public static class CandidateSourceExtensions
+{
+    /// <summary>Adds a source to Recommend's chain (asked in <see cref="ICandidateSource.Order"/>); a type added twice counts once.</summary>
+    public static IServiceCollection AddCandidateSource<T>(this IServiceCollection services) where T : class, ICandidateSource
+    {
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ICandidateSource, T>());
+        return services;
+    }
+}

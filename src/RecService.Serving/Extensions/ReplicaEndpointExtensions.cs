@@ -1,0 +1,26 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.DependencyInjection;
+using RecService.Serving.Rpc;
+using RecService.Serving.State;
+using Serilog;
+
+namespace RecService.Serving.Extensions;
+
+/// <summary>The replica's routes: the gRPC services (REST through transcoding), health, reflection, /healthz, /readyz, /metrics.</summary>
+public static class ReplicaEndpointExtensions
+{
+    public static WebApplication MapReplicaEndpoints(this WebApplication app)
+    {
+        app.Services.GetRequiredService<RedisLink>(); // connect to Redis (when configured) at start, not on the first request
+        app.UseSerilogRequestLogging();
+        app.MapGrpcService<RecommenderService>();
+        app.MapGrpcService<RadioService>();
+        app.MapGrpcHealthChecksService();
+        app.MapGrpcReflectionService();
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("live") });
+        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        return app;
+    }
+}
