@@ -13,6 +13,7 @@ COPY Directory.Build.props Directory.Packages.props ./
 COPY src/RecService.Core/RecService.Core.csproj src/RecService.Core/
 COPY src/RecService.Ingest/RecService.Ingest.csproj src/RecService.Ingest/
 COPY src/RecService.Synthetic/RecService.Synthetic.csproj src/RecService.Synthetic/
+COPY src/RecService.Models/RecService.Models.csproj src/RecService.Models/
 COPY src/RecService.Training/RecService.Training.csproj src/RecService.Training/
 COPY src/RecService.Redis/RecService.Redis.csproj src/RecService.Redis/
 COPY src/RecService.Serving/RecService.Serving.csproj src/RecService.Serving/

@@ -1,3 +1,5 @@
+using RecService.Core.Bundle;
+
 namespace RecService.Models;
 
 /// <summary>
@@ -17,7 +19,7 @@ public static class ModelMetrics
     public static string PopularityPrecisionAt(int k) => $"popularity.precision@{k}";
 
     /// <summary>A part's metric as the bundle-wide flat map names it.</summary>
-    public static string Qualified(string part, string metric) => $"{part}.{metric}";
+    public static string Qualified(string part, string metric) => BundleManifest.Qualified(part, metric);
 
     /// <summary><see cref="PrecisionAt(int)"/> of <paramref name="part"/>, qualified.</summary>
     public static string PrecisionAt(string part, int k) => Qualified(part, PrecisionAt(k));

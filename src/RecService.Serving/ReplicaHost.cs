@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using RecService.Serving.Extensions;
 using RecService.Serving.Models;
@@ -20,12 +21,16 @@ public static class ReplicaHost
     /// <summary>.NET's built-in runtime meter (GC collections, heap, allocated bytes, thread pool, exceptions).</summary>
     public const string RuntimeMeter = "System.Runtime";
 
-    /// <summary>A replica configured from appsettings, environment and <paramref name="overrides"/> (which win; the CLI's flags, tests).</summary>
-    public static WebApplication Build(string[] args, IDictionary<string, string?>? overrides = null)
+    /// <summary>
+    /// A replica configured from appsettings, environment and <paramref name="overrides"/> (which win; the CLI's flags, tests);
+    /// <paramref name="extend"/> adds registrations after the built-in ones (a model family, a candidate source).
+    /// </summary>
+    public static WebApplication Build(string[] args, IDictionary<string, string?>? overrides = null, Action<IServiceCollection>? extend = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         if (overrides is not null) builder.Configuration.AddInMemoryCollection(overrides);
         builder.AddReplicaServices();
+        extend?.Invoke(builder.Services);
         return builder.Build().MapReplicaEndpoints();
     }
 }

@@ -35,7 +35,7 @@ public sealed class Replica : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     public static async Task<Replica> StartAsync(string modelsDirectory, TimeSpan? poll = null, string? redis = null,
-        IReadOnlyDictionary<string, string?>? settings = null)
+        IReadOnlyDictionary<string, string?>? settings = null, Action<IServiceCollection>? extend = null)
     {
         // Port 0: the OS picks free ports at bind time (picking them beforehand races with parallel test runs).
         var overrides = new Dictionary<string, string?>
@@ -50,7 +50,7 @@ public sealed class Replica : IAsyncDisposable
             ["Serilog:MinimumLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) overrides[key] = value;
-        var app = ReplicaHost.Build([], overrides);
+        var app = ReplicaHost.Build([], overrides, extend);
         await app.StartAsync();
         var endpoints = app.Services.GetRequiredService<ReplicaEndpoints>();
         return new Replica(app, modelsDirectory, endpoints.HttpPort, endpoints.GrpcPort);

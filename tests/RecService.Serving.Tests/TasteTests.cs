@@ -167,7 +167,7 @@ public sealed class TasteFoldInTests : IDisposable
     }
 
     [Fact]
-    public void Stored_top_artists_are_the_ones_the_plays_give_and_a_bundle_without_them_still_explains()
+    public void Stored_top_artists_are_the_ones_the_plays_give_and_a_bundle_without_them_is_refused()
     {
         var reasons = new RecommendationReasons();
         Span<int> stored = stackalloc int[RecommendationReasons.CandidateArtists];
@@ -187,11 +187,10 @@ public sealed class TasteFoldInTests : IDisposable
         var error = Assert.Throws<InvalidDataException>(() => ModelBundle.Open(copy, verifyChecksums: false));
         Assert.Contains(BundleFiles.UserArtists, error.Message);
 
-        // A bundle written before the file existed: not listed, not there; reasons come from the plays.
+        // Without the file (no longer listed) the bundle is incomplete: refused, not explained from the plays on the side.
         Unlist(copy, BundleFiles.UserArtists);
-        using var old = ModelBundle.Open(copy, verifyChecksums: false);
-        Assert.Null(old.UserArtists);
-        Assert.Equal(-1, reasons.StoredTopArtists(old, 0, stored));
+        var missing = Assert.Throws<InvalidDataException>(() => ModelBundle.Open(copy, verifyChecksums: false));
+        Assert.Contains(BundleFiles.UserArtists, missing.Message);
     }
 
     /// <summary>A copy of the test bundle's directory, to tamper with.</summary>

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using RecService.Core.Bundle;
+using RecService.Models;
 using RecService.Models.Als;
 using RecService.Core.Sampling;
 using RecService.Serving;
@@ -27,7 +28,7 @@ public static class BenchFoldInCommand
         {
             var store = new BundleStore(parse.GetValue(models)!);
             var version = store.CurrentVersion() ?? throw new InvalidDataException($"{store.Root}: no CURRENT model.");
-            using var bundle = ModelBundle.Open(store.PathOf(version));
+            using var bundle = ModelBundle.Open(store.PathOf(version), families: KnownFamilies.All);
             var n = Math.Min(parse.GetValue(plays), bundle.Tracks.Count);
             var runs = parse.GetValue(iterations);
             var k = parse.GetValue(count);

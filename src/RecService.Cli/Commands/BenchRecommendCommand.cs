@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using RecService.Core.Bundle;
+using RecService.Models;
 using RecService.Models.Als;
 using RecService.Serving;
 using RecService.Serving.Models;
@@ -37,7 +38,7 @@ public static class BenchRecommendCommand
             var store = new BundleStore(parse.GetValue(models)!);
             var version = store.CurrentVersion() ?? throw new InvalidDataException($"{store.Root}: no CURRENT model.");
             using var holder = new ModelHolder();
-            var bundle = ModelBundle.Open(store.PathOf(version));
+            var bundle = ModelBundle.Open(store.PathOf(version), families: KnownFamilies.All);
             holder.Swap(bundle);
             var options = Options.Create(new ServingOptions());
             using var metrics = new ServingMetrics(holder);

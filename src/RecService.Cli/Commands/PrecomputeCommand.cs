@@ -1,5 +1,6 @@
 using System.CommandLine;
 using RecService.Core.Bundle;
+using RecService.Models;
 using RecService.Models.Als;
 using RecService.Batch;
 using RecService.Redis;
@@ -33,7 +34,7 @@ public static class PrecomputeCommand
         {
             var store = new BundleStore(parse.GetValue(models)!);
             var version = store.CurrentVersion() ?? throw new InvalidDataException($"{store.Root}: no CURRENT model.");
-            using var bundle = ModelBundle.Open(store.PathOf(version));
+            using var bundle = ModelBundle.Open(store.PathOf(version), families: KnownFamilies.All);
             await using var connection = await RedisConnections.ConnectAsync(parse.GetValue(redis)!, RedisRole.Precompute, TimeSpan.FromSeconds(30));
             var options = new PrecomputeOptions
             {

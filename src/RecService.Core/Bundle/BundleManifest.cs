@@ -68,7 +68,21 @@ public sealed record BundleManifest
     {
         var all = new SortedDictionary<string, double>(Metrics, StringComparer.Ordinal);
         foreach (var part in Parts)
-            foreach (var (name, value) in part.Metrics) all[$"{part.Name}.{name}"] = value;
+            foreach (var (name, value) in part.Metrics) all[Qualified(part.Name, name)] = value;
+        return all;
+    }
+
+    /// <summary>A part's metric or parameter as bundle-wide flat maps name it: <c>&lt;part&gt;.&lt;name&gt;</c>.</summary>
+    public static string Qualified(string part, string name) => $"{part}.{name}";
+
+    /// <summary>Every part's typed parameters as flat text (<c>tracks.alpha</c>, ...), for people reading the model's info.</summary>
+    public SortedDictionary<string, string> AllParameters()
+    {
+        var all = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var part in Parts)
+            if (part.Parameters.ValueKind == JsonValueKind.Object)
+                foreach (var p in part.Parameters.EnumerateObject())
+                    all[Qualified(part.Name, p.Name)] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText();
         return all;
     }
 

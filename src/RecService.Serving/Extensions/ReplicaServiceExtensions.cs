@@ -10,6 +10,8 @@ using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using RecService.Core.Bundle;
+using RecService.Models.Als;
 using RecService.Serving.Models;
 using RecService.Serving.Precompute;
 using RecService.Serving.Radio;
@@ -90,6 +92,9 @@ public static class ReplicaServiceExtensions
         services.AddSingleton<FreshPlayStore>();
         services.AddSingleton<PrecomputedLists>();
         services.AddSingleton<RecommendationReasons>();
+        // The model families whose parts the replica validates at open (AddModelFamily adds more).
+        services.AddModelFamily(AlsFamily.Instance);
+        services.AddSingleton(sp => new ModelFamilies(sp.GetServices<IModelFamily>()));
         // Recommend's candidate sources, asked in their Order; a new one is a class plus AddCandidateSource.
         services.AddCandidateSource<RealtimeSource>();
         services.AddCandidateSource<PrecomputedSource>();

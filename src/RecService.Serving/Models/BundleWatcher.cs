@@ -3,7 +3,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RecService.Core.Bundle;
-using RecService.Models;
 using RecService.Models.Als;
 using RecService.Serving.Telemetry;
 using StackExchange.Redis;
@@ -18,6 +17,7 @@ namespace RecService.Serving.Models;
 public sealed partial class BundleWatcher(
     ModelHolder holder,
     ServingMetrics metrics,
+    ModelFamilies families,
     IOptions<ServingOptions> options,
     ILogger<BundleWatcher> logger) : BackgroundService
 {
@@ -44,7 +44,7 @@ public sealed partial class BundleWatcher(
         var clock = Stopwatch.StartNew();
         try
         {
-            var bundle = ModelBundle.Open(_store.PathOf(version), options.Value.VerifyChecksums, KnownFamilies.All);
+            var bundle = ModelBundle.Open(_store.PathOf(version), options.Value.VerifyChecksums, families);
             try
             {
                 AlsParts.Of(bundle); // the parts the replica serves from: a bundle without them is refused here, not on a request

@@ -52,10 +52,10 @@ public sealed class RecommendationReasons
 
     /// <summary>
     /// A known user's most played artists as the bundle stores them (the same rule as <see cref="TopArtists"/> over the
-    /// user's trained history); -1 when the bundle has no stored lists (written before they existed).
+    /// user's trained history).
     /// </summary>
     public int StoredTopArtists(ModelBundle bundle, int user, Span<int> artists) =>
-        bundle.UserArtists is { } stored ? UserArtists.Ranked(stored.RowIndices(user), stored.RowValues(user), artists) : -1;
+        UserArtists.Ranked(bundle.UserArtists.RowIndices(user), bundle.UserArtists.RowValues(user), artists);
 
     /// <summary>Starts loading the vectors <see cref="Explain"/> will read for <paramref name="listened"/>, so that their
     /// cache misses overlap the search that runs in between.</summary>

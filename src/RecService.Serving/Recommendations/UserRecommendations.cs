@@ -101,7 +101,7 @@ public sealed class UserRecommendations
             // file (a cache miss apiece): started together, the misses overlap instead of following one another.
             foreach (var source in _sources) source.Prefetch(bundle, user);
             bundle.Played.Prefetch(user);
-            bundle.UserArtists?.Prefetch(user);
+            bundle.UserArtists.Prefetch(user);
         }
         // The user's plays: the model's row (sorted by track), used in place unless fresh plays are merged into a copy.
         var userTracks = user >= 0 ? bundle.Played.RowIndices(user) : default;
@@ -124,8 +124,9 @@ public sealed class UserRecommendations
             // while it runs.
             Span<int> artists = stackalloc int[RecommendationReasons.CandidateArtists];
             // The bundle stores each user's top artists; only fresh plays change them.
-            var listened = freshKnown == 0 && user >= 0 ? _reasons.StoredTopArtists(bundle, user, artists) : -1;
-            if (listened < 0) listened = _reasons.TopArtists(bundle, userTracks, userPlays, artists);
+            var listened = freshKnown == 0 && user >= 0
+                ? _reasons.StoredTopArtists(bundle, user, artists)
+                : _reasons.TopArtists(bundle, userTracks, userPlays, artists);
             _reasons.Prefetch(bundle, artists[..listened]);
 
             var context = new RecommendationContext

@@ -151,7 +151,8 @@ public sealed class RecommenderService(
             Factors = AlsParts.Of(bundle).Tracks.Factors,
         };
         info.Training.Add(manifest.Training);
-        info.Metrics.Add(manifest.Metrics);
+        info.Training.Add(manifest.AllParameters());
+        info.Metrics.Add(manifest.AllMetrics());
         return Task.FromResult(info);
     }
 
