@@ -18,6 +18,17 @@ public sealed class BundleFormatTests : IDisposable
     private string PathOf(string name) => Path.Combine(_dir, name);
 
     [Fact]
+    public void A_format_1_bundle_is_refused_with_a_message_to_retrain()
+    {
+        var bundle = PathOf("format1");
+        Directory.CreateDirectory(bundle);
+        File.WriteAllText(Path.Combine(bundle, BundleManifest.FileName), """{ "formatVersion": 1, "modelVersion": "old", "files": [] }""");
+        var error = Assert.Throws<InvalidDataException>(() => ModelBundle.Open(bundle));
+        Assert.Contains("format 1", error.Message);
+        Assert.Contains("retrain", error.Message);
+    }
+
+    [Fact]
     public void Id_map_finds_every_id_and_nothing_else()
     {
         var ids = Enumerable.Range(0, 5000).Select(i => i % 7 == 0 ? $"ü-{i}-ñ" : $"id{i}").ToList();

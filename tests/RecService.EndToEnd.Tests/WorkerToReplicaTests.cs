@@ -19,7 +19,7 @@ public sealed class WorkerToReplicaTests
 {
     private static readonly SampleWorldOptions World = new() { Users = 1500, Artists = 150, Tracks = 1200, Days = 3, Genres = 6, Seed = 5 };
 
-    private static TrainingWorker NewWorker(string data, string models, int windowDays = 0, TimeSpan? poll = null) => new(
+    private static TrainingWorker NewWorker(string data, string models, int windowDays = 0, TimeSpan? poll = null, double holdout = 0.2) => new(
         Options.Create(new WorkerOptions
         {
             SnapshotsDirectory = Path.Combine(data, "snapshots"),
@@ -27,6 +27,7 @@ public sealed class WorkerToReplicaTests
             ModelsDirectory = models,
             WindowDays = windowDays,
             SnapshotPollInterval = poll ?? TimeSpan.FromSeconds(10),
+            HoldoutFraction = holdout,
             Factors = 16,
             Iterations = 6,
             Trees = 4,
@@ -130,6 +131,20 @@ public sealed class WorkerToReplicaTests
         Assert.Equal(WorkerOutcome.Failed, run.Outcome);
         Assert.Contains("rows are bad", run.Reason);
         Assert.Equal(first.Version, new BundleStore(models.Path).CurrentVersion());
+    }
+
+    [Fact]
+    public async Task A_gate_metric_missing_refuses_the_model_loudly_instead_of_passing()
+    {
+        using var data = new TempDirectory();
+        using var models = new TempDirectory();
+        SampleWorldGenerator.Generate(World with { Users = 300, Days = 1 }, data.Path);
+        // No hold-out: the candidate has no held-out precision for the gate to read.
+        var run = await NewWorker(data.Path, models.Path, holdout: 0).RunOnceAsync();
+        Assert.Equal(WorkerOutcome.Refused, run.Outcome);
+        Assert.StartsWith("metric_missing", run.Reason);
+        Assert.Contains(TrainingWorker.GateMetric, run.Reason);
+        Assert.Empty(new BundleStore(models.Path).Versions());
     }
 
     [Fact]
