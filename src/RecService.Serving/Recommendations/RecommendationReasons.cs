@@ -32,7 +32,6 @@ public sealed class RecommendationReasons
     [ThreadStatic] private static float[]? t_artistPlays;
     [ThreadStatic] private static int[]? t_touched;
     [ThreadStatic] private static int[]? t_trackArtists;
-    [ThreadStatic] private static float[]? t_listenedRows;
 
     /// <summary>
     /// The user's most played artists (summing plays over their tracks), most played first, into <paramref name="artists"/>
@@ -61,64 +60,21 @@ public sealed class RecommendationReasons
     /// cache misses overlap the search that runs in between.</summary>
     public void Prefetch(ModelBundle bundle, ReadOnlySpan<int> listened)
     {
-        var factors = AlsParts.Of(bundle).Artists.ItemFactors;
-        foreach (var artist in listened)
-        {
-            if ((uint)artist >= (uint)factors.Rows) continue;
-            VectorMath.Prefetch(factors.Row(artist));
-            bundle.Artists.Prefetch(artist); // a reason names its artist's id
-        }
+        AlsParts.Of(bundle).Artists.Prefetch(listened);
+        foreach (var artist in listened) bundle.Artists.Prefetch(artist); // a reason names its artist's id
     }
 
     /// <summary>
     /// For each of <paramref name="recommended"/>, the artist of <paramref name="listened"/> (at most
-    /// <see cref="CandidateArtists"/>) most similar to the track's artist, into <paramref name="reasons"/> (-1 when the user has no artists).
+    /// <see cref="CandidateArtists"/>) most similar to the track's artist by cosine in the artists part (its explanation
+    /// hook, <see cref="AlsPart.ClosestByCosine"/>), into <paramref name="reasons"/>.
     /// </summary>
     public void Explain(ModelBundle bundle, ReadOnlySpan<int> listened, ReadOnlySpan<int> recommended, Span<int> reasons)
     {
         if (listened.Length > CandidateArtists) throw new ArgumentException($"At most {CandidateArtists} listened artists.", nameof(listened));
-        var factors = AlsParts.Of(bundle).Artists.ItemFactors;
-        var dims = factors.Columns;
-        // The listened artists' rows packed together, so one kernel call scores a track's artist against all of them;
-        // the artist forest stores 1/|y| for every artist, so their norms are read, not recomputed.
-        var rows = Buffer(ref t_listenedRows, listened.Length * dims);
-        Span<float> inverseNorms = stackalloc float[listened.Length];
-        for (var i = 0; i < listened.Length; i++)
-        {
-            factors.Row(listened[i]).CopyTo(rows.AsSpan(i * dims, dims));
-            inverseNorms[i] = AlsParts.Of(bundle).Artists.CosineForest.InverseNorm(listened[i]);
-        }
-        var packed = rows.AsSpan(0, listened.Length * dims);
         var trackArtists = Buffer(ref t_trackArtists, recommended.Length);
         bundle.Catalog.ArtistsOf(recommended, trackArtists);
-        // The tracks' artists' rows lie anywhere in the artist matrix: requested together, their misses overlap.
-        for (var r = 0; r < recommended.Length; r++)
-            if ((uint)trackArtists[r] < (uint)factors.Rows) VectorMath.Prefetch(factors.Row(trackArtists[r]));
-        Span<float> dots = stackalloc float[listened.Length];
-        for (var r = 0; r < recommended.Length; r++)
-        {
-            var artist = trackArtists[r];
-            // A track by an artist the user plays is explained by that artist (cosine 1, the best possible): no dot products.
-            if (listened.Contains(artist))
-            {
-                reasons[r] = artist;
-                continue;
-            }
-            VectorMath.DotRows(factors.Row(artist), packed, dots);
-            var best = -1;
-            var bestScore = float.NegativeInfinity;
-            for (var i = 0; i < listened.Length; i++)
-            {
-                // Cosine up to the track artist's norm, which is common to all candidates.
-                var score = dots[i] * inverseNorms[i];
-                if (score > bestScore)
-                {
-                    bestScore = score;
-                    best = listened[i];
-                }
-            }
-            reasons[r] = best;
-        }
+        AlsParts.Of(bundle).Artists.ClosestByCosine(listened, trackArtists.AsSpan(0, recommended.Length), reasons);
     }
 
     /// <summary>
