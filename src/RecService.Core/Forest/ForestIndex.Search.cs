@@ -15,42 +15,65 @@ public sealed unsafe partial class ForestIndex
     /// index. Writes them best first into <paramref name="ids"/>/<paramref name="scores"/> and returns how many (k unless
     /// fewer than k items are left after exclusions, or the spans are shorter than k).
     /// </summary>
-    /// <param name="searchK">Candidates to score on codes before stopping; -1 uses <see cref="DefaultSearchK"/>. More is
+    /// <param name="searchK">Candidates to score on codes before stopping; -1 uses the index's default (<see cref="DefaultOptions"/>). More is
     /// slower and more accurate.</param>
     /// <param name="excluded">Item ids never to return (already played, thumbs-down), in any order; ids outside the index are ignored.
     /// Excluded items do not count towards searchK, and the search goes on until it has k results.</param>
     /// <param name="stopSlack">Early stop: the search also ends once the best queued cell looks unable to beat the
     /// candidates kept (step 4 of FORMAT.md's query walk-through); larger stops sooner. 0 turns it off (searchK alone
-    /// decides), -1 uses <see cref="DefaultStopSlack"/>. A searchK of Count or more always scans everything.</param>
+    /// decides), -1 uses the index's default. A searchK of Count or more always scans everything.</param>
     public int Search(ReadOnlySpan<float> query, int k, Span<int> ids, Span<float> scores, int searchK = -1, ReadOnlySpan<int> excluded = default,
         float stopSlack = -1)
     {
         if (query.Length != _dims) throw new ArgumentException($"Query has {query.Length} dimensions; the index has {_dims}.", nameof(query));
-        return SearchCore(query, k, ids, scores, searchK, excluded, -1, stopSlack);
+        return SearchCore(query, k, ids, scores, new ForestSearchOptions(searchK, stopSlack), excluded, -1, out _);
+    }
+
+    /// <summary>As <see cref="Search(ReadOnlySpan{float}, int, Span{int}, Span{float}, int, ReadOnlySpan{int}, float)"/>,
+    /// tuned by <paramref name="options"/>.</summary>
+    public int Search(ReadOnlySpan<float> query, int k, Span<int> ids, Span<float> scores, in ForestSearchOptions options,
+        ReadOnlySpan<int> excluded = default) => Search(query, k, ids, scores, options, excluded, out _);
+
+    /// <summary>As <see cref="Search(ReadOnlySpan{float}, int, Span{int}, Span{float}, in ForestSearchOptions, ReadOnlySpan{int})"/>,
+    /// also reporting what the query did.</summary>
+    public int Search(ReadOnlySpan<float> query, int k, Span<int> ids, Span<float> scores, in ForestSearchOptions options,
+        ReadOnlySpan<int> excluded, out ForestSearchStats stats)
+    {
+        if (query.Length != _dims) throw new ArgumentException($"Query has {query.Length} dimensions; the index has {_dims}.", nameof(query));
+        int n = SearchCore(query, k, ids, scores, options, excluded, -1, out int scored);
+        stats = new ForestSearchStats(scored);
+        return n;
     }
 
     /// <summary>Items most similar to item <paramref name="item"/> (by its stored vector), never the item itself.</summary>
     public int SearchByItem(int item, int k, Span<int> ids, Span<float> scores, int searchK = -1, ReadOnlySpan<int> excluded = default,
-        float stopSlack = -1)
+        float stopSlack = -1) => SearchByItem(item, k, ids, scores, new ForestSearchOptions(searchK, stopSlack), excluded);
+
+    /// <summary>As <see cref="SearchByItem(int, int, Span{int}, Span{float}, int, ReadOnlySpan{int}, float)"/>, tuned by
+    /// <paramref name="options"/>.</summary>
+    public int SearchByItem(int item, int k, Span<int> ids, Span<float> scores, in ForestSearchOptions options, ReadOnlySpan<int> excluded = default)
     {
         if ((uint)item >= (uint)_count) throw new ArgumentOutOfRangeException(nameof(item), item, $"Item must be in [0, {_count}).");
         RequireVectors();
         AddRef();
-        try { return SearchCore(new ReadOnlySpan<float>(_vectors + (long)item * _dims, _dims), k, ids, scores, searchK, excluded, item, stopSlack); }
+        try { return SearchCore(new ReadOnlySpan<float>(_vectors + (long)item * _dims, _dims), k, ids, scores, options, excluded, item, out _); }
         finally { Release(); }
     }
 
-    private int SearchCore(ReadOnlySpan<float> query, int k, Span<int> ids, Span<float> scores, int searchK, ReadOnlySpan<int> excluded, int selfId,
-        float stopSlack)
+    private int SearchCore(ReadOnlySpan<float> query, int k, Span<int> ids, Span<float> scores, in ForestSearchOptions options,
+        ReadOnlySpan<int> excluded, int selfId, out int scored)
     {
+        scored = 0;
         k = Math.Min(k, Math.Min(ids.Length, scores.Length));
         if (k <= 0) return 0;
         RequireVectors(); // the exact re-rank reads them
-        if (searchK < 0) searchK = DefaultSearchK;
-        if (stopSlack < 0) stopSlack = DefaultStopSlack;
+        var tuned = options.Or(_defaults);
+        int searchK = tuned.SearchK;
+        float stopSlack = tuned.StopSlack;
+        int rerankCount = tuned.Rerank;
         if (searchK >= _count || !float.IsFinite(stopSlack)) stopSlack = 0; // asked to scan everything: no early stop
         // Slack above k: codes misorder near-ties.
-        int rerank = Math.Max(2 * k, searchK >= _count ? Math.Max(RerankCount, ExhaustiveRerankCount) : RerankCount);
+        int rerank = Math.Max(2 * k, searchK >= _count ? Math.Max(rerankCount, ExhaustiveRerankCount) : rerankCount);
         var s = SearchScratch.Get(_count, _nodeCount + _trees, _padded, rerank, k);
         AddRef();
         int touched = 0;
@@ -142,7 +165,7 @@ public sealed unsafe partial class ForestIndex
             var top = new TopK(new Span<float>(s.TopScores, k), new Span<int>(s.TopIds, k));
             Rerank(candidates.Slots, query, q, ref top);
             int n = top.SortDescending();
-            t_lastScored = scanned;
+            scored = scanned;
             top.Ids.CopyTo(ids);
             top.Scores.CopyTo(scores);
             return n;

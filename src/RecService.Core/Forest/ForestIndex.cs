@@ -46,6 +46,7 @@ public sealed unsafe partial class ForestIndex : IDisposable
     private readonly int* _leafSlots;
     private readonly int _count, _dims, _padded, _trees, _nodeCount, _leafCount, _nodeStride;
     private readonly long _positions; // Trees x Count: valid positions in LeafSlots.
+    private readonly ForestSearchOptions _defaults;
     private int _disposed;
 
     private ForestIndex(string path, MemoryMappedFile file, MemoryMappedViewAccessor view, byte* basePointer, in ForestHeader header, float* external)
@@ -75,8 +76,7 @@ public sealed unsafe partial class ForestIndex : IDisposable
         _nodes = Section(ForestSection.Nodes);
         _leaves = (LeafRecord*)Section(ForestSection.Leaves);
         _leafSlots = (int*)Section(ForestSection.LeafSlots);
-        DefaultSearchK = Metric == Metric.Dot ? 1500 : 6000;
-        RerankCount = Metric == Metric.Dot ? 20 : ExhaustiveRerankCount;
+        _defaults = ForestSearchOptions.For(Metric);
     }
 
     private byte* Section(ForestSection s) => _base + _header.SectionOffset(s);
@@ -91,32 +91,13 @@ public sealed unsafe partial class ForestIndex : IDisposable
     public int LeafSize => (int)_header.LeafSize;
     public long FileBytes => (long)_header.FileLength;
 
-    /// <summary>Most candidates scored (on int8 codes) per query when a caller passes searchK = -1; with the default early
-    /// stop most queries end sooner. The defaults (6000 cosine, 1500 dot, with <see cref="DefaultStopSlack"/>) reach
-    /// recall@10 of 0.967 (cosine) and 0.976 (dot) on the benchmark's ALS-like 200k x 64 data and 0.957 (dot) on 1M x 64;
-    /// measure a real model with <c>rec index bench</c> and set this from the sweep.</summary>
-    public int DefaultSearchK { get; set; }
-
-    /// <summary>The early stop used when a caller passes stopSlack = -1 (see <see cref="Search"/>). 28 was tuned on the
-    /// benchmark sets: at 1M x 64 (dot) it reached recall 0.958 in 11 µs where searchK alone needed 14 µs for 0.953.</summary>
-    public float DefaultStopSlack { get; set; } = 28f;
-
-    /// <summary>How many of the best code-scored candidates are re-scored exactly in float32 (at least 2k are); a search
-    /// of searchK >= Count re-scores at least <see cref="ExhaustiveRerankCount"/>. Defaults: 20 for dot, 32 for cosine.
-    /// At 1M x 64 (dot, search-k 1500) 20 was 9% faster than 32 for recall@10 0.957 against 0.958 (the pool's cut
-    /// rises sooner, so fewer candidates enter and the early stop comes earlier), and 20 at search-k 1700 beat 32 at
-    /// 1500 on both speed and recall; on 200k x 64 cosine 20 lost 0.002 of recall for 9%, a wash on the frontier.</summary>
-    public int RerankCount { get; set; }
+    /// <summary>The search options a query gets for fields it leaves negative: <see cref="ForestSearchOptions.For"/> this
+    /// index's metric.</summary>
+    public ForestSearchOptions DefaultOptions => _defaults;
 
     /// <summary>The re-rank floor of a full scan: 2k (20) matched 32 on the benchmark sets, but with a full scan of harder
     /// (isotropic) data it let a near-tie at rank 10 slip past the cut, and a full scan is asked for to be exact.</summary>
     public const int ExhaustiveRerankCount = 32;
-
-    [ThreadStatic] private static int t_lastScored;
-
-    /// <summary>Distinct items the calling thread's last query scored on codes (for metrics and benchmarks).</summary>
-    public static int LastSearchScored => t_lastScored;
-
 
     /// <summary>Item <paramref name="item"/>'s original float32 vector, straight from the mapping (no copy). Valid until
     /// <see cref="Dispose"/>: do not keep the span past the index's lifetime.</summary>
