@@ -64,7 +64,7 @@ public static class DiscoverPrecompute
         long bytes = 0;
         var keys = new RedisKeys(options.KeyPrefix);
         Task pending = Task.CompletedTask;
-        var searchK = (options.SearchK > 0 ? options.SearchK : AlsParts.Of(bundle).Tracks.DotForest.DefaultSearchK) * Math.Max(10, k) / 10;
+        var searchK = (options.SearchK > 0 ? options.SearchK : AlsParts.Of(bundle).Tracks.DotForest.DefaultOptions.SearchK) * Math.Max(10, k) / 10;
 
         for (var start = 0; start < users; start += batchSize)
         {

@@ -63,8 +63,9 @@ public sealed class ForestIndexTests : IDisposable
         long hits = 0, scored = 0;
         for (int q = 0; q < TestData.Queries; q++)
         {
-            int n = index.Search(TestData.QueryVectors.AsSpan(q * TestData.Dims, TestData.Dims), k, ids, scores, searchK, stopSlack: stopSlack);
-            scored += ForestIndex.LastSearchScored;
+            int n = index.Search(TestData.QueryVectors.AsSpan(q * TestData.Dims, TestData.Dims), k, ids, scores, new ForestSearchOptions(searchK, stopSlack),
+                default, out var stats);
+            scored += stats.Scored;
             Assert.Equal(k, n);
             var expected = truth.AsSpan(q * k, k).ToArray();
             hits += ids.Count(expected.Contains);
@@ -106,7 +107,7 @@ public sealed class ForestIndexTests : IDisposable
         using var index = ForestIndex.Open(Build(metric));
         const int budget = 800; // 16% of the items: enough that most queries can stop before it
         var (full, scoredFull) = Measure(index, 10, budget, stopSlack: 0);
-        var (stopped, scoredStopped) = Measure(index, 10, budget, stopSlack: index.DefaultStopSlack);
+        var (stopped, scoredStopped) = Measure(index, 10, budget, stopSlack: index.DefaultOptions.StopSlack);
         Assert.True(scoredStopped < 0.8 * scoredFull, $"{metric}: early stop scored {scoredStopped} items against {scoredFull} without it");
         Assert.True(stopped >= full - 0.01, $"{metric}: recall@10 {stopped:F4} with the early stop against {full:F4} without it");
         // Asking for every item always scans everything, whatever the slack.

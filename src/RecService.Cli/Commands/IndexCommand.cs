@@ -167,8 +167,7 @@ public static class IndexCommand
         using var index = ForestIndex.Open(path, new ExternalVectors(pinned.Data, rows, cols));
         double openMs = openClock.Elapsed.TotalMilliseconds;
         if (index.Count != rows || index.Dimensions != cols) throw new ArgumentException($"index is {index.Count} x {index.Dimensions}, vectors are {rows} x {cols}.");
-        if (rerank >= 0) index.RerankCount = rerank;
-        if (stopSlack >= 0) index.DefaultStopSlack = stopSlack;
+        var tuned = new ForestSearchOptions(StopSlack: stopSlack, Rerank: rerank).Or(index.DefaultOptions);
         long raw = (long)rows * cols * sizeof(float);
         Console.WriteLine($"index {path}: {index.Metric}, {index.Count} x {index.Dimensions}, {index.Trees} trees, leaf size {index.LeafSize}, opened in {openMs:F2} ms");
         Console.WriteLine($"file size: {index.FileBytes / 1e6:F1} MB = {(double)index.FileBytes / raw:F2} x raw vectors");
@@ -183,17 +182,18 @@ public static class IndexCommand
         var ids = new int[k];
         var scores = new float[k];
         var truth = new HashSet<int>();
-        Console.WriteLine($"single thread, one query per call, k={k}, rerank={index.RerankCount}, stop slack {index.DefaultStopSlack}{(index.DefaultStopSlack > 0 ? "" : " (off)")}");
+        Console.WriteLine($"single thread, one query per call, k={k}, rerank={tuned.Rerank}, stop slack {tuned.StopSlack}{(tuned.StopSlack > 0 ? "" : " (off)")}");
         Console.WriteLine($"{"search-k",9} {"q/s med",9} {"q/s best",9} {"us/q med",9} {"recall@" + k,10} {"alloc B/q",9} {"cpu q/s",10} {$"q/s {Environment.ProcessorCount} thr",11} {"scored",8}");
         const int Passes = 5;
         foreach (int sk in sweep)
         {
             // Warm-up pass: JIT tiers, page cache, and the recall figure.
             long hits = 0, scored = 0;
+            var options = tuned with { SearchK = sk };
             for (int q = 0; q < nq; q++)
             {
-                int n = index.Search(queries.AsSpan(q * cols, cols), k, ids, scores, sk);
-                scored += ForestIndex.LastSearchScored;
+                int n = index.Search(queries.AsSpan(q * cols, cols), k, ids, scores, options, default, out var stats);
+                scored += stats.Scored;
                 truth.Clear();
                 for (int j = 0; j < k; j++) truth.Add(truthIds[q * k + j]);
                 for (int j = 0; j < n; j++) if (truth.Contains(ids[j])) hits++;
@@ -213,7 +213,7 @@ public static class IndexCommand
                 long done = 0;
                 do
                 {
-                    for (int q = 0; q < nq; q++) index.Search(queries.AsSpan(q * cols, cols), k, ids, scores, sk);
+                    for (int q = 0; q < nq; q++) index.Search(queries.AsSpan(q * cols, cols), k, ids, scores, options);
                     done += nq;
                 } while (clock.Elapsed.TotalSeconds < 0.3);
                 double seconds = clock.Elapsed.TotalSeconds;
@@ -225,13 +225,13 @@ public static class IndexCommand
             }
             Array.Sort(wall);
             Array.Sort(cpuRate);
-            double parallelRate = Concurrent(index, queries, nq, cols, k, sk);
+            double parallelRate = Concurrent(index, queries, nq, cols, k, options);
             Console.WriteLine($"{sk,9} {wall[Passes / 2],9:F0} {wall[Passes - 1],9:F0} {1e6 / wall[Passes / 2],9:F1} {recall,10:F4} {(double)allocated / totalQueries,9:F1} {cpuRate[Passes / 2],10:F0} {parallelRate,11:F0} {(double)scored / nq,8:F0}");
         }
     }
 
     /// <summary>Aggregate queries/second with one querying thread per core (the serving situation), for 0.5 s.</summary>
-    private static double Concurrent(ForestIndex index, float[] queries, int nq, int cols, int k, int searchK)
+    private static double Concurrent(ForestIndex index, float[] queries, int nq, int cols, int k, ForestSearchOptions options)
     {
         int threads = Environment.ProcessorCount;
         long total = 0;
@@ -242,7 +242,7 @@ public static class IndexCommand
             var scores = new float[k];
             long done = 0;
             for (int q = t * 37 % nq; clock.Elapsed.TotalSeconds < 0.5; q = (q + 1) % nq, done++)
-                index.Search(queries.AsSpan(q * cols, cols), k, ids, scores, searchK);
+                index.Search(queries.AsSpan(q * cols, cols), k, ids, scores, options);
             Interlocked.Add(ref total, done);
         });
         return total / clock.Elapsed.TotalSeconds;

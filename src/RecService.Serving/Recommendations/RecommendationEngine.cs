@@ -17,7 +17,7 @@ public sealed class RecommendationEngine(IOptions<ServingOptions> options)
 
     private int SearchK(ForestIndex forest, int count)
     {
-        var per10 = options.Value.Search.SearchK > 0 ? options.Value.Search.SearchK : forest.DefaultSearchK;
+        var per10 = options.Value.Search.SearchK > 0 ? options.Value.Search.SearchK : forest.DefaultOptions.SearchK;
         // The forest's default is tuned for 10 results; scale it so recall holds for longer lists.
         return (int)Math.Min(int.MaxValue, (long)per10 * Math.Max(10, count) / 10);
     }
