@@ -1,5 +1,6 @@
 using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace RecService.Core.Bundle;
 
@@ -29,9 +30,14 @@ public sealed unsafe class MappedFile : IDisposable
     public long Length { get; }
     public byte* Pointer => _pointer != null ? _pointer : throw new ObjectDisposedException(Path);
 
-    public static MappedFile Open(string path)
+    /// <summary>The view's handle, for a reader that keeps the mapping alive across a call with DangerousAddRef/Release
+    /// while another thread may dispose it.</summary>
+    internal SafeMemoryMappedViewHandle ViewHandle => _view.SafeMemoryMappedViewHandle;
+
+    /// <param name="options">Access hints for the file (a forest passes RandomAccess: queries touch scattered pages).</param>
+    public static MappedFile Open(string path, FileOptions options = FileOptions.None)
     {
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, options);
         try
         {
             var length = stream.Length;

@@ -1,5 +1,5 @@
-using System.IO.MemoryMappedFiles;
 using System.Runtime.CompilerServices;
+using RecService.Core.Bundle;
 using RecService.Core.Vectors;
 
 namespace RecService.Core.Forest;
@@ -19,20 +19,12 @@ public sealed unsafe partial class ForestIndex
     public static ForestIndex Open(string path, ExternalVectors? vectors = null)
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Forest files are little-endian; big-endian hosts are not supported.");
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, FileOptions.RandomAccess);
-        MemoryMappedFile? file = null;
-        MemoryMappedViewAccessor? view = null;
-        bool acquired = false;
+        var file = MappedFile.Open(path, FileOptions.RandomAccess);
         try
         {
-            long length = stream.Length;
+            long length = file.Length;
             if (length < ForestHeader.Size) throw Corrupt(path, $"file is {length} bytes, shorter than the {ForestHeader.Size}-byte header");
-            file = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-            view = file.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
-            byte* pointer = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
-            acquired = true;
-            pointer += view.PointerOffset;
+            byte* pointer = file.Pointer;
             var header = Unsafe.ReadUnaligned<ForestHeader>(pointer);
             ValidateHeader(path, in header, length);
             float* external = null;
@@ -42,13 +34,11 @@ public sealed unsafe partial class ForestIndex
                     throw new ArgumentException($"{path}: the forest holds {header.Count} x {header.Dimensions} vectors; it was handed {v.Rows} x {v.Columns}.", nameof(vectors));
                 external = v.Data;
             }
-            return new ForestIndex(path, file, view, pointer, in header, external);
+            return new ForestIndex(path, file, in header, external);
         }
         catch
         {
-            if (acquired) view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            view?.Dispose();
-            if (file is not null) file.Dispose(); else stream.Dispose();
+            file.Dispose();
             throw;
         }
     }

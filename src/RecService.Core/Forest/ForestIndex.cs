@@ -1,6 +1,6 @@
-using System.IO.MemoryMappedFiles;
 using System.Runtime.CompilerServices;
 using Microsoft.Win32.SafeHandles;
+using RecService.Core.Bundle;
 using RecService.Core.Vectors;
 
 namespace RecService.Core.Forest;
@@ -28,8 +28,7 @@ public readonly unsafe struct ExternalVectors(float* data, int rows, int columns
 public sealed unsafe partial class ForestIndex : IDisposable
 {
     private readonly string _path;
-    private readonly MemoryMappedFile _file;
-    private readonly MemoryMappedViewAccessor _view;
+    private readonly MappedFile _file;
     private readonly SafeMemoryMappedViewHandle _handle;
     private readonly ForestHeader _header;
     private readonly byte* _base;
@@ -49,13 +48,12 @@ public sealed unsafe partial class ForestIndex : IDisposable
     private readonly ForestSearchOptions _defaults;
     private int _disposed;
 
-    private ForestIndex(string path, MemoryMappedFile file, MemoryMappedViewAccessor view, byte* basePointer, in ForestHeader header, float* external)
+    private ForestIndex(string path, MappedFile file, in ForestHeader header, float* external)
     {
         _path = path;
         _file = file;
-        _view = view;
-        _handle = view.SafeMemoryMappedViewHandle;
-        _base = basePointer;
+        _handle = file.ViewHandle;
+        _base = file.Pointer;
         _header = header;
         _count = (int)header.Count;
         _dims = (int)header.Dimensions;
@@ -135,8 +133,6 @@ public sealed unsafe partial class ForestIndex : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        _handle.ReleasePointer();
-        _view.Dispose();
         _file.Dispose();
     }
 }
