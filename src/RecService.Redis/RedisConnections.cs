@@ -20,7 +20,8 @@ public static class RedisConnections
 {
     /// <summary>
     /// Settings for <paramref name="endpoint"/> (a StackExchange.Redis configuration string) in <paramref name="role"/>.
-    /// <paramref name="timeout"/> bounds one call (request-path and batch roles); a name given in the string is kept.
+    /// <paramref name="timeout"/> bounds one call for the replica's state and the precompute, and connecting for the
+    /// worker; notices keep the library's defaults. A client name given in the string is kept.
     /// </summary>
     public static ConfigurationOptions Settings(string endpoint, RedisRole role, TimeSpan timeout)
     {
