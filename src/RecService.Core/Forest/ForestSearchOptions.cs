@@ -18,11 +18,8 @@ public readonly record struct ForestSearchOptions(int SearchK = -1, float StopSl
     public static ForestSearchOptions Default => new();
 
     /// <summary>
-    /// The defaults for a metric. SearchK 6000 (cosine) / 1500 (dot) with StopSlack 28 reach recall@10 of 0.967 (cosine)
-    /// and 0.976 (dot) on the benchmark's ALS-like 200k x 64 data and 0.957 (dot) on 1M x 64; at 1M x 64 (dot) the slack
-    /// reached recall 0.958 in 11 µs where searchK alone needed 14 µs for 0.953. Rerank 20 (dot) was 9% faster than 32 at
-    /// 1M x 64 for recall 0.957 against 0.958 (the pool's cut rises sooner, so the early stop comes earlier); on 200k x 64
-    /// cosine 20 lost 0.002 of recall for 9%, a wash, so cosine keeps 32. Measure a real model with <c>rec index bench</c>.
+    /// The defaults for a metric: the search size, early-stop slack and re-rank count tuned per metric, with the
+    /// measurements behind them in Forest/FORMAT.md. Measure a real model with <c>rec index bench</c>.
     /// </summary>
     public static ForestSearchOptions For(Metric metric) => metric == Metric.Dot
         ? new(1500, 28f, 20)
