@@ -64,7 +64,8 @@ public static class DiscoverPrecompute
         long bytes = 0;
         var keys = new RedisKeys(options.KeyPrefix);
         Task pending = Task.CompletedTask;
-        var searchK = (options.SearchK > 0 ? options.SearchK : AlsParts.Of(bundle).Tracks.DotForest.DefaultOptions.SearchK) * Math.Max(10, k) / 10;
+        var model = AlsParts.Of(bundle).Tracks;
+        var searchK = (options.SearchK > 0 ? options.SearchK : model.DotForest.DefaultOptions.SearchK) * Math.Max(10, k) / 10;
 
         for (var start = 0; start < users; start += batchSize)
         {
@@ -81,7 +82,7 @@ public static class DiscoverPrecompute
                     for (var i = 0; i < size; i++)
                     {
                         var user = start + first + i;
-                        counts[first + i] = AlsParts.Of(bundle).Tracks.DotForest.Search(AlsParts.Of(bundle).Tracks.UserFactors.Row(user), k, ids.AsSpan((first + i) * k, k),
+                        counts[first + i] = model.DotForest.Search(model.UserFactors.Row(user), k, ids.AsSpan((first + i) * k, k),
                             scores.AsSpan((first + i) * k, k), searchK, bundle.Played.RowIndices(user));
                     }
                 }
@@ -163,12 +164,13 @@ public static class DiscoverPrecompute
     internal static void ScoreBlockExact(ModelBundle bundle, int firstUser, int size, int k, float[] scratch, Span<int> ids, Span<float> scores, Span<int> counts)
     {
         var tracks = bundle.Tracks.Count;
-        var f = AlsParts.Of(bundle).Tracks.Factors;
+        var model = AlsParts.Of(bundle).Tracks;
+        var f = model.Factors;
         var queries = ArrayPool<float>.Shared.Rent(Block * f);
         try
         {
-            for (var i = 0; i < size; i++) AlsParts.Of(bundle).Tracks.UserFactors.Row(firstUser + i).CopyTo(queries.AsSpan(i * f, f));
-            var all = AlsParts.Of(bundle).Tracks.AllItemFactors;
+            for (var i = 0; i < size; i++) model.UserFactors.Row(firstUser + i).CopyTo(queries.AsSpan(i * f, f));
+            var all = model.AllItemFactors;
             if (size == Block && f % Vector256<float>.Count == 0 && Vector256.IsHardwareAccelerated) ScoreFullBlock(all, queries, tracks, f, scratch);
             else
             {

@@ -209,12 +209,19 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
     }
 
     /// <summary>Cosine of a track's vector with a unit <paramref name="direction"/> (0 for a zero track vector).</summary>
-    public static float Similarity(ModelBundle bundle, int track, ReadOnlySpan<float> direction) =>
-        Cosine(TensorPrimitives.Dot(AlsParts.Of(bundle).Tracks.ItemFactors.Row(track), direction) * AlsParts.Of(bundle).Tracks.CosineForest.InverseNorm(track));
+    public static float Similarity(ModelBundle bundle, int track, ReadOnlySpan<float> direction)
+    {
+        var model = AlsParts.Of(bundle).Tracks;
+        return Cosine(TensorPrimitives.Dot(model.ItemFactors.Row(track), direction) * model.CosineForest.InverseNorm(track));
+    }
 
     /// <summary>Cosine of two tracks' vectors.</summary>
-    public static float Similarity(ModelBundle bundle, int track, int other) =>
-        Cosine(TensorPrimitives.Dot(AlsParts.Of(bundle).Tracks.ItemFactors.Row(track), AlsParts.Of(bundle).Tracks.ItemFactors.Row(other)) * AlsParts.Of(bundle).Tracks.CosineForest.InverseNorm(track) * AlsParts.Of(bundle).Tracks.CosineForest.InverseNorm(other));
+    public static float Similarity(ModelBundle bundle, int track, int other)
+    {
+        var model = AlsParts.Of(bundle).Tracks;
+        var cosine = model.CosineForest;
+        return Cosine(TensorPrimitives.Dot(model.ItemFactors.Row(track), model.ItemFactors.Row(other)) * cosine.InverseNorm(track) * cosine.InverseNorm(other));
+    }
 
     // The stored 1/|y| and a norm computed here round differently: a track against itself can come out at 1.0000001.
     private static float Cosine(float value) => Math.Clamp(value, -1f, 1f);
@@ -222,15 +229,16 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
     /// <summary>The mean of the artist's unit track vectors (track space: artist vectors come from another model); null if it has no tracks.</summary>
     private static float[]? ArtistDirection(ModelBundle bundle, int artist)
     {
-        var sum = new float[AlsParts.Of(bundle).Tracks.Factors];
-        var unit = new float[AlsParts.Of(bundle).Tracks.Factors];
+        var model = AlsParts.Of(bundle).Tracks;
+        var sum = new float[model.Factors];
+        var unit = new float[model.Factors];
         var found = 0;
         foreach (var t in bundle.Catalog.TracksOf(artist))
         {
             // The cosine forest stores 1/|y| for every track (0 for a zero vector): read, not recomputed.
-            var inverseNorm = AlsParts.Of(bundle).Tracks.CosineForest.InverseNorm(t);
+            var inverseNorm = model.CosineForest.InverseNorm(t);
             if (!(inverseNorm > 0)) continue;
-            TensorPrimitives.Multiply(AlsParts.Of(bundle).Tracks.ItemFactors.Row(t), inverseNorm, unit);
+            TensorPrimitives.Multiply(model.ItemFactors.Row(t), inverseNorm, unit);
             TensorPrimitives.Add(sum, unit, sum);
             found++;
         }

@@ -15,14 +15,14 @@ public sealed class RecommendationEngine(IOptions<ServingOptions> options)
 {
     public const int MaxCount = 500;
 
-    private int SearchK(ForestIndex forest, int count)
+    /// <summary>The search settings for <paramref name="count"/> results from <paramref name="forest"/>: the forest's
+    /// default search size is tuned for 10 results, so it is scaled for longer lists.</summary>
+    private ForestSearchOptions SearchFor(ForestIndex forest, int count)
     {
-        var per10 = options.Value.Search.SearchK > 0 ? options.Value.Search.SearchK : forest.DefaultOptions.SearchK;
-        // The forest's default is tuned for 10 results; scale it so recall holds for longer lists.
-        return (int)Math.Min(int.MaxValue, (long)per10 * Math.Max(10, count) / 10);
+        var search = options.Value.Search;
+        var per10 = search.SearchK > 0 ? search.SearchK : forest.DefaultOptions.SearchK;
+        return new ForestSearchOptions((int)Math.Min(int.MaxValue, (long)per10 * Math.Max(10, count) / 10), search.StopSlack);
     }
-
-    private float StopSlack => options.Value.Search.StopSlack;
 
     /// <summary>Top tracks for a known user, leaving out played tracks (when asked) and <paramref name="excluded"/>.</summary>
     public int Recommend(ModelBundle bundle, int user, bool excludePlayed, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores) =>
@@ -31,15 +31,16 @@ public sealed class RecommendationEngine(IOptions<ServingOptions> options)
     /// <summary>Top tracks for a user vector (e.g. one folded in from fresh plays), leaving out <paramref name="played"/> and <paramref name="excluded"/>.</summary>
     public int RecommendFor(ModelBundle bundle, ReadOnlySpan<float> query, ReadOnlySpan<int> played, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores)
     {
-        var searchK = SearchK(AlsParts.Of(bundle).Tracks.DotForest, ids.Length);
-        if (excluded.IsEmpty) return AlsParts.Of(bundle).Tracks.DotForest.Search(query, ids.Length, ids, scores, searchK, played, StopSlack);
-        if (played.IsEmpty) return AlsParts.Of(bundle).Tracks.DotForest.Search(query, ids.Length, ids, scores, searchK, excluded, StopSlack);
+        var forest = AlsParts.Of(bundle).Tracks.DotForest;
+        var search = SearchFor(forest, ids.Length);
+        if (excluded.IsEmpty) return forest.Search(query, ids.Length, ids, scores, search, played);
+        if (played.IsEmpty) return forest.Search(query, ids.Length, ids, scores, search, excluded);
         var all = ArrayPool<int>.Shared.Rent(played.Length + excluded.Length);
         try
         {
             played.CopyTo(all);
             excluded.CopyTo(all.AsSpan(played.Length));
-            return AlsParts.Of(bundle).Tracks.DotForest.Search(query, ids.Length, ids, scores, searchK, all.AsSpan(0, played.Length + excluded.Length), StopSlack);
+            return forest.Search(query, ids.Length, ids, scores, search, all.AsSpan(0, played.Length + excluded.Length));
         }
         finally
         {
@@ -49,11 +50,14 @@ public sealed class RecommendationEngine(IOptions<ServingOptions> options)
 
     /// <summary>Tracks nearest <paramref name="track"/> by cosine, skipping <paramref name="excluded"/> (radio).</summary>
     public int NearTracks(ModelBundle bundle, int track, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores) =>
-        AlsParts.Of(bundle).Tracks.CosineForest.SearchByItem(track, ids.Length, ids, scores, SearchK(AlsParts.Of(bundle).Tracks.CosineForest, ids.Length), excluded, StopSlack);
+        ByItem(AlsParts.Of(bundle).Tracks.CosineForest, track, excluded, ids, scores);
 
     /// <summary>Tracks nearest a direction by cosine, skipping <paramref name="excluded"/> (radio from an artist).</summary>
-    public int NearTracks(ModelBundle bundle, ReadOnlySpan<float> query, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores) =>
-        AlsParts.Of(bundle).Tracks.CosineForest.Search(query, ids.Length, ids, scores, SearchK(AlsParts.Of(bundle).Tracks.CosineForest, ids.Length), excluded, StopSlack);
+    public int NearTracks(ModelBundle bundle, ReadOnlySpan<float> query, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores)
+    {
+        var forest = AlsParts.Of(bundle).Tracks.CosineForest;
+        return forest.Search(query, ids.Length, ids, scores, SearchFor(forest, ids.Length), excluded);
+    }
 
     /// <summary>The most played tracks, skipping <paramref name="excluded"/>: the fallback for unknown users.</summary>
     public int Popular(ModelBundle bundle, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores)
@@ -71,8 +75,11 @@ public sealed class RecommendationEngine(IOptions<ServingOptions> options)
     }
 
     public int SimilarTracks(ModelBundle bundle, int track, Span<int> ids, Span<float> scores) =>
-        AlsParts.Of(bundle).Tracks.CosineForest.SearchByItem(track, ids.Length, ids, scores, SearchK(AlsParts.Of(bundle).Tracks.CosineForest, ids.Length), stopSlack: StopSlack);
+        ByItem(AlsParts.Of(bundle).Tracks.CosineForest, track, default, ids, scores);
 
     public int RelatedArtists(ModelBundle bundle, int artist, Span<int> ids, Span<float> scores) =>
-        AlsParts.Of(bundle).Artists.CosineForest.SearchByItem(artist, ids.Length, ids, scores, SearchK(AlsParts.Of(bundle).Artists.CosineForest, ids.Length), stopSlack: StopSlack);
+        ByItem(AlsParts.Of(bundle).Artists.CosineForest, artist, default, ids, scores);
+
+    private int ByItem(ForestIndex forest, int item, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores) =>
+        forest.SearchByItem(item, ids.Length, ids, scores, SearchFor(forest, ids.Length), excluded);
 }

@@ -101,10 +101,11 @@ public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent
 
     private void Report(string stage, string message) => progress?.Invoke(new TrainingEvent(stage, message));
 
-    /// <summary>The manifest describing a run: run facts, data sizes, stage times, and every part (typed parameters, metrics).</summary>
-    public BundleManifest Describe(TrainingResult result)
+    /// <summary>The manifest's run entries: run facts, data sizes, stage times. Its parts (typed parameters, metrics) are
+    /// listed from the content when the bundle is published (<see cref="BundleStore.Publish(BundleManifest, BundleContent, BundleForestOptions?, DateTimeOffset?)"/>).</summary>
+    private BundleManifest Describe(TrainingResult result)
     {
-        var manifest = new BundleManifest { Parts = PartsOf(result).Select(BundleWriter.Entry).ToList() };
+        var manifest = new BundleManifest();
         var inv = CultureInfo.InvariantCulture;
         foreach (var trainer in PartTrainers)
             foreach (var (key, value) in trainer.Facts) manifest.Training[$"{trainer.PartName}.{key}"] = value;
