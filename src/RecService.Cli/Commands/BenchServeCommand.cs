@@ -31,10 +31,9 @@ public static class BenchServeCommand
             var store = new BundleStore(parse.GetValue(models)!);
             var version = store.CurrentVersion() ?? throw new InvalidOperationException($"No CURRENT in {store.Root}.");
             List<string> userIds;
-            using (var ids = SectionFile.Open(Path.Combine(store.PathOf(version), BundleFiles.Users), MappedIdMap.Kind))
+            using (var bundle = ModelBundle.Open(store.PathOf(version), verifyChecksums: false))
             {
-                var map = new MappedIdMap(ids);
-                userIds = Enumerable.Range(0, Math.Min(map.Count, 100_000)).Select(i => map[i]).ToList();
+                userIds = Enumerable.Range(0, Math.Min(bundle.Users.Count, 100_000)).Select(i => bundle.Users[i]).ToList();
             }
             var n = parse.GetValue(concurrency);
             var k = parse.GetValue(count);

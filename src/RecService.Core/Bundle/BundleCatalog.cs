@@ -22,7 +22,7 @@ public sealed unsafe class BundleCatalog
     // column (a few ms and 4 bytes a track at 1M tracks) replaces a pass over the whole catalog per station.
     private ArtistTrackIndex? _artistTracks;
 
-    public BundleCatalog(SectionFile file, int tracks, int artists)
+    internal BundleCatalog(SectionFile file, int tracks, int artists)
     {
         _path = file.Path;
         _trackArtist = file.Pointer<int>(BundleFiles.CatalogSections.TrackArtist, out var n);

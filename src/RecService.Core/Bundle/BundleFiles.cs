@@ -20,7 +20,7 @@ public static class BundleFiles
     public static string PartFile(string part, string role, string extension) => $"{part}.{role}.{extension}";
 
     /// <summary>Section file kind and section tags of <see cref="Catalog"/>.</summary>
-    public static class CatalogSections
+    internal static class CatalogSections
     {
         public const string Kind = "META";
         public const string TrackArtist = "TART";

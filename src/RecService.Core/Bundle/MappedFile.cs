@@ -9,7 +9,7 @@ namespace RecService.Core.Bundle;
 /// replicas on one machine share the same physical pages and opening costs O(1) whatever the size.
 /// Opened with FileShare.Delete so a publisher can prune an old version while a replica still maps it.
 /// </summary>
-public sealed unsafe class MappedFile : IDisposable
+internal sealed unsafe class MappedFile : IDisposable
 {
     private readonly MemoryMappedFile _map;
     private readonly MemoryMappedViewAccessor _view;

@@ -9,7 +9,7 @@ namespace RecService.Core.Bundle;
 /// Strings stored as int64 offsets (count + 1) into a UTF-8 blob. Offsets are checked on each access rather
 /// than all at open, so opening stays O(1) and a corrupt entry fails only the request that touches it.
 /// </summary>
-public readonly unsafe struct MappedStrings
+internal readonly unsafe struct MappedStrings
 {
     private readonly long* _offsets;
     private readonly byte* _blob;
@@ -120,7 +120,7 @@ public sealed unsafe class MappedIdMap
     private readonly int* _slots;
     private readonly int _mask;
 
-    public MappedIdMap(SectionFile file)
+    internal MappedIdMap(SectionFile file)
     {
         _ids = new MappedStrings(file, "OFFS", "BLOB");
         _slots = file.Pointer<int>("HASH", out var slots);
@@ -184,7 +184,7 @@ public sealed unsafe class MappedMatrix
     public const string Kind = "MTRX";
     private readonly float* _data;
 
-    public MappedMatrix(SectionFile file)
+    internal MappedMatrix(SectionFile file)
     {
         var dims = file.Span<long>("DIMS");
         if (dims.Length != 2 || dims[0] < 0 || dims[1] <= 0 || dims[1] > 4096 || dims[0] > int.MaxValue)
@@ -227,7 +227,7 @@ public sealed unsafe class MappedCsr
     private readonly long _nonZeros;
     private readonly string _path;
 
-    public MappedCsr(SectionFile file)
+    internal MappedCsr(SectionFile file)
     {
         var shape = file.Span<long>("SHAP");
         if (shape.Length != 2 || shape[0] < 0 || shape[1] < 0 || shape[0] > int.MaxValue || shape[1] > int.MaxValue)

@@ -212,8 +212,6 @@ public sealed unsafe class ModelBundle : IDisposable
         else if (n < 0) throw new InvalidOperationException("ModelBundle released more times than acquired.");
     }
 
-    public bool IsReleased => Volatile.Read(ref _references) == 0;
-
     /// <summary>Drops the owner's reference (see <see cref="Release"/>).</summary>
     public void Dispose() => Release();
 }

@@ -8,7 +8,7 @@ namespace RecService.Core.Bundle;
 /// The 64-byte header of every bundle data file (see FORMAT.md). Fixed layout, little-endian, read in place.
 /// </summary>
 [StructLayout(LayoutKind.Sequential, Pack = 1, Size = 64)]
-public struct SectionFileHeader
+internal struct SectionFileHeader
 {
     public const ulong MagicValue = 0x5443455343565352; // "RSVCSECT" read as a little-endian u64
     public const uint CurrentVersion = 1;
@@ -28,7 +28,7 @@ public struct SectionFileHeader
 
 /// <summary>One entry of the section table (32 bytes): where a typed array lives in the file.</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 1, Size = 32)]
-public struct SectionEntry
+internal struct SectionEntry
 {
     public uint Tag;
     public uint ElementSize;
@@ -38,7 +38,7 @@ public struct SectionEntry
 }
 
 /// <summary>Four-character codes for file kinds and section tags, stored little-endian.</summary>
-public static class FourCC
+internal static class FourCC
 {
     public static uint From(string code)
     {
@@ -54,7 +54,7 @@ public static class FourCC
 /// Writes a section file: header, section table, then each section 64-byte aligned (so float rows start on
 /// cache lines and SIMD loads never straddle them). Written to <c>path.tmp</c> and renamed, flushed to disk.
 /// </summary>
-public sealed class SectionFileWriter(uint kind)
+internal sealed class SectionFileWriter(uint kind)
 {
     public const int Alignment = 64;
     private readonly List<(uint Tag, uint ElementSize, ulong Count, byte[] Data)> _sections = [];
@@ -132,7 +132,7 @@ public sealed class SectionFileWriter(uint kind)
 /// table checksum, every section inside the file, aligned, and length = count x element size), so later reads
 /// need no checks beyond the index they are given. Cost is O(sections), not O(size).
 /// </summary>
-public sealed class SectionFile : IDisposable
+internal sealed class SectionFile : IDisposable
 {
     private readonly Dictionary<uint, SectionEntry> _sections = [];
 

@@ -43,9 +43,6 @@ public sealed partial class RedisLink : IDisposable
     /// <summary>The shared-state keys, under the configured prefix.</summary>
     public RedisKeys Keys { get; }
 
-    /// <summary>Whether the circuit is open (Redis recently failed and is not being asked).</summary>
-    public bool IsOpen => Volatile.Read(ref _open) != 0;
-
     private async Task<ConnectionMultiplexer?> ConnectAsync(string configuration, TimeSpan timeout)
     {
         try

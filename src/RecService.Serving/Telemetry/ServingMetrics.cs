@@ -69,8 +69,6 @@ public sealed class ServingMetrics : IDisposable
 
     public void RedisAvailable(bool available) => Volatile.Write(ref _redisAvailable, available ? 1 : 0);
 
-    public bool? IsRedisAvailable => Volatile.Read(ref _redisAvailable) switch { < 0 => null, 0 => false, _ => true };
-
     public void RecommendSource(string source) => _recommendSource.Add(1, new KeyValuePair<string, object?>("source", source));
     public void Refused() => _refused.Add(1);
 
