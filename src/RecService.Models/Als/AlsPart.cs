@@ -127,6 +127,7 @@ public sealed class AlsParts
 
     private AlsParts(ModelBundle bundle)
     {
+        _bundle = bundle;
         Tracks = AlsPart.Of(bundle.Part(TracksPart));
         Artists = AlsPart.Of(bundle.Part(ArtistsPart));
         void Require(bool ok, string what)
@@ -140,7 +141,19 @@ public sealed class AlsParts
     }
 
     /// <summary>The parts of <paramref name="bundle"/>, made once per bundle; throws <see cref="InvalidDataException"/> when it lacks them.</summary>
-    public static AlsParts Of(ModelBundle bundle) => bundle.View(static b => new AlsParts(b));
+    public static AlsParts Of(ModelBundle bundle)
+    {
+        // A replica serves one bundle at a time and a Recommend asks for its parts several times: a one-entry memo
+        // answers with a reference compare, where the bundle's view lookup is a type test in shared generic code.
+        var last = Volatile.Read(ref s_last);
+        if (last is not null && ReferenceEquals(last._bundle, bundle)) return last;
+        last = bundle.View(static b => new AlsParts(b));
+        Volatile.Write(ref s_last, last);
+        return last;
+    }
+
+    private static AlsParts? s_last;
+    private readonly ModelBundle _bundle;
 
     public AlsPart Tracks { get; }
     public AlsPart Artists { get; }
