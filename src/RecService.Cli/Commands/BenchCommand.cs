@@ -14,6 +14,7 @@ public static class BenchCommand
         command.Add(BenchStartCommand.Create());
         command.Add(BenchFoldInCommand.Create());
         command.Add(BenchRecommendCommand.Create());
+        command.Add(BenchWord2VecCommand.Create());
         return command;
     }
 }
