@@ -9,17 +9,27 @@ using RecService.Ingest.Logs;
 namespace RecService.Synthetic;
 
 /// <summary>Where a generated world was written and what it holds.</summary>
-public sealed record SampleWorldResult(string Root, string SnapshotsDirectory, string CatalogDirectory, string GenresFile, long Rows, long Plays, long DistinctPairs);
+public sealed record SampleWorldResult(string Root, string SnapshotsDirectory, string CatalogDirectory, string GenresFile, long Rows, long Plays, long DistinctPairs)
+{
+    /// <summary>The playlists file (<c>playlists/playlists.tsv</c>), or null when none were asked for.</summary>
+    public string? PlaylistsFile { get; init; }
+    public int Playlists { get; init; }
+    /// <summary>The artist tags file (<c>catalog/artist_tags.tsv</c>), or null when tags were not asked for.</summary>
+    public string? TagsFile { get; init; }
+    public int TagRows { get; init; }
+}
 
 /// <summary>
 /// A seeded, deterministic music world with the structure real listening has: genres of Zipf popularity,
 /// artists of power-law popularity each in one genre, tracks per artist with Zipf popularity, and users whose
 /// taste mixes one to three genres, who return to a few favourite artists and replay a few tracks many times.
 /// Each user draws from its own random stream, so output is identical whatever the thread count.
-/// Writes <c>snapshots/yyyy-MM-dd/plays.tsv</c>, <c>catalog/{tracks,artists}.tsv</c> and
-/// <c>artist_genres.tsv</c> (the ground truth tests check related artists against).
+/// Writes <c>snapshots/yyyy-MM-dd/plays.tsv</c> (daily counts, or with <see cref="SampleWorldOptions.Events"/> one
+/// timestamped row per play, in listening sessions), <c>catalog/{tracks,artists}.tsv</c>, <c>artist_genres.tsv</c>
+/// (the ground truth tests check related artists against), and the ensemble's other signals: playlists
+/// (<c>playlists/playlists.tsv</c>) and artist tags (<c>catalog/artist_tags.tsv</c>), each with its own noise.
 /// </summary>
-public static class SampleWorldGenerator
+public static partial class SampleWorldGenerator
 {
     public const string GenresFileName = "artist_genres.tsv";
 
@@ -48,6 +58,8 @@ public static class SampleWorldGenerator
         public required double[][] GenreArtistCumulative; // by artist popularity
         public required double[] GenreCumulative;
         public required double[][] ZipfCumulativeBySize; // track choice within an artist, by its track count
+        public required double[] ArtistPopularity; // 1 / (popularity rank + 1)
+        public required int[] TrackArtist;
     }
 
     public static SampleWorldResult Generate(SampleWorldOptions options, string outputDirectory)
@@ -108,7 +120,14 @@ public static class SampleWorldGenerator
         {
             foreach (var s in streams) s?.Dispose();
         }
-        return new SampleWorldResult(outputDirectory, snapshots, catalogDir, genresFile, rows, plays, distinct);
+        string? playlistsFile = null, tagsFile = null;
+        var tagRows = 0;
+        if (options.Playlists > 0) playlistsFile = WritePlaylists(options, world, trackIds, Path.Combine(outputDirectory, PlaylistsDirectoryName));
+        if (options.Tags) tagsFile = WriteTags(options, world, catalog, catalogDir, out tagRows);
+        return new SampleWorldResult(outputDirectory, snapshots, catalogDir, genresFile, rows, plays, distinct)
+        {
+            PlaylistsFile = playlistsFile, Playlists = options.Playlists, TagsFile = tagsFile, TagRows = tagRows,
+        };
     }
 
     public static string GenreName(int genre) => genre < GenreNames.Length ? GenreNames[genre] : $"genre-{genre + 1}";
@@ -182,6 +201,8 @@ public static class SampleWorldGenerator
             GenreArtistCumulative = genreArtistCumulative,
             GenreCumulative = genreCumulative,
             ZipfCumulativeBySize = zipfBySize,
+            ArtistPopularity = artistPopularity,
+            TrackArtist = Enumerable.Range(0, o.Artists).SelectMany(a => Enumerable.Repeat(a, trackCount[a])).ToArray(),
         };
     }
 
@@ -198,6 +219,7 @@ public static class SampleWorldGenerator
         var seen = new HashSet<int>();
         var favourites = new List<int>();
         var counts = new int[o.Days];
+        var dayPlays = o.Events ? Enumerable.Range(0, o.Days).Select(_ => new List<int>()).ToArray() : [];
         var userDigits = Digits(o.Users);
         var tasteGenres = new int[3];
         var tasteWeights = new double[3];
@@ -250,6 +272,7 @@ public static class SampleWorldGenerator
                 var i = zipf is null ? (int)Math.Min(library.Count - 1, library.Count * Math.Pow(rng.NextDouble(), 3)) : rng.NextFromCumulative(zipf);
                 perTrack[i]++;
             }
+            if (o.Events) foreach (var day in dayPlays) day.Clear();
             for (var i = 0; i < library.Count; i++)
             {
                 Array.Clear(counts);
@@ -257,11 +280,17 @@ public static class SampleWorldGenerator
                 for (var d = 0; d < o.Days; d++)
                 {
                     if (counts[d] == 0) continue;
+                    if (o.Events)
+                    {
+                        for (var c = 0; c < counts[d]; c++) dayPlays[d].Add(library[i]);
+                        continue;
+                    }
                     WriteRow(output.Days[d], userId, trackIds[library[i]], counts[d]);
                     output.Rows++;
                 }
                 output.Plays += perTrack[i];
             }
+            if (o.Events) output.Rows += WriteSessions(o, world, trackIds, userId, u, dayPlays, output);
             output.Distinct += library.Count;
             ArrayPool<int>.Shared.Return(perTrack);
         }
@@ -276,9 +305,9 @@ public static class SampleWorldGenerator
         return artists[rng.NextFromCumulative(world.GenreArtistCumulative[g])];
     }
 
-    private static void WriteRow(ArrayBufferWriter<byte> writer, byte[] user, string track, int plays)
+    private static void WriteRow(ArrayBufferWriter<byte> writer, byte[] user, string track, int plays, long timestamp = -1)
     {
-        var span = writer.GetSpan(user.Length + track.Length + 16);
+        var span = writer.GetSpan(user.Length + track.Length + 40);
         user.CopyTo(span);
         var n = user.Length;
         span[n++] = (byte)'\t';
@@ -286,6 +315,12 @@ public static class SampleWorldGenerator
         span[n++] = (byte)'\t';
         Utf8Formatter.TryFormat(plays, span[n..], out var w);
         n += w;
+        if (timestamp >= 0)
+        {
+            span[n++] = (byte)'\t';
+            Utf8Formatter.TryFormat(timestamp, span[n..], out w);
+            n += w;
+        }
         span[n++] = (byte)'\n';
         writer.Advance(n);
     }

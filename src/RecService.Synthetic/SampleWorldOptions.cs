@@ -15,6 +15,14 @@ public sealed record SampleWorldOptions
     /// <summary>Distinct tracks per play in a user's history: 4M plays give about 2.5M distinct pairs.</summary>
     public double DistinctRatio { get; init; } = 0.62;
     public bool Gzip { get; init; }
+    /// <summary>Write one row per play with its unix time (the fourth column), in listening sessions, instead of daily counts.</summary>
+    public bool Events { get; init; }
+    /// <summary>Playlists to write (<c>playlists/playlists.tsv</c>); -1 means one per four users, 0 none.</summary>
+    public int PlaylistCount { get; init; } = -1;
+    /// <summary>Write artist tags (<c>catalog/artist_tags.tsv</c>).</summary>
+    public bool Tags { get; init; } = true;
+
+    public int Playlists => PlaylistCount >= 0 ? PlaylistCount : Math.Max(1, Users / 4);
 
     public long TotalPlays => Plays > 0 ? Plays : 40L * Users;
 
@@ -27,5 +35,6 @@ public sealed record SampleWorldOptions
         if (Days < 1) throw new ArgumentException("--days must be at least 1.");
         if (TotalPlays < Users) throw new ArgumentException("--plays must be at least --users (every user plays something).");
         if (DistinctRatio is <= 0 or > 1) throw new ArgumentException("The distinct ratio must be in (0, 1].");
+        if (PlaylistCount < -1) throw new ArgumentException("--playlists must be 0 or more.");
     }
 }

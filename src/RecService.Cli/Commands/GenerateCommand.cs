@@ -19,11 +19,14 @@ public static class GenerateCommand
         var genres = new Option<int>("--genres") { Description = "Number of genres", DefaultValueFactory = _ => defaults.Genres };
         var seed = new Option<ulong>("--seed") { Description = "Random seed (same seed, same world)", DefaultValueFactory = _ => defaults.Seed };
         var gzip = new Option<bool>("--gzip") { Description = "Write snapshots as .tsv.gz" };
+        var events = new Option<bool>("--events") { Description = "Write one row per play with its unix time (a fourth column), in listening sessions, instead of daily counts" };
+        var playlists = new Option<int>("--playlists") { Description = "Playlists to write into playlists/playlists.tsv (-1 = one per four users, 0 = none)", DefaultValueFactory = _ => -1 };
+        var noTags = new Option<bool>("--no-tags") { Description = "Do not write catalog/artist_tags.tsv" };
         var skipExisting = new Option<bool>("--skip-existing") { Description = "Do nothing if the output already holds snapshots (so a restart does not rewrite them and trigger retraining)" };
 
-        var command = new Command("generate", "Generate a sample music world: daily play snapshots, a catalog and artist genres.")
+        var command = new Command("generate", "Generate a sample music world: daily play snapshots (or timestamped play events), a catalog, artist genres, playlists and artist tags.")
         {
-            output, users, artists, tracks, plays, days, genres, seed, gzip, skipExisting,
+            output, users, artists, tracks, plays, days, genres, seed, gzip, events, playlists, noTags, skipExisting,
         };
         command.SetAction(parse =>
         {
@@ -37,6 +40,9 @@ public static class GenerateCommand
                 Genres = parse.GetValue(genres),
                 Seed = parse.GetValue(seed),
                 Gzip = parse.GetValue(gzip),
+                Events = parse.GetValue(events),
+                PlaylistCount = parse.GetValue(playlists),
+                Tags = !parse.GetValue(noTags),
             };
             var dir = parse.GetValue(output)!;
             if (parse.GetValue(skipExisting) && Directory.Exists(Path.Combine(dir, "snapshots")) && Directory.EnumerateFileSystemEntries(Path.Combine(dir, "snapshots")).Any())
@@ -51,6 +57,8 @@ public static class GenerateCommand
             Console.WriteLine($"  snapshots: {result.SnapshotsDirectory}");
             Console.WriteLine($"  catalog:   {result.CatalogDirectory}");
             Console.WriteLine($"  genres:    {result.GenresFile}");
+            if (result.PlaylistsFile is not null) Console.WriteLine($"  playlists: {result.PlaylistsFile} ({result.Playlists} playlists)");
+            if (result.TagsFile is not null) Console.WriteLine($"  tags:      {result.TagsFile} ({result.TagRows} rows)");
             return 0;
         });
         return command;
