@@ -1,0 +1,41 @@
+using RecService.Core.Sparse;
+using RecService.Training.Tags;
+
+namespace RecService.Training.Tests;
+
+public class TagSimilarityTests
+{
+    // Tags: 0 "jazz", 1 "bebop", 2 "rock", 3 "grunge", 4 "seen live" (on everyone).
+    private static CsrMatrix Applied() => CsrMatrix.FromTriples(6, 5,
+        [0, 0, 0, 1, 1, 1, 2, 2, 3, 3, 3, 4, 4],
+        [0, 1, 4, 0, 1, 4, 0, 4, 2, 3, 4, 2, 4],
+        [50, 20, 90, 40, 10, 5, 3, 80, 60, 30, 70, 9, 100]);
+
+    [Fact]
+    public void Rows_are_unit_length_and_a_tag_on_every_item_weighs_almost_nothing()
+    {
+        var w = TagSimilarity.Weigh(Applied());
+        for (var i = 0; i < 5; i++)
+            Assert.Equal(1f, MathF.Sqrt(w.RowValues(i).ToArray().Sum(v => v * v)), 1e-5f);
+        Assert.Empty(w.RowIndices(5).ToArray()); // untagged
+        Assert.True(w.Get(0, 4) < 0.01f, $"'seen live' weight {w.Get(0, 4)}");
+    }
+
+    [Fact]
+    public void Items_sharing_distinctive_tags_are_nearest()
+    {
+        var w = TagSimilarity.Weigh(Applied());
+        Assert.True(TagSimilarity.Cosine(w, 0, 1) > 0.9f);
+        Assert.True(TagSimilarity.Cosine(w, 0, 3) < 0.01f); // only "seen live" in common
+        Assert.Equal(0f, TagSimilarity.Cosine(w, 0, 5));
+        var near = TagSimilarity.Nearest(w, k: 2, threads: 1);
+        Assert.Equal(1, near.Of(0)[0]);
+        Assert.Equal(2, near.Of(0)[1]);
+        Assert.Equal(4, near.Of(3)[0]);
+        Assert.Empty(near.Of(5).ToArray());
+        // Scores are the cosines, best first.
+        Assert.Equal(TagSimilarity.Cosine(w, 0, 1), near.ScoresOf(0)[0], 1e-5f);
+        Assert.True(near.ScoresOf(0)[0] >= near.ScoresOf(0)[1]);
+        Assert.DoesNotContain(0, near.Of(0).ToArray());
+    }
+}
