@@ -45,6 +45,7 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
     private DateTimeOffset _lastRun = DateTimeOffset.MinValue;
     private int _completedRuns;
     private ConnectionMultiplexer? _redis;
+    private string? _reportedMissing; // the missing input last logged, so it is logged once per change
 
     private WorkerOptions Options => options.Value;
     private BundleStore Store => new(Options.ModelsDirectory);
@@ -83,8 +84,6 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
             }
         }
     }
-
-    private string? _reportedMissing;
 
     /// <summary>A missing snapshots or catalog directory is an error, logged once when found missing (and once when
     /// it appears); <see cref="WorkerInputsCheck"/> reports it unhealthy meanwhile.</summary>
