@@ -16,6 +16,7 @@ COPY src/RecService.Synthetic/RecService.Synthetic.csproj src/RecService.Synthet
 COPY src/RecService.Models/RecService.Models.csproj src/RecService.Models/
 COPY src/RecService.Training/RecService.Training.csproj src/RecService.Training/
 COPY src/RecService.Redis/RecService.Redis.csproj src/RecService.Redis/
+COPY src/RecService.Hosting/RecService.Hosting.csproj src/RecService.Hosting/
 COPY src/RecService.Serving/RecService.Serving.csproj src/RecService.Serving/
 COPY src/RecService.Worker/RecService.Worker.csproj src/RecService.Worker/
 COPY src/RecService.Batch/RecService.Batch.csproj src/RecService.Batch/

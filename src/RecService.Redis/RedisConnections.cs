@@ -18,10 +18,15 @@ public enum RedisRole
 /// <summary>The one place Redis connections are configured and made, for every role.</summary>
 public static class RedisConnections
 {
+    /// <summary>How long `rec precompute` tries to reach Redis before it stops (its per-call timeout is longer: a
+    /// pipelined batch is big).</summary>
+    public static readonly TimeSpan PrecomputeConnectTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>
     /// Settings for <paramref name="endpoint"/> (a StackExchange.Redis configuration string) in <paramref name="role"/>.
     /// <paramref name="timeout"/> bounds one call for the replica's state and the precompute, and connecting for the
-    /// worker; notices keep the library's defaults. A client name given in the string is kept.
+    /// worker; the precompute connects within <see cref="PrecomputeConnectTimeout"/>; notices keep the library's
+    /// defaults. A client name given in the string is kept.
     /// </summary>
     public static ConfigurationOptions Settings(string endpoint, RedisRole role, TimeSpan timeout)
     {
@@ -45,6 +50,7 @@ public static class RedisConnections
                 config.BacklogPolicy = BacklogPolicy.FailFast; // while disconnected, fail now rather than queue until the timeout
                 config.ReconnectRetryPolicy = new LinearRetry(250);
                 config.ConnectRetry = 1;
+                if (role == RedisRole.Precompute) config.ConnectTimeout = (int)PrecomputeConnectTimeout.TotalMilliseconds;
                 break;
             case RedisRole.Worker:
                 config.ConnectTimeout = (int)Math.Clamp(timeout.TotalMilliseconds, 10, 60_000);

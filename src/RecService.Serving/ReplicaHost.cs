@@ -3,6 +3,9 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using RecService.Serving.Extensions;
 using RecService.Serving.Models;
 
@@ -48,11 +51,35 @@ public sealed class ReplicaEndpoints
     public int GrpcPort => (Grpc?.IPEndPoint ?? throw new InvalidOperationException("The replica has not been configured.")).Port;
 }
 
-/// <summary>Ready when a model is loaded: /readyz and the gRPC health service report it.</summary>
-public sealed class ModelLoadedCheck(ModelHolder holder) : IHealthCheck
+/// <summary>Ready when a model is loaded: /readyz and the gRPC health service report it, and say why not.</summary>
+public sealed class ModelLoadedCheck(ModelHolder holder, IOptions<ServingOptions> options) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
         Task.FromResult(holder.Current is { } bundle
             ? HealthCheckResult.Healthy($"model {bundle.Version}")
-            : HealthCheckResult.Unhealthy("no model loaded"));
+            : HealthCheckResult.Unhealthy(ModelsDirectoryWarning.Missing(options.Value) is { } missing
+                ? $"no model loaded: {missing}"
+                : $"no model loaded yet from {Path.GetFullPath(options.Value.ModelsDirectory)}"));
+}
+
+/// <summary>
+/// A models directory that does not exist is said at start, as a warning (the replica still starts: the volume may be
+/// mounted or the first bundle published later, and readiness stays off until then).
+/// </summary>
+public sealed partial class ModelsDirectoryWarning(IOptions<ServingOptions> options, ILogger<ModelsDirectoryWarning> logger) : IHostedService
+{
+    /// <summary>A sentence naming the models directory when it does not exist; null when it does.</summary>
+    public static string? Missing(ServingOptions options) =>
+        Directory.Exists(options.ModelsDirectory) ? null : $"models directory {Path.GetFullPath(options.ModelsDirectory)} does not exist";
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (Missing(options.Value) is { } missing) LogMissing(missing);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(LogLevel.Warning, "The {Missing}: nothing is served (not ready) until a bundle is published there")]
+    private partial void LogMissing(string missing);
 }

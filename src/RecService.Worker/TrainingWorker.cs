@@ -45,6 +45,7 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
     private DateTimeOffset _lastRun = DateTimeOffset.MinValue;
     private int _completedRuns;
     private ConnectionMultiplexer? _redis;
+    private string? _reportedMissing; // the missing input last logged, so it is logged once per change
 
     private WorkerOptions Options => options.Value;
     private BundleStore Store => new(Options.ModelsDirectory);
@@ -60,6 +61,7 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
         {
             try
             {
+                ReportMissingInputs();
                 var signature = SnapshotSignature();
                 var due = DateTimeOffset.UtcNow - _lastRun >= Options.Interval;
                 if (signature is not null && (signature != _trainedSignature || due)) await RunOnceAsync(stoppingToken);
@@ -81,6 +83,17 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
                 break;
             }
         }
+    }
+
+    /// <summary>A missing snapshots or catalog directory is an error, logged once when found missing (and once when
+    /// it appears); <see cref="WorkerInputsCheck"/> reports it unhealthy meanwhile.</summary>
+    private void ReportMissingInputs()
+    {
+        var missing = WorkerInputsCheck.Missing(Options);
+        if (missing == _reportedMissing) return;
+        if (missing is not null) LogInputsMissing(missing);
+        else LogInputsFound(Options.SnapshotsDirectory, Options.CatalogDirectory);
+        _reportedMissing = missing;
     }
 
     /// <summary>Runs finished since the worker started, whatever their outcome.</summary>
@@ -289,6 +302,12 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
 
     [LoggerMessage(LogLevel.Error, "Worker loop error")]
     private partial void LogLoopError(Exception ex);
+
+    [LoggerMessage(LogLevel.Error, "{Problem}: nothing can be trained until it exists (the worker reports unhealthy meanwhile)")]
+    private partial void LogInputsMissing(string problem);
+
+    [LoggerMessage(LogLevel.Information, "Input directories present: snapshots {Snapshots}, catalog {Catalog}")]
+    private partial void LogInputsFound(string snapshots, string catalog);
 
     [LoggerMessage(LogLevel.Warning, "No snapshots under {Directory}")]
     private partial void LogNoSnapshots(string directory);

@@ -6,8 +6,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
+using RecService.Hosting;
 using Serilog;
-using Serilog.Events;
 
 namespace RecService.Worker;
 
@@ -20,25 +20,21 @@ public static class WorkerHost
         if (overrides is not null) builder.Configuration.AddInMemoryCollection(overrides);
         var options = builder.Configuration.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions();
         builder.Services.Configure<WorkerOptions>(builder.Configuration.GetSection(WorkerOptions.Section));
+        ServiceAddress.Listen(options.HttpUrl, $"{WorkerOptions.Section}:{nameof(WorkerOptions.HttpUrl)}"); // refused here, clearly, not by Kestrel at start
         builder.WebHost.UseUrls(options.HttpUrl);
 
-        builder.Services.AddSerilog((_, log) => log
-            .MinimumLevel.Information()
-            .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
-            .ReadFrom.Configuration(builder.Configuration)
-            .Enrich.FromLogContext()
-            .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}"));
+        builder.Services.AddSerilog((_, log) => log.ServiceDefaults(builder.Configuration, "Microsoft.AspNetCore"));
 
         builder.Services.AddSingleton<WorkerMetrics>();
         builder.Services.AddSingleton<TrainingWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<TrainingWorker>());
-        builder.Services.AddHealthChecks();
+        builder.Services.AddHealthChecks().AddCheck<WorkerInputsCheck>("inputs");
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("recservice-worker"))
             .WithMetrics(m => m.AddMeter(WorkerMetrics.MeterName).AddMeter("System.Runtime").AddPrometheusExporter()); // plus .NET's built-in runtime meter (GC, heap, thread pool)
 
         var app = builder.Build();
-        app.MapHealthChecks("/healthz", new HealthCheckOptions());
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { ResponseWriter = HealthText.WriteAsync });
         app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }

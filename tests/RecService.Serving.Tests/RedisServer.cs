@@ -17,6 +17,27 @@ public sealed class RedisServer : IAsyncDisposable
     public int Port { get; }
     public string Configuration => $"127.0.0.1:{Port}";
 
+    /// <summary>SIGSTOP: the server keeps its socket (connections stay open, the kernel still accepts new ones) but answers nothing.</summary>
+    public void Pause() => Signal(19);
+
+    /// <summary>SIGCONT after <see cref="Pause"/>.</summary>
+    public void Resume() => Signal(18);
+
+    /// <summary>SIGKILL: gone at once, without closing anything cleanly.</summary>
+    public async Task KillAsync()
+    {
+        Signal(9);
+        await _process.WaitForExitAsync();
+    }
+
+    private void Signal(int signal)
+    {
+        if (kill(_process.Id, signal) != 0) throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed");
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int sig);
+
     /// <summary>Starts redis-server on <paramref name="port"/> (a free one when null: give the old port to restart a stopped server).</summary>
     public static async Task<RedisServer> StartAsync(int? port = null)
     {

@@ -4,6 +4,7 @@ using RecService.Models;
 using RecService.Models.Als;
 using RecService.Batch;
 using RecService.Redis;
+using StackExchange.Redis;
 
 namespace RecService.Cli.Commands;
 
@@ -35,7 +36,17 @@ public static class PrecomputeCommand
             var store = new BundleStore(parse.GetValue(models)!);
             var version = store.CurrentVersion() ?? throw new InvalidDataException($"{store.Root}: no CURRENT model.");
             using var bundle = ModelBundle.Open(store.PathOf(version), families: KnownFamilies.All);
-            await using var connection = await RedisConnections.ConnectAsync(parse.GetValue(redis)!, RedisRole.Precompute, TimeSpan.FromSeconds(30));
+            var endpoint = parse.GetValue(redis)!;
+            ConnectionMultiplexer connection;
+            try
+            {
+                connection = await RedisConnections.ConnectAsync(endpoint, RedisRole.Precompute, TimeSpan.FromSeconds(30));
+            }
+            catch (RedisConnectionException ex)
+            {
+                return Failed($"cannot reach Redis at {endpoint} within {RedisConnections.PrecomputeConnectTimeout.TotalSeconds:F0} s", ex);
+            }
+            await using var _ = connection;
             var options = new PrecomputeOptions
             {
                 Count = parse.GetValue(count),
@@ -48,11 +59,26 @@ public static class PrecomputeCommand
             };
             Console.WriteLine($"model {version}: {bundle.Users.Count:N0} users x {bundle.Tracks.Count:N0} tracks, {AlsParts.Of(bundle).Tracks.Factors} factors; " +
                               $"top {options.Count} per user, {(options.Exact ? "exact" : "forest")}, {(options.Threads > 0 ? options.Threads : Environment.ProcessorCount)} threads, batches of {options.BatchUsers}");
-            var report = await DiscoverPrecompute.RunAsync(bundle, connection.GetDatabase(), options, Console.WriteLine, ct);
+            PrecomputeReport report;
+            try
+            {
+                report = await DiscoverPrecompute.RunAsync(bundle, connection.GetDatabase(), options, Console.WriteLine, ct);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                return Failed($"writing to Redis at {endpoint} failed; lists already written stay valid for model {version}", ex);
+            }
             Console.WriteLine($"precomputed {report.Users:N0} users in {report.TotalSeconds:F2} s: {report.UsersPerSecond:N0} users/s overall " +
                               $"(compute {report.ComputeSeconds:F2} s = {report.ComputeUsersPerSecond:N0} users/s; waiting on Redis {report.WriteWaitSeconds:F2} s; {report.Bytes / 1e6:F1} MB written)");
             return 0;
         });
         return command;
+    }
+
+    /// <summary>A Redis failure: one line on stderr and exit code 1 (the run failed; the arguments were fine).</summary>
+    private static int Failed(string what, Exception ex)
+    {
+        Console.Error.WriteLine($"rec: error: {what}: {ex.Message.Split('\n')[0].Trim()}");
+        return 1;
     }
 }

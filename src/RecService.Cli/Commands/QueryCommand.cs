@@ -2,6 +2,7 @@ using System.CommandLine;
 using Grpc.Core;
 using Grpc.Net.Client;
 using RecService.Api.V1;
+using RecService.Hosting;
 using Spectre.Console;
 
 namespace RecService.Cli.Commands;
@@ -118,7 +119,7 @@ public static class QueryCommand
 
     private static async Task<int> Call(string address, Func<Recommender.RecommenderClient, Radio.RadioClient, Task> call)
     {
-        using var channel = GrpcChannel.ForAddress(address);
+        using var channel = GrpcChannel.ForAddress(ServiceAddress.Server(address, "--server"));
         try
         {
             await call(new Recommender.RecommenderClient(channel), new Radio.RadioClient(channel));

@@ -21,8 +21,8 @@ using RecService.Serving.Rpc;
 using RecService.Serving.State;
 using RecService.Serving.Taste;
 using RecService.Serving.Telemetry;
+using RecService.Hosting;
 using Serilog;
-using Serilog.Events;
 
 namespace RecService.Serving.Extensions;
 
@@ -59,25 +59,16 @@ public static class ReplicaServiceExtensions
         builder.Services.AddSingleton(endpoints);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            endpoints.Http = Listen(kestrel, options.HttpUrl, HttpProtocols.Http1);
-            endpoints.Grpc = Listen(kestrel, options.GrpcUrl, HttpProtocols.Http2);
+            endpoints.Http = Listen(kestrel, options.HttpUrl, HttpProtocols.Http1, $"{ServingOptions.Section}:{nameof(ServingOptions.HttpUrl)}");
+            endpoints.Grpc = Listen(kestrel, options.GrpcUrl, HttpProtocols.Http2, $"{ServingOptions.Section}:{nameof(ServingOptions.GrpcUrl)}");
         });
         return builder;
     }
 
-    /// <summary>
-    /// Serilog: defaults first, so appsettings / Serilog__MinimumLevel__* can override them: one request-log line per
-    /// request, framework chatter only from warnings up.
-    /// </summary>
+    /// <summary>Serilog as every service logs (<see cref="ServiceLogging"/>, values escaped): one request-log line per request.</summary>
     public static WebApplicationBuilder AddReplicaLogging(this WebApplicationBuilder builder)
     {
-        builder.Services.AddSerilog((services, log) => log
-            .MinimumLevel.Information()
-            .MinimumLevel.Override("Microsoft.AspNetCore", LogEventLevel.Warning)
-            .MinimumLevel.Override("Grpc", LogEventLevel.Warning)
-            .ReadFrom.Configuration(builder.Configuration)
-            .Enrich.FromLogContext()
-            .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}"));
+        builder.Services.AddSerilog((_, log) => log.ServiceDefaults(builder.Configuration, "Microsoft.AspNetCore", "Grpc"));
         return builder;
     }
 
@@ -124,6 +115,7 @@ public static class ReplicaServiceExtensions
             })
             .AddCheck("process", () => HealthCheckResult.Healthy("answering"), tags: ["live"])
             .AddCheck<ModelLoadedCheck>("model", tags: ["ready"]);
+        services.AddHostedService<ModelsDirectoryWarning>();
         return services;
     }
 
@@ -146,10 +138,9 @@ public static class ReplicaServiceExtensions
         return builder;
     }
 
-    private static ListenOptions Listen(KestrelServerOptions kestrel, string url, HttpProtocols protocols)
+    private static ListenOptions Listen(KestrelServerOptions kestrel, string url, HttpProtocols protocols, string setting)
     {
-        var uri = new Uri(url.Replace("://*:", "://0.0.0.0:").Replace("://+:", "://0.0.0.0:"));
-        if (uri.Scheme != Uri.UriSchemeHttp) throw new ArgumentException($"'{url}': only http:// endpoints are served (terminate TLS in front of the replica).");
+        var uri = ServiceAddress.Listen(url, setting);
         ListenOptions? bound = null;
         Action<ListenOptions> configure = o =>
         {

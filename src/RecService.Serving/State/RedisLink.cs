@@ -56,7 +56,13 @@ public sealed partial class RedisLink : IDisposable
         }
     }
 
-    /// <summary>Runs <paramref name="call"/> against Redis unless the circuit is open; any Redis failure opens it.</summary>
+    /// <summary>
+    /// Runs <paramref name="call"/> against Redis unless the circuit is open; any Redis failure opens it. The whole
+    /// call (waiting for the first connection, every command, script load and retry inside it) is bounded by
+    /// <see cref="ServingOptions.RedisSettings.Timeout"/> here, on the replica's clock: the client library notices its
+    /// own timeouts only at its heartbeat, and a stopped Redis (connection open, nothing answering) would otherwise
+    /// hold a request for up to a second more. A call given up on may still complete in Redis later.
+    /// </summary>
     public async ValueTask<RedisAnswer<T>> TryAsync<T>(string operation, Func<IDatabase, Task<T>> call)
     {
         if (_connecting is null) throw new InvalidOperationException("Redis is not configured.");
@@ -65,6 +71,7 @@ public sealed partial class RedisLink : IDisposable
             _metrics.Degraded(operation); // open circuit: not asked, not waited for
             return new RedisAnswer<T>(false, default);
         }
+        var started = Stopwatch.GetTimestamp();
         if (!_connecting.IsCompleted)
         {
             // Still connecting (replica just started): wait for it, but no longer than one call may take.
@@ -79,15 +86,24 @@ public sealed partial class RedisLink : IDisposable
         }
         if (!_connecting.IsCompletedSuccessfully || _connecting.Result is not { } multiplexer || !multiplexer.IsConnected)
             return Fail<T>(operation, null);
+        Task<T>? pending = null;
         try
         {
-            var value = await call(multiplexer.GetDatabase());
+            pending = call(multiplexer.GetDatabase());
+            var left = _options.Timeout - Stopwatch.GetElapsedTime(started);
+            var value = await pending.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero);
             if (Interlocked.Exchange(ref _open, 0) != 0)
             {
                 _metrics.RedisAvailable(true);
                 LogRecovered(operation);
             }
             return new RedisAnswer<T>(true, value);
+        }
+        catch (TimeoutException ex) when (pending is { IsCompleted: false })
+        {
+            // Given up on, not cancelled: observe its eventual failure so it is not reported as unobserved.
+            _ = pending.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return Fail<T>(operation, ex);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
