@@ -28,20 +28,20 @@ internal sealed class VerifiedGzipStream(Stream compressed) : Stream
     public override long Length => throw new NotSupportedException();
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    public override int Read(Span<byte> buffer)
     {
         if (buffer.IsEmpty) return 0;
         while (!_finished)
         {
             if (_member is null)
             {
-                if (!await StartMemberAsync(cancellationToken)) break;
+                if (!StartMember()) break;
                 continue;
             }
             int read;
             try
             {
-                read = await _member.ReadAsync(buffer, cancellationToken);
+                read = _member.Read(buffer);
             }
             catch (InvalidDataException ex)
             {
@@ -49,54 +49,51 @@ internal sealed class VerifiedGzipStream(Stream compressed) : Stream
             }
             if (read > 0)
             {
-                _crc.Append(buffer.Span[..read]);
+                _crc.Append(buffer[..read]);
                 _memberLength += (uint)read;
                 return read;
             }
-            await FinishMemberAsync(cancellationToken);
+            FinishMember();
         }
         _finished = true;
         return 0;
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     /// <summary>Reads the next member's header; false at the end of the input after at least one member.</summary>
-    private async ValueTask<bool> StartMemberAsync(CancellationToken ct)
+    private bool StartMember()
     {
         _memberStart = _input.Offset;
-        var first = await _input.ReadByteAsync(ct);
+        var first = _input.ReadByte();
         if (first < 0)
         {
             if (_members == 0) throw new InvalidDataException("empty file, not gzip (expected at least one gzip member)");
             return false;
         }
-        var second = await _input.ReadByteAsync(ct);
+        var second = _input.ReadByte();
         if (first != 0x1f || second != 0x8b)
         {
             throw new InvalidDataException(_members == 0
                 ? "not a gzip file (no gzip header)"
                 : $"unexpected data after gzip member {_members} at byte {_memberStart} (not a gzip header)");
         }
-        var method = await RequiredByteAsync(ct);
-        var flags = await RequiredByteAsync(ct);
+        var method = RequiredByte();
+        var flags = RequiredByte();
         if (method != 8) throw new InvalidDataException($"gzip member {_members + 1} uses compression method {method}; only deflate (8) is supported");
         if ((flags & 0xE0) != 0) throw new InvalidDataException($"gzip member {_members + 1} has reserved header flags set (corrupt header)");
-        for (var i = 0; i < 6; i++) await RequiredByteAsync(ct); // modification time, extra flags, operating system
+        for (var i = 0; i < 6; i++) RequiredByte(); // modification time, extra flags, operating system
         if ((flags & 0x04) != 0)
         {
-            var extra = await RequiredByteAsync(ct) | (await RequiredByteAsync(ct) << 8);
-            for (var i = 0; i < extra; i++) await RequiredByteAsync(ct);
+            var extra = RequiredByte() | (RequiredByte() << 8);
+            for (var i = 0; i < extra; i++) RequiredByte();
         }
-        if ((flags & 0x08) != 0) await SkipZeroTerminatedAsync(ct); // original file name
-        if ((flags & 0x10) != 0) await SkipZeroTerminatedAsync(ct); // comment
+        if ((flags & 0x08) != 0) SkipZeroTerminated(); // original file name
+        if ((flags & 0x10) != 0) SkipZeroTerminated(); // comment
         if ((flags & 0x02) != 0)
         {
-            await RequiredByteAsync(ct);
-            await RequiredByteAsync(ct); // header CRC-16
+            RequiredByte();
+            RequiredByte(); // header CRC-16
         }
         _members++;
         _crc.Reset();
@@ -107,28 +104,28 @@ internal sealed class VerifiedGzipStream(Stream compressed) : Stream
     }
 
     /// <summary>The member's deflate data ended (or the input did): its trailer must follow and match what was inflated.</summary>
-    private async ValueTask FinishMemberAsync(CancellationToken ct)
+    private void FinishMember()
     {
-        await _input.EnsureAfterHandoutAsync(TrailerBytes, ct);
+        _input.EnsureAfterHandout(TrailerBytes);
         if (!_input.SkipThrough(_crc.GetCurrentHashAsUInt32(), _memberLength))
         {
             throw new InvalidDataException(
                 $"truncated or corrupt gzip file: member {_members} (starting at byte {_memberStart}) ends without a matching CRC-32 and length " +
                 $"after {_memberLength} bytes (the file was cut short or damaged)");
         }
-        await _member!.DisposeAsync();
+        _member!.Dispose();
         _member = null;
     }
 
-    private async ValueTask<byte> RequiredByteAsync(CancellationToken ct)
+    private byte RequiredByte()
     {
-        var b = await _input.ReadByteAsync(ct);
+        var b = _input.ReadByte();
         return b >= 0 ? (byte)b : throw new InvalidDataException($"truncated gzip file: header of member {_members + 1} cut short");
     }
 
-    private async ValueTask SkipZeroTerminatedAsync(CancellationToken ct)
+    private void SkipZeroTerminated()
     {
-        while (await RequiredByteAsync(ct) != 0) { }
+        while (RequiredByte() != 0) { }
     }
 
     protected override void Dispose(bool disposing)
@@ -139,13 +136,6 @@ internal sealed class VerifiedGzipStream(Stream compressed) : Stream
             compressed.Dispose();
         }
         base.Dispose(disposing);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        if (_member is not null) await _member.DisposeAsync();
-        await compressed.DisposeAsync();
-        await base.DisposeAsync();
     }
 
     public override void Flush() { }
@@ -172,29 +162,29 @@ internal sealed class VerifiedGzipStream(Stream compressed) : Stream
 
         public void StartInflating() => _handoutStart = _position;
 
-        public async ValueTask<int> ReadByteAsync(CancellationToken ct)
+        public override int ReadByte()
         {
-            if (_position == _end && !await FillAsync(_position, ct)) return -1;
+            if (_position == _end && !Fill(_position)) return -1;
             return _buffer[_position++];
         }
 
-        public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
+        public override int Read(Span<byte> destination)
         {
             // Everything handed out before was used: the inflater asks for input only when it has none left.
-            if (_position == _end && !await FillAsync(_position, cancellationToken)) return 0;
+            if (_position == _end && !Fill(_position)) return 0;
             _handoutStart = _position;
             var n = Math.Min(Math.Min(destination.Length, _end - _position), MaxHandout);
-            _buffer.AsSpan(_position, n).CopyTo(destination.Span);
+            _buffer.AsSpan(_position, n).CopyTo(destination);
             _position += n;
             return n;
         }
 
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         /// <summary>Reads ahead so that <paramref name="count"/> bytes past those handed out are buffered, when the input has them.</summary>
-        public async ValueTask EnsureAfterHandoutAsync(int count, CancellationToken ct)
+        public void EnsureAfterHandout(int count)
         {
-            while (_end - _position < count && await FillAsync(_handoutStart, ct)) { }
+            while (_end - _position < count && Fill(_handoutStart)) { }
         }
 
         /// <summary>Finds the trailer (<paramref name="crc"/>, <paramref name="length"/>) where the unused input of the last handout can begin and moves past it.</summary>
@@ -212,7 +202,7 @@ internal sealed class VerifiedGzipStream(Stream compressed) : Stream
         }
 
         /// <summary>Reads more input, keeping the bytes from <paramref name="keepFrom"/> on; false at the end of the input.</summary>
-        private async ValueTask<bool> FillAsync(int keepFrom, CancellationToken ct)
+        private bool Fill(int keepFrom)
         {
             if (_eof) return false;
             if (_buffer.Length - _end < MaxHandout)
@@ -224,7 +214,7 @@ internal sealed class VerifiedGzipStream(Stream compressed) : Stream
                 _handoutStart -= keepFrom;
                 _end = kept;
             }
-            var read = await source.ReadAsync(_buffer.AsMemory(_end, _buffer.Length - _end), ct);
+            var read = source.Read(_buffer, _end, _buffer.Length - _end);
             if (read == 0)
             {
                 _eof = true;

@@ -63,7 +63,7 @@ public sealed class PlayAggregator : IPlaySink
             Report.Bad(BadRowReason.IdTooLong, file, line, "");
             return;
         }
-        if (user.ContainsAny(ControlCharacters) || track.ContainsAny(ControlCharacters))
+        if (HasControlCharacter(user) || HasControlCharacter(track))
         {
             Report.Bad(BadRowReason.ControlCharacter, file, line, "");
             return;
@@ -92,6 +92,9 @@ public sealed class PlayAggregator : IPlaySink
         _buffered++;
         Report.Kept(plays);
     }
+
+    /// <summary>Printable ASCII (nearly every id) is told by one range search; only other ids are searched for controls.</summary>
+    private static bool HasControlCharacter(ReadOnlySpan<char> id) => id.ContainsAnyExceptInRange(' ', '~') && id.ContainsAny(ControlCharacters);
 
     public void BadRow(BadRowReason reason, string file, long line, string detail) => Report.Bad(reason, file, line, detail);
 

@@ -48,12 +48,34 @@ public sealed class TsvPlayLogReader : IPlayLogReader
 
     /// <summary>
     /// Reads TSV rows from an open stream (already decompressed); <paramref name="label"/> names it in bad-row reports.
-    /// Cancellation is honoured between windows and while a read is pending (a read that never returns is abandoned).
+    /// A cancellable read runs on a thread of its own, so cancellation returns at once even while a read blocks (a
+    /// stalled disk or network file system: such a read cannot be interrupted); that thread stops at its next window, or
+    /// when the read returns. The sink may still get the rows of the window being parsed: discard it after cancellation.
     /// </summary>
     public static async Task ReadAsync(Stream stream, string label, IPlaySink sink, CancellationToken cancellationToken = default)
     {
+        if (!cancellationToken.CanBeCanceled)
+        {
+            Read(stream, label, sink, cancellationToken);
+            return;
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        var reading = Task.Factory.StartNew(() => Read(stream, label, sink, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        try
+        {
+            await reading.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (!reading.IsCompleted)
+        {
+            _ = reading.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            throw;
+        }
+    }
+
+    /// <summary>The read loop: one pooled window, reads straight into it, complete lines parsed in place.</summary>
+    private static void Read(Stream stream, string label, IPlaySink sink, CancellationToken cancellationToken)
+    {
         var window = ArrayPool<byte>.Shared.Rent(MaxLineBytes);
-        var abandoned = false;
         try
         {
             var cursor = new LineCursor();
@@ -61,29 +83,14 @@ public sealed class TsvPlayLogReader : IPlayLogReader
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var pending = stream.ReadAsync(window.AsMemory(filled, MaxLineBytes - filled), cancellationToken);
-                int read;
-                if (pending.IsCompleted) read = pending.GetAwaiter().GetResult();
-                else
-                {
-                    var task = pending.AsTask();
-                    try
-                    {
-                        read = await task.WaitAsync(cancellationToken);
-                    }
-                    catch (OperationCanceledException) when (!task.IsCompleted)
-                    {
-                        abandoned = true; // the read may still write into the window: it must not go back to the pool
-                        throw;
-                    }
-                }
+                var read = stream.Read(window, filled, MaxLineBytes - filled);
                 filled = ParseWindow(window, filled, read, ref cursor, label, sink);
                 if (read == 0) return;
             }
         }
         finally
         {
-            if (!abandoned) ArrayPool<byte>.Shared.Return(window);
+            ArrayPool<byte>.Shared.Return(window);
         }
     }
 
