@@ -132,7 +132,7 @@ public sealed class IngestReport
     {
         var parts = Enum.GetValues<BadRowReason>().Where(r => BadRowsFor(r) > 0).Select(r => $"{r}={BadRowsFor(r)}");
         var bad = BadRows == 0 ? "no bad rows" : $"{BadRows} bad rows ({string.Join(", ", parts)})";
-        var skipped = Warnings.Count == 0 ? "" : $", {Warnings.Count} skipped ({string.Join("; ", Warnings)})";
+        var skipped = Warnings.Count == 0 ? "" : $", {Warnings.Count} files skipped (see warnings)";
         return $"{Files.Count} files, {RowsRead} rows read, {RowsKept} kept, {PlaysKept} plays, {bad}{skipped}";
     }
 
