@@ -125,7 +125,7 @@ public class InputDefenceTests
 
         Assert.Equal(4, m.Report.RowsRead);
         Assert.Equal(3, m.Report.RowsKept);
-        Assert.Equal(1, m.Report.BadRows);
+        Assert.Equal(1, m.Report.BadRowsFor(BadRowReason.LineTooLong));
         Assert.Contains(m.Report.Examples, e => e.StartsWith($"{path}:2: line longer than"));
         Assert.True(allocated < 8 << 20, $"reading a {longLine >> 20} MiB line allocated {allocated >> 20} MiB");
     }
@@ -161,6 +161,25 @@ public class InputDefenceTests
         Assert.Contains(m.Report.Examples, e => e.StartsWith($"{path}:2: "));
         Assert.Contains(m.Report.Examples, e => e.StartsWith($"{path}:3: "));
         Assert.DoesNotContain(m.Users.Ids, id => id.Contains('\uFFFD'));
+        Assert.Equal(2, m.Report.BadRowsFor(BadRowReason.InvalidUtf8));
+        var tally = Assert.Single(m.Report.PerFile());
+        Assert.Equal(path, tally.Path);
+        Assert.Equal(3, tally.RowsRead);
+        Assert.Equal(2, tally.BadRowsFor(BadRowReason.InvalidUtf8));
+    }
+
+    [Fact]
+    public async Task Bad_rows_are_counted_per_file()
+    {
+        using var dir = new TempDirectory();
+        dir.File("2026-11-01/a.tsv", "u1\tt1\t1\nbroken\n");
+        dir.File("2026-11-01/b.tsv", "u2\tt1\t1\nu3\tt1\t-1\nu4\tt1\tNaN\n");
+        var m = await SnapshotSet.Discover(dir.Path).ReadAsync(maxBadFraction: 1);
+        var files = m.Report.PerFile();
+        Assert.Equal([2L, 3L], files.Select(f => f.RowsRead));
+        Assert.Equal(1, files[0].BadRowsFor(BadRowReason.MissingField));
+        Assert.Equal(2, files[1].BadRowsFor(BadRowReason.BadPlays));
+        Assert.Equal(2, m.Report.FilesWithBadRows().Count());
     }
 
     [Fact]
@@ -176,7 +195,13 @@ public class InputDefenceTests
         // A reader that opened the FIFO would block until a writer came: bounded here, it fails instead of hanging.
         var m = await Task.Run(() => SnapshotSet.Discover(dir.Path).ReadAsync()).WaitAsync(TimeSpan.FromSeconds(20));
         Assert.Equal(3f, m.UserTrack.Values.Sum());
-        Assert.Contains(fifo, m.Report.Summary() + string.Join("\n", m.Report.Examples) + WarningsOf(m.Report));
+        var warning = Assert.Single(m.Report.Warnings);
+        Assert.Contains(fifo, warning);
+        Assert.Contains("a FIFO is not a regular file", warning);
+        Assert.Contains("1 files skipped", m.Report.Summary());
+
+        var directory = Path.Combine(dir.Path, "2026-11-01", "dir.tsv");
+        Assert.Contains("a directory", (await Assert.ThrowsAsync<InvalidDataException>(() => ReadOneAsync(directory))).Message);
 
         // Named directly, it is refused by name, not opened.
         var error = await Assert.ThrowsAnyAsync<Exception>(() => Task.Run(() => ReadOneAsync(fifo)).WaitAsync(TimeSpan.FromSeconds(20)));
@@ -184,9 +209,6 @@ public class InputDefenceTests
         Assert.Contains(fifo, error.Message);
         Assert.Contains("FIFO", error.Message);
     }
-
-    private static string WarningsOf(IngestReport report) =>
-        report.GetType().GetProperty("Warnings")?.GetValue(report) is IEnumerable<string> w ? string.Join("\n", w) : "";
 
     [Fact]
     public async Task Cancellation_stops_a_read_in_the_middle_of_a_file()
@@ -197,6 +219,61 @@ public class InputDefenceTests
         var sink = new CancellingSink(cts);
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => PlayLogFile.ReadAsync(path, sink, cts.Token));
         Assert.True(sink.Rows < 400_000, $"{sink.Rows} rows were read after cancellation");
+    }
+
+    [Fact]
+    public async Task Cancellation_returns_while_a_read_is_blocked()
+    {
+        using var release = new ManualResetEventSlim();
+        using var stream = new BlockingStream("u1\tt1\t1\n"u8.ToArray(), release);
+        using var cts = new CancellationTokenSource();
+        var sink = new PlayAggregator();
+        try
+        {
+            var reading = TsvPlayLogReader.ReadAsync(stream, "blocked", sink, cts.Token);
+            Assert.True(stream.Blocked.Wait(TimeSpan.FromSeconds(10)), "the reader never reached the blocking read");
+            var clock = Stopwatch.StartNew();
+            cts.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => reading.WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"cancellation took {clock.Elapsed}");
+        }
+        finally
+        {
+            release.Set(); // the abandoned read returns, and its thread ends
+        }
+    }
+
+    /// <summary>Gives its bytes, then blocks in Read (as a stalled disk would) until released.</summary>
+    private sealed class BlockingStream(byte[] first, ManualResetEventSlim release) : Stream
+    {
+        private bool _gave;
+        public ManualResetEventSlim Blocked { get; } = new();
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            if (!_gave)
+            {
+                _gave = true;
+                first.CopyTo(buffer, offset);
+                return first.Length;
+            }
+            Blocked.Set();
+            release.Wait(TimeSpan.FromSeconds(60));
+            return 0;
+        }
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) Blocked.Dispose();
+            base.Dispose(disposing);
+        }
     }
 
     /// <summary>Cancels its token at the first row.</summary>
@@ -275,7 +352,7 @@ public class InputDefenceTests
         var m = await ReadOneAsync(path);
         Assert.Equal(["ok"], m.Users.Ids);
         Assert.Equal(["t1"], m.Tracks.Ids);
-        Assert.Equal(5, m.Report.BadRows);
+        Assert.Equal(5, m.Report.BadRowsFor(BadRowReason.ControlCharacter));
         foreach (var row in new[] { 2, 3, 4, 5, 6 }) Assert.Contains(m.Report.Examples, e => e.StartsWith($"{path}:{row}: "));
     }
 }

@@ -24,16 +24,20 @@ public sealed class ParquetPlayLogReader : IPlayLogReader
     {
         await using var stream = InputFiles.OpenRead(path);
         sink.FileStarted(path);
-        ParquetReader reader;
         try
         {
-            reader = await ParquetReader.CreateAsync(stream, cancellationToken: cancellationToken);
+            await ReadAsync(stream, path, sink, cancellationToken);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not (InvalidDataException or OperationCanceledException or OutOfMemoryException))
         {
+            // The library's own errors (a corrupt footer or schema) say what but not where.
             throw new InvalidDataException($"{path}: not a readable Parquet file: {ex.Message}", ex);
         }
-        await using (reader)
+    }
+
+    private static async Task ReadAsync(Stream stream, string path, IPlaySink sink, CancellationToken cancellationToken)
+    {
+        await using var reader = await ParquetReader.CreateAsync(stream, cancellationToken: cancellationToken);
         {
             var fields = reader.Schema.GetDataFields();
             var userField = Find(fields, UserColumn, path, required: true)!;
