@@ -211,7 +211,7 @@ internal sealed class VerifiedGzipStream(Stream compressed) : Stream
                 _buffer.AsSpan(keepFrom, kept).CopyTo(_buffer);
                 _bufferOffset += keepFrom;
                 _position -= keepFrom;
-                _handoutStart -= keepFrom;
+                _handoutStart = Math.Max(0, _handoutStart - keepFrom);
                 _end = kept;
             }
             var read = source.Read(_buffer, _end, _buffer.Length - _end);

@@ -7,7 +7,8 @@ namespace RecService.Ingest.Logs;
 /// <summary>
 /// Reads Parquet play logs with columns <c>user_id</c> and <c>track_id</c> (strings) and an optional numeric
 /// <c>plays</c> (int32, int64, float or double; null or absent means 1). Bad rows are labelled by row number; a file
-/// whose metadata or pages cannot be decoded fails naming the file, the row group and the column.
+/// whose metadata or pages cannot be decoded fails naming the file, the row group and the column. Cancellation returns
+/// at once, even while the library waits on a read (the sink may still get the rows of the group being added).
 /// </summary>
 public sealed class ParquetPlayLogReader : IPlayLogReader
 {
@@ -26,7 +27,7 @@ public sealed class ParquetPlayLogReader : IPlayLogReader
         sink.FileStarted(path);
         try
         {
-            await ReadAsync(stream, path, sink, cancellationToken);
+            await AbandonableReads.WaitAsync(ReadAsync(stream, path, sink, cancellationToken), cancellationToken);
         }
         catch (Exception ex) when (ex is not (InvalidDataException or OperationCanceledException or OutOfMemoryException))
         {

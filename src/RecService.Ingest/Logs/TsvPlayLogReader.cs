@@ -61,15 +61,7 @@ public sealed class TsvPlayLogReader : IPlayLogReader
         }
         cancellationToken.ThrowIfCancellationRequested();
         var reading = Task.Factory.StartNew(() => Read(stream, label, sink, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        try
-        {
-            await reading.WaitAsync(cancellationToken);
-        }
-        catch (OperationCanceledException) when (!reading.IsCompleted)
-        {
-            _ = reading.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-            throw;
-        }
+        await AbandonableReads.WaitAsync(reading, cancellationToken);
     }
 
     /// <summary>The read loop: one pooled window, reads straight into it, complete lines parsed in place.</summary>
