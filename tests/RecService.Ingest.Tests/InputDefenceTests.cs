@@ -169,6 +169,17 @@ public class InputDefenceTests
     }
 
     [Fact]
+    public async Task Bad_row_examples_escape_control_characters_so_they_stay_one_line()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("esc.tsv", "u1\tt1\t3\u001b[2J\rforged\n");
+        var m = await ReadOneAsync(path);
+        var example = Assert.Single(m.Report.Examples);
+        Assert.DoesNotContain(example, char.IsControl);
+        Assert.Contains("\\u001b[2J\\u000dforged", example);
+    }
+
+    [Fact]
     public async Task Bad_rows_are_counted_per_file()
     {
         using var dir = new TempDirectory();
