@@ -87,6 +87,24 @@ public class InputDefenceTests
     }
 
     [Fact]
+    public async Task Gzip_members_with_optional_header_fields_are_read()
+    {
+        // FEXTRA, FNAME, FCOMMENT and FHCRC set, as RFC 1952 allows; the CRC-16 is not checked, only skipped.
+        var data = "u4\tt2\t7\n"u8.ToArray();
+        using var member = new MemoryStream();
+        member.Write([0x1f, 0x8b, 8, 0x04 | 0x08 | 0x10 | 0x02, 0, 0, 0, 0, 0, 3, 4, 0, .. "abcd"u8, .. "name\0"u8, .. "comment\0"u8, 0x12, 0x34]);
+        using (var deflate = new DeflateStream(member, CompressionLevel.Optimal, leaveOpen: true)) deflate.Write(data);
+        member.Write(BitConverter.GetBytes(System.IO.Hashing.Crc32.HashToUInt32(data)));
+        member.Write(BitConverter.GetBytes(data.Length));
+        using var dir = new TempDirectory();
+        var path = Path.Combine(dir.Path, "fields.tsv.gz");
+        await File.WriteAllBytesAsync(path, member.ToArray());
+        var m = await ReadOneAsync(path);
+        Assert.Equal(["u4"], m.Users.Ids);
+        Assert.Equal(7f, m.UserTrack.Get(0, 0));
+    }
+
+    [Fact]
     public async Task Non_finite_and_absurd_plays_are_bad_rows_and_never_reach_the_matrix()
     {
         using var dir = new TempDirectory();
