@@ -41,8 +41,15 @@ public static class TrainCommand
                     TrackTrees = parse.GetValue(trees), ArtistTrees = parse.GetValue(trees), CodedTrees = parse.GetValue(codedTrees), Threads = alsOptions.Threads,
                 },
             };
-            var manifest = await RunAsync(options, parse.GetValue(noPublish) ? null : new BundleStore(parse.GetValue(models)!), parse.GetValue(keep), ct);
-            return manifest is null && !parse.GetValue(noPublish) ? 1 : 0;
+            try
+            {
+                var manifest = await RunAsync(options, parse.GetValue(noPublish) ? null : new BundleStore(parse.GetValue(models)!), parse.GetValue(keep), ct);
+                return manifest is null && !parse.GetValue(noPublish) ? 1 : 0;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return IngestCommand.Cancelled("train cancelled; nothing was published");
+            }
         });
         return command;
     }

@@ -1,5 +1,6 @@
 using System.Text;
 using RecService.Core.Ids;
+using RecService.Ingest.Files;
 
 namespace RecService.Ingest.Catalog;
 
@@ -81,6 +82,7 @@ public sealed class TrackCatalog
 
     private static IEnumerable<(long Line, string[] Fields)> ReadTsv(string path, string headerFirstColumn, int columns)
     {
+        if (FileKinds.NotRegular(path) is { } kind) throw new InvalidDataException($"{path}: not a regular file ({kind}); the catalog must be regular files.");
         if (!File.Exists(path)) throw new FileNotFoundException($"Catalog file not found: {path}", path);
         long line = 0;
         foreach (var text in File.ReadLines(path, Encoding.UTF8))

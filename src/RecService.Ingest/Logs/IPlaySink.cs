@@ -3,7 +3,8 @@ namespace RecService.Ingest.Logs;
 /// <summary>
 /// What a play-log reader feeds. A reader calls <see cref="FileStarted"/> once per file, <see cref="Add"/> for
 /// every row it can split into (user, track, plays), and <see cref="BadRow"/> for a row it cannot. The sink
-/// itself checks what <see cref="Add"/> gets (empty or too-long ids, negative plays, tracks not in the catalog)
+/// itself checks what <see cref="Add"/> gets (empty or too-long ids, ids with control characters, plays outside 0 to
+/// <see cref="PlayAggregator.MaxPlays"/>, tracks not in the catalog)
 /// and counts those rows as bad, so a reader reports only what it alone sees (a missing field, a number that
 /// does not parse). The file and line given label a bad row in the report as <c>file:line: reason</c>: pass
 /// the file's path and a 1-based line or row number. <see cref="PlayAggregator"/> is the sink ingest uses.

@@ -1,3 +1,4 @@
+using System.Buffers;
 using RecService.Core.Ids;
 using RecService.Core.Sparse;
 using RecService.Ingest.Catalog;
@@ -14,6 +15,17 @@ public sealed class PlayAggregator : IPlaySink
 {
     /// <summary>Ids longer than this are refused: real ids are short, and the bound lets readers decode on the stack.</summary>
     public const int MaxIdLength = 256;
+
+    /// <summary>
+    /// Plays one row may carry; more is a bad row. A million plays of one track by one user is years of non-stop
+    /// listening, so a larger value is a broken producer, and the bound keeps every sum finite in float (1e308
+    /// becomes infinity in float and made training diverge).
+    /// </summary>
+    public const double MaxPlays = 1e6;
+
+    /// <summary>C0 and C1 control characters and DEL: refused in ids (see <see cref="BadRowReason.ControlCharacter"/>).</summary>
+    private static readonly SearchValues<char> ControlCharacters = SearchValues.Create(
+        [.. Enumerable.Range(0, 0x20).Select(c => (char)c), .. Enumerable.Range(0x7F, 0x21).Select(c => (char)c)]);
 
     private readonly TrackCatalog? _catalog;
     private readonly IdMap _users = new();
@@ -51,7 +63,12 @@ public sealed class PlayAggregator : IPlaySink
             Report.Bad(BadRowReason.IdTooLong, file, line, "");
             return;
         }
-        if (!(plays >= 0) || double.IsInfinity(plays))
+        if (HasControlCharacter(user) || HasControlCharacter(track))
+        {
+            Report.Bad(BadRowReason.ControlCharacter, file, line, "");
+            return;
+        }
+        if (!(plays >= 0 && plays <= MaxPlays))
         {
             Report.Bad(BadRowReason.BadPlays, file, line, plays.ToString(System.Globalization.CultureInfo.InvariantCulture));
             return;
@@ -75,6 +92,9 @@ public sealed class PlayAggregator : IPlaySink
         _buffered++;
         Report.Kept(plays);
     }
+
+    /// <summary>Printable ASCII (nearly every id) is told by one range search; only other ids are searched for controls.</summary>
+    private static bool HasControlCharacter(ReadOnlySpan<char> id) => id.ContainsAnyExceptInRange(' ', '~') && id.ContainsAny(ControlCharacters);
 
     public void BadRow(BadRowReason reason, string file, long line, string detail) => Report.Bad(reason, file, line, detail);
 

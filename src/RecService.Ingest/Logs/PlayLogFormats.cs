@@ -1,3 +1,5 @@
+using RecService.Ingest.Files;
+
 namespace RecService.Ingest.Logs;
 
 /// <summary>Reads one play file into a sink. A new input format is a class implementing this plus a line in <see cref="PlayLogFormats.Default"/>.</summary>
@@ -65,9 +67,14 @@ public sealed class PlayLogFormats
     public string Describe() =>
         _formats.Length == 1 ? _formats[0].Extension : $"{string.Join(", ", _formats[..^1].Select(f => f.Extension))} or {_formats[^1].Extension}";
 
-    /// <summary>Reads one file by its extension (an unlisted one goes to the reader for other files, if any).</summary>
+    /// <summary>
+    /// Reads one file by its extension (an unlisted one goes to the reader for other files, if any). Anything but a
+    /// regular file (a FIFO, a device, a directory) is refused by name before it is opened.
+    /// </summary>
     public async Task ReadAsync(string path, IPlaySink sink, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (FileKinds.NotRegular(path) is { } kind) throw new InvalidDataException($"{path}: not a regular file ({kind}); play logs must be regular files.");
         if (!File.Exists(path)) throw new FileNotFoundException($"Play log not found: {path}", path);
         var reader = ReaderFor(path) ?? _otherFiles
             ?? throw new InvalidDataException($"{path}: not a play log (expected a file ending {Describe()}).");

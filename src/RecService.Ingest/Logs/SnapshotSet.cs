@@ -1,5 +1,6 @@
 using System.Globalization;
 using RecService.Ingest.Catalog;
+using RecService.Ingest.Files;
 
 namespace RecService.Ingest.Logs;
 
@@ -17,11 +18,14 @@ public sealed class SnapshotSet
 
     private readonly PlayLogFormats _formats;
 
-    private SnapshotSet(string root, IReadOnlyList<Snapshot> snapshots, PlayLogFormats formats)
+    private readonly IReadOnlyList<(DateOnly Date, string Warning)> _skipped;
+
+    private SnapshotSet(string root, IReadOnlyList<Snapshot> snapshots, PlayLogFormats formats, IReadOnlyList<(DateOnly, string)> skipped)
     {
         Root = root;
         Snapshots = snapshots;
         _formats = formats;
+        _skipped = skipped;
     }
 
     public string Root { get; }
@@ -34,14 +38,21 @@ public sealed class SnapshotSet
         formats ??= PlayLogFormats.Default;
         if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"Snapshot directory not found: {root}");
         var snapshots = new List<Snapshot>();
+        var skipped = new List<(DateOnly, string)>();
         foreach (var dir in Directory.EnumerateDirectories(root))
         {
             if (!DateOnly.TryParseExact(Path.GetFileName(dir), DateFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out var date)) continue;
-            var files = Directory.EnumerateFiles(dir).Where(formats.IsPlayFile).Order(StringComparer.Ordinal).ToList();
+            var files = new List<string>();
+            foreach (var file in Directory.EnumerateFiles(dir).Where(formats.IsPlayFile).Order(StringComparer.Ordinal))
+            {
+                // A FIFO would block the reader until a writer came, a device would never end: never opened.
+                if (FileKinds.NotRegular(file) is { } kind) skipped.Add((date, $"{file}: skipped, {kind} is not a regular file"));
+                else files.Add(file);
+            }
             if (files.Count > 0) snapshots.Add(new Snapshot(date, dir, files));
         }
         snapshots.Sort((a, b) => a.Date.CompareTo(b.Date));
-        return new SnapshotSet(root, snapshots, formats);
+        return new SnapshotSet(root, snapshots, formats, skipped);
     }
 
     /// <summary>The snapshots within <paramref name="days"/> days of the latest (all when days &lt;= 0).</summary>
@@ -52,12 +63,17 @@ public sealed class SnapshotSet
         return Snapshots.Where(s => s.Date >= first).ToList();
     }
 
-    /// <summary>Reads the given snapshots (or the whole set) into play matrices; fails if too many rows are bad.</summary>
+    /// <summary>Reads the given snapshots (or the whole set) into play matrices; fails if too many rows are bad or a file
+    /// cannot be read. Files skipped at discovery (not regular files) are listed in the report's warnings.</summary>
     public async Task<PlayMatrices> ReadAsync(IReadOnlyList<Snapshot>? window = null, TrackCatalog? catalog = null, double maxBadFraction = 0.01, CancellationToken ct = default)
     {
         window ??= Snapshots;
         if (window.Count == 0) throw new InvalidDataException($"No snapshots (yyyy-MM-dd directories with {_formats.Describe()} files) under {Root}.");
         var aggregator = new PlayAggregator(catalog);
+        foreach (var (date, warning) in _skipped)
+        {
+            if (date >= window[0].Date && date <= window[^1].Date) aggregator.Report.Warn(warning);
+        }
         foreach (var snapshot in window)
         {
             foreach (var file in snapshot.Files) await _formats.ReadAsync(file, aggregator, ct);

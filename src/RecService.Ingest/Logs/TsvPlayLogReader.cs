@@ -1,85 +1,83 @@
 using System.Buffers;
 using System.Buffers.Text;
-using System.IO.Compression;
 using System.Text;
+using System.Text.Unicode;
+using RecService.Ingest.Files;
 
 namespace RecService.Ingest.Logs;
 
 /// <summary>
 /// Streams <c>user_id&lt;TAB&gt;track_id[&lt;TAB&gt;plays]</c> rows (gzip-compressed for <see cref="Gzip"/>) into a sink.
-/// Works on UTF-8 bytes in a pooled 1 MiB window: lines are found with vectorized IndexOf, ids are decoded
-/// into stack buffers and resolved without allocating, so the cost per row is two hash lookups and a store.
+/// Works on UTF-8 bytes in a pooled window of <see cref="MaxLineBytes"/>: lines are found with vectorized IndexOf, ids
+/// are decoded into stack buffers and resolved without allocating, so the cost per row is two hash lookups and a store.
+/// A longer line is a bad row, skipped without buffering it; memory stays one window whatever the input.
 /// </summary>
 public sealed class TsvPlayLogReader : IPlayLogReader
 {
     public static TsvPlayLogReader Plain { get; } = new(compressed: false);
     public static TsvPlayLogReader Gzip { get; } = new(compressed: true);
 
-    private const int WindowBytes = 1 << 20;
+    /// <summary>The read window: a line this long or longer (without its newline) is a <see cref="BadRowReason.LineTooLong"/> row.</summary>
+    public const int MaxLineBytes = 1 << 20;
     private static ReadOnlySpan<byte> Header => "user_id\t"u8;
+    private static ReadOnlySpan<byte> ByteOrderMark => [0xEF, 0xBB, 0xBF];
 
     private readonly bool _compressed;
 
     private TsvPlayLogReader(bool compressed) => _compressed = compressed;
 
-    public Task ReadAsync(string path, IPlaySink sink, CancellationToken cancellationToken = default)
+    /// <summary>Reads one file. A truncated or corrupt gzip file, or one that cannot be read, throws naming the file.</summary>
+    public async Task ReadAsync(string path, IPlaySink sink, CancellationToken cancellationToken = default)
     {
-        Read(path, sink);
-        return Task.CompletedTask;
-    }
-
-    public void Read(string path, IPlaySink sink)
-    {
+        await using var file = InputFiles.OpenRead(path);
         sink.FileStarted(path);
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
-        using Stream stream = _compressed ? new GZipStream(file, CompressionMode.Decompress) : file;
+        await using Stream stream = _compressed ? new VerifiedGzipStream(file) : file;
         try
         {
-            Read(stream, path, sink);
+            await ReadAsync(stream, path, sink, cancellationToken);
         }
         catch (InvalidDataException ex)
         {
             throw new InvalidDataException($"{path}: {ex.Message}", ex);
         }
+        catch (IOException ex)
+        {
+            throw new IOException($"{path}: {ex.Message}", ex);
+        }
     }
 
-    /// <summary>Reads TSV rows from an open stream (already decompressed); <paramref name="label"/> names it in bad-row reports.</summary>
-    public static void Read(Stream stream, string label, IPlaySink sink)
+    /// <summary>
+    /// Reads TSV rows from an open stream (already decompressed); <paramref name="label"/> names it in bad-row reports.
+    /// A cancellable read runs on a thread of its own, so cancellation returns at once even while a read blocks (a
+    /// stalled disk or network file system: such a read cannot be interrupted); that thread stops at its next window, or
+    /// when the read returns. The sink may still get the rows of the window being parsed: discard it after cancellation.
+    /// </summary>
+    public static async Task ReadAsync(Stream stream, string label, IPlaySink sink, CancellationToken cancellationToken = default)
     {
-        var window = ArrayPool<byte>.Shared.Rent(WindowBytes);
+        if (!cancellationToken.CanBeCanceled)
+        {
+            Read(stream, label, sink, cancellationToken);
+            return;
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        var reading = Task.Factory.StartNew(() => Read(stream, label, sink, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        await AbandonableReads.WaitAsync(reading, cancellationToken);
+    }
+
+    /// <summary>The read loop: one pooled window, reads straight into it, complete lines parsed in place.</summary>
+    private static void Read(Stream stream, string label, IPlaySink sink, CancellationToken cancellationToken)
+    {
+        var window = ArrayPool<byte>.Shared.Rent(MaxLineBytes);
         try
         {
+            var cursor = new LineCursor();
             var filled = 0;
-            long line = 0;
             while (true)
             {
-                if (filled == window.Length)
-                {
-                    // A single line longer than the window: grow rather than split it.
-                    var bigger = ArrayPool<byte>.Shared.Rent(window.Length * 2);
-                    window.AsSpan(0, filled).CopyTo(bigger);
-                    ArrayPool<byte>.Shared.Return(window);
-                    window = bigger;
-                }
-                var read = stream.Read(window, filled, window.Length - filled);
-                filled += read;
-                var data = window.AsSpan(0, filled);
-                var consumed = 0;
-                while (true)
-                {
-                    var rest = data[consumed..];
-                    var newline = rest.IndexOf((byte)'\n');
-                    if (newline < 0) break;
-                    ParseLine(rest[..newline], ++line, label, sink);
-                    consumed += newline + 1;
-                }
-                if (read == 0)
-                {
-                    if (consumed < filled) ParseLine(data[consumed..], ++line, label, sink);
-                    return;
-                }
-                data[consumed..].CopyTo(window);
-                filled -= consumed;
+                cancellationToken.ThrowIfCancellationRequested();
+                var read = stream.Read(window, filled, MaxLineBytes - filled);
+                filled = ParseWindow(window, filled, read, ref cursor, label, sink);
+                if (read == 0) return;
             }
         }
         finally
@@ -88,8 +86,55 @@ public sealed class TsvPlayLogReader : IPlayLogReader
         }
     }
 
+    /// <summary>Where reading is: the last line number given out, and whether the rest of an over-long line is being skipped.</summary>
+    private struct LineCursor
+    {
+        public long Line;
+        public bool SkippingLongLine;
+    }
+
+    /// <summary>Parses the complete lines in the window (<paramref name="previous"/> bytes kept from before, then
+    /// <paramref name="read"/> new ones; none new means the end); returns how many bytes it moved to the front for the next read.</summary>
+    private static int ParseWindow(byte[] window, int previous, int read, ref LineCursor cursor, string label, IPlaySink sink)
+    {
+        var data = window.AsSpan(0, previous + read);
+        var consumed = 0;
+        var searchFrom = previous; // the kept bytes hold no newline
+        if (cursor.SkippingLongLine)
+        {
+            var end = data.IndexOf((byte)'\n');
+            if (end < 0) return 0;
+            cursor.SkippingLongLine = false;
+            consumed = end + 1;
+            searchFrom = consumed;
+        }
+        while (true)
+        {
+            var newline = data[searchFrom..].IndexOf((byte)'\n');
+            if (newline < 0) break;
+            ParseLine(data[consumed..(searchFrom + newline)], ++cursor.Line, label, sink);
+            consumed = searchFrom + newline + 1;
+            searchFrom = consumed;
+        }
+        if (read == 0)
+        {
+            if (consumed < data.Length) ParseLine(data[consumed..], ++cursor.Line, label, sink);
+            return 0;
+        }
+        var left = data.Length - consumed;
+        if (left == MaxLineBytes)
+        {
+            sink.BadRow(BadRowReason.LineTooLong, label, ++cursor.Line, "");
+            cursor.SkippingLongLine = true;
+            return 0;
+        }
+        data[consumed..].CopyTo(window);
+        return left;
+    }
+
     private static void ParseLine(ReadOnlySpan<byte> line, long lineNumber, string label, IPlaySink sink)
     {
+        if (lineNumber == 1 && line.StartsWith(ByteOrderMark)) line = line[ByteOrderMark.Length..];
         if (!line.IsEmpty && line[^1] == (byte)'\r') line = line[..^1];
         if (line.IsEmpty) return;
         if (lineNumber == 1 && line.StartsWith(Header)) return;
@@ -124,8 +169,12 @@ public sealed class TsvPlayLogReader : IPlayLogReader
         // UTF-8 never decodes to more chars than bytes, so byte length bounds the stack buffer.
         Span<char> userChars = stackalloc char[user.Length];
         Span<char> trackChars = stackalloc char[track.Length];
-        var u = Encoding.UTF8.GetChars(user, userChars);
-        var t = Encoding.UTF8.GetChars(track, trackChars);
+        if (Utf8.ToUtf16(user, userChars, out _, out var u, replaceInvalidSequences: false) != OperationStatus.Done
+            || Utf8.ToUtf16(track, trackChars, out _, out var t, replaceInvalidSequences: false) != OperationStatus.Done)
+        {
+            sink.BadRow(BadRowReason.InvalidUtf8, label, lineNumber, "");
+            return;
+        }
         sink.Add(userChars[..u], trackChars[..t], plays, label, lineNumber);
     }
 }

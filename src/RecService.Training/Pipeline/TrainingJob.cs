@@ -78,6 +78,9 @@ public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent
         var window = set.Window(Options.WindowDays);
         var data = await set.ReadAsync(window, catalog, Options.MaxBadFraction, ct);
         Report("read", data.Report.Summary());
+        foreach (var file in data.Report.FilesWithBadRows()) Report("read", $"bad rows in {file}");
+        foreach (var warning in data.Report.Warnings) Report("read", $"warning: {warning}");
+        ThrowIfNothingToTrain(data, window);
         Done("read");
 
         var input = new PartTrainingInput(data, Options, progress);
@@ -100,6 +103,17 @@ public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent
     }
 
     private void Report(string stage, string message) => progress?.Invoke(new TrainingEvent(stage, message));
+
+    /// <summary>A window with no plays (empty files, all-zero plays, no track in the catalog) would train and publish a
+    /// model of nobody, and replicas would swap to it: refused (the worker counts a failed run and the current model keeps
+    /// serving; <c>rec train</c> prints the message and exits non-zero).</summary>
+    private static void ThrowIfNothingToTrain(PlayMatrices data, IReadOnlyList<Snapshot> window)
+    {
+        if (data.Users.Count > 0 && data.Tracks.Count > 0 && data.UserTrack.NonZeros > 0) return;
+        var span = window.Count == 0 ? "no snapshots" : $"snapshots {window[0].Date:yyyy-MM-dd} .. {window[^1].Date:yyyy-MM-dd}";
+        throw new InvalidDataException(
+            $"The window has no plays to train on ({span}: {data.Report.Summary()}); refusing to train or publish an empty model.");
+    }
 
     /// <summary>The manifest's run entries: run facts, data sizes, stage times. Its parts (typed parameters, metrics) are
     /// listed from the content when the bundle is published (<see cref="BundleStore.Publish(BundleManifest, BundleContent, BundleForestOptions?, DateTimeOffset?)"/>).</summary>
@@ -159,6 +173,7 @@ public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent
     {
         Report("publish", $"Building forests and publishing to {store.Root}");
         var clock = Stopwatch.StartNew();
+        ThrowIfNothingToTrain(result.Data, result.Window);
         var manifest = Describe(result);
         foreach (var (key, value) in extraTraining ?? new Dictionary<string, string>()) manifest.Training[key] = value;
         var published = store.Publish(manifest, Content(result), Options.Forests);
