@@ -1,12 +1,27 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using RecService.Serving.State;
+using RecService.Serving.Telemetry;
 using StackExchange.Redis;
 
 namespace RecService.Serving.Radio;
 
-/// <summary>The outcome of a station read-change-write: whether the station exists, the change's result, and whether Redis was left out.</summary>
-public readonly record struct StationChange<T>(bool Found, T? Result, bool Degraded, bool Contended = false);
+/// <summary>
+/// The outcome of a station read-change-write: whether the station exists, the change's result, and whether Redis was
+/// left out. <see cref="Refused"/>: Redis is unreachable, this replica has no copy, and its in-process state is full.
+/// </summary>
+public readonly record struct StationChange<T>(bool Found, T? Result, bool Degraded, bool Contended = false, bool Refused = false);
+
+/// <summary>Where <see cref="StationStore.CreateAsync"/> put a new station.</summary>
+public enum StationCreated
+{
+    /// <summary>In Redis (or, without Redis, in this replica).</summary>
+    Stored,
+    /// <summary>In this replica only: Redis is configured but unreachable.</summary>
+    StoredLocally,
+    /// <summary>Nowhere: it would have been in-process, and that state is full.</summary>
+    Refused,
+}
 
 /// <summary>
 /// Where stations live: a JSON string per station in Redis (<c>{prefix}station:{id}</c>, TTL refreshed on every
@@ -15,24 +30,34 @@ public readonly record struct StationChange<T>(bool Found, T? Result, bool Degra
 /// while Redis is unreachable, a station continues from this replica's copy or is rebuilt from the seed its id names,
 /// and the answer is marked degraded.
 /// </summary>
-public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> options) : IDisposable
+public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> options, ServingMetrics metrics) : IDisposable
 {
+    public const string StateKind = "station";
+
+    /// <summary>Whether stations go to Redis: a refusal then means Redis was unreachable.</summary>
+    public bool RedisConfigured => redis.Configured;
     private const int Attempts = 16;
     /// <summary>Requests on one station within this replica take turns (striped by id), so only replicas contend.</summary>
     private readonly SemaphoreSlim[] _turns = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
     private readonly LocalState<RadioStation> _local = new(options.Value.State.LocalLimit, options.Value.Radio.StationTtl);
 
-    /// <summary>Saves a new station; returns true when it was kept in this replica only (Redis configured but unreachable).</summary>
-    public async ValueTask<bool> CreateAsync(RadioStation station)
+    /// <summary>Saves a new station: in Redis, else in this replica unless its in-process state is full.</summary>
+    public async ValueTask<StationCreated> CreateAsync(RadioStation station)
     {
         if (redis.Configured)
         {
             var json = JsonSerializer.Serialize(station, RadioJson.Default.RadioStation);
             var answer = await redis.TryAsync("station_create", db => db.StringSetAsync(redis.Keys.Station(station.Id), json, options.Value.Radio.StationTtl));
-            if (answer.Answered) return false;
+            if (answer.Answered) return StationCreated.Stored;
         }
-        _local.Set(station.Id, station);
-        return redis.Configured;
+        if (!_local.TryAdd(station.Id, station)) return Refuse(StationCreated.Refused);
+        return redis.Configured ? StationCreated.StoredLocally : StationCreated.Stored;
+    }
+
+    private T Refuse<T>(T refusal)
+    {
+        metrics.StateRefused(StateKind);
+        return refusal;
     }
 
     /// <summary>
@@ -56,16 +81,15 @@ public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> optio
                 turn.Release();
             }
         }
-        var local = _local.Get(id);
+        var local = _local.Get(id); // refreshes the sliding expiry
         if (local is null && redis.Configured && rebuild() is { } rebuilt)
         {
-            _local.Set(id, rebuilt);
-            local = rebuilt;
+            // A rebuilt copy not kept would restart from the seed on every call: refuse it rather than repeat tracks.
+            if (!_local.TryGetOrAdd(id, () => rebuilt, out local)) return Refuse(new StationChange<T>(false, default, true, Refused: true));
         }
         if (local is null) return new StationChange<T>(false, default, redis.Configured);
         T localResult;
         lock (local) localResult = change(local);
-        _local.Set(id, local); // refreshes the sliding expiry
         return new StationChange<T>(true, localResult, redis.Configured);
     }
 

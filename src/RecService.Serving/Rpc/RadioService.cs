@@ -26,13 +26,13 @@ public sealed class RadioService(ModelHolder holder, RadioStations stations, Sta
             case StartRadioRequest.SeedOneofCase.TrackId:
                 RpcErrors.RequireId(request.TrackId, "track_id");
                 var track = bundle.Tracks.IndexOf(request.TrackId);
-                if (track < 0) RpcErrors.NotFound($"Track '{request.TrackId}' is not in model {bundle.Version}.");
+                if (track < 0) RpcErrors.NotFound($"Track '{RpcErrors.Echo(request.TrackId)}' is not in model {bundle.Version}.");
                 station = stations.Start(bundle, StationSeedKind.Track, track);
                 break;
             case StartRadioRequest.SeedOneofCase.ArtistId:
                 RpcErrors.RequireId(request.ArtistId, "artist_id");
                 var artist = bundle.Artists.IndexOf(request.ArtistId);
-                if (artist < 0) RpcErrors.NotFound($"Artist '{request.ArtistId}' is not in model {bundle.Version}.");
+                if (artist < 0) RpcErrors.NotFound($"Artist '{RpcErrors.Echo(request.ArtistId)}' is not in model {bundle.Version}.");
                 station = stations.Start(bundle, StationSeedKind.Artist, artist);
                 break;
             default:
@@ -40,8 +40,9 @@ public sealed class RadioService(ModelHolder holder, RadioStations stations, Sta
                 return null!;
         }
         var first = stations.Next(bundle, station, count);
-        var degraded = await store.CreateAsync(station);
-        return Tracks(context, bundle, station, first, degraded);
+        var created = await store.CreateAsync(station);
+        if (created == StationCreated.Refused) RpcErrors.StateFull("stations", store.RedisConfigured);
+        return Tracks(context, bundle, station, first, created == StationCreated.StoredLocally);
     }
 
     public override async Task<StationTracks> NextTracks(NextTracksRequest request, ServerCallContext context)
@@ -56,7 +57,7 @@ public sealed class RadioService(ModelHolder holder, RadioStations stations, Sta
             changed = s;
             return stations.Next(bundle, s, count);
         }, () => stations.Rebuild(bundle, request.StationId));
-        RequireChanged(request.StationId, change.Found, change.Degraded, change.Contended);
+        RequireChanged(request.StationId, change);
         return Tracks(context, bundle, changed!, change.Result!, change.Degraded);
     }
 
@@ -68,7 +69,7 @@ public sealed class RadioService(ModelHolder holder, RadioStations stations, Sta
         using var lease = Lease();
         var bundle = lease.Bundle;
         var track = bundle.Tracks.IndexOf(request.TrackId);
-        if (track < 0) RpcErrors.NotFound($"Track '{request.TrackId}' is not in model {bundle.Version}.");
+        if (track < 0) RpcErrors.NotFound($"Track '{RpcErrors.Echo(request.TrackId)}' is not in model {bundle.Version}.");
         var change = await store.UpdateAsync(request.StationId, s =>
         {
             var response = new FeedbackResponse { StationId = s.Id };
@@ -77,19 +78,21 @@ public sealed class RadioService(ModelHolder holder, RadioStations stations, Sta
             response.Queued = s.Queue.Count;
             return response;
         }, () => stations.Rebuild(bundle, request.StationId));
-        RequireChanged(request.StationId, change.Found, change.Degraded, change.Contended);
+        RequireChanged(request.StationId, change);
         var result = change.Result!;
         result.Degraded = change.Degraded;
         if (change.Degraded) RpcErrors.MarkDegraded(context);
         return result;
     }
 
-    private static void RequireChanged(string id, bool found, bool degraded, bool contended)
+    private static void RequireChanged<T>(string id, StationChange<T> change)
     {
-        if (contended) RpcErrors.Aborted($"Station '{id}' is being changed by other requests at the same moment; retry.");
+        var (found, degraded, contended) = (change.Found, change.Degraded, change.Contended);
+        if (change.Refused) RpcErrors.StateFull("stations", redisDown: true);
+        if (contended) RpcErrors.Aborted($"Station '{RpcErrors.Echo(id)}' is being changed by other requests at the same moment; retry.");
         if (found) return;
-        if (degraded) RpcErrors.Unavailable($"Station '{id}' cannot be read: Redis is unreachable and the id names no known seed.");
-        RpcErrors.NotFound($"Station '{id}' is unknown or expired.");
+        if (degraded) RpcErrors.Unavailable($"Station '{RpcErrors.Echo(id)}' cannot be read: Redis is unreachable and the id names no known seed.");
+        RpcErrors.NotFound($"Station '{RpcErrors.Echo(id)}' is unknown or expired.");
     }
 
     private static StationTracks Tracks(ServerCallContext context, ModelBundle bundle, RadioStation station, List<QueuedTrack> tracks, bool degraded)
