@@ -30,6 +30,8 @@ public sealed class ServingOptions
     public SearchSettings Search { get; set; } = new();
     /// <summary>Fresh plays and in-process state ("Serving:State").</summary>
     public StateSettings State { get; set; } = new();
+    /// <summary>What one request may carry ("Serving:Limits").</summary>
+    public LimitSettings Limits { get; set; } = new();
 
     /// <summary>"Serving:Redis".</summary>
     public sealed class RedisSettings
@@ -81,5 +83,15 @@ public sealed class ServingOptions
         public int MaxFreshTracks { get; set; } = 1000;
         /// <summary>In-process state (no Redis, or Redis down): at most this many users' fresh plays and stations each.</summary>
         public int LocalLimit { get; set; } = 100_000;
+    }
+
+    /// <summary>"Serving:Limits": bounds on one request, checked before it is parsed (STATE.md lists every bound).</summary>
+    public sealed class LimitSettings
+    {
+        /// <summary>Largest REST body and gRPC message; larger ones are refused unread (413 / RESOURCE_EXHAUSTED).
+        /// Sized for the API's largest request, a RecordPlays of its maximum plays with ids at their maximum length.</summary>
+        public int MaxRequestBodyBytes { get; set; } = 1 << 20;
+        /// <summary>Longest REST request target (path and query, as sent); longer ones answer 414.</summary>
+        public int MaxUrlBytes { get; set; } = 64 * 1024;
     }
 }

@@ -10,8 +10,15 @@ namespace RecService.Serving.Rpc;
 /// The recservice.v1 Radio API: validates requests, resolves ids against the leased bundle, and runs the station
 /// logic (<see cref="RadioStations"/>) inside the store's read-change-write (<see cref="StationStore"/>).
 /// </summary>
+[BindServiceMethod(typeof(RadioService), nameof(BindService))]
 public sealed class RadioService(ModelHolder holder, RadioStations stations, StationStore store) : Api.V1.Radio.RadioBase
 {
+    /// <summary>The generated binding, with malformed requests answered INVALID_ARGUMENT (<see cref="ParseFailureBinder"/>).</summary>
+    public static void BindService(ServiceBinderBase binder, Api.V1.Radio.RadioBase? service) => Api.V1.Radio.BindService(new ParseFailureBinder(binder), service);
+
+    /// <summary>The service's descriptor, where transcoding and reflection look for it: beside <see cref="BindService"/>.</summary>
+    public static Google.Protobuf.Reflection.ServiceDescriptor Descriptor => Api.V1.Radio.Descriptor;
+
     public const int DefaultTracks = 10;
     public const int MaxTracks = 100;
 

@@ -14,6 +14,7 @@ namespace RecService.Serving.Rpc;
 /// The recservice.v1 API: validates requests, resolves ids against the leased bundle, asks the engine, and maps
 /// dense indices back to ids and names. Holds no logic of its own beyond that mapping.
 /// </summary>
+[BindServiceMethod(typeof(RecommenderService), nameof(BindService))]
 public sealed class RecommenderService(
     ModelHolder holder,
     RecommendationEngine engine,
@@ -29,6 +30,12 @@ public sealed class RecommenderService(
     /// <summary>Extra exclusions per Recommend: thumbs-down lists are short, and the bound keeps the per-request scan cheap.</summary>
     public const int MaxExcludedTracks = 1000;
     public const int MaxPlayCount = 10_000;
+
+    /// <summary>The generated binding, with malformed requests answered INVALID_ARGUMENT (<see cref="ParseFailureBinder"/>).</summary>
+    public static void BindService(ServiceBinderBase binder, Recommender.RecommenderBase? service) => Recommender.BindService(new ParseFailureBinder(binder), service);
+
+    /// <summary>The service's descriptor, where transcoding and reflection look for it: beside <see cref="BindService"/>.</summary>
+    public static Google.Protobuf.Reflection.ServiceDescriptor Descriptor => Recommender.Descriptor;
 
     public override Task<RecommendResponse> Recommend(RecommendRequest request, ServerCallContext context) =>
         Recommend(request, context, static (service, bundle, list) => service.Message(bundle, list));
