@@ -61,6 +61,12 @@ public sealed class ServingOptions
         public int LikeNeighbours { get; set; } = 20;
         /// <summary>Neighbours of a disliked track moved to the back of the station's queue on thumbs down.</summary>
         public int DislikeNeighbours { get; set; } = 20;
+        /// <summary>A station ends this long after it started however often it is used (its TTL never reaches past it):
+        /// with the bounds on its lists, this bounds what one station can make Redis or a replica hold, and for how long.</summary>
+        public TimeSpan MaxStationAge { get; set; } = TimeSpan.FromHours(24);
+        /// <summary>Played, liked and disliked tracks a station remembers, each (the latest): a track may come back once
+        /// this many others were played after it. The queue holds at most twice <see cref="StationSize"/>.</summary>
+        public int MaxHistory { get; set; } = 1000;
     }
 
     /// <summary>"Serving:Search".</summary>

@@ -25,7 +25,7 @@ public enum StationCreated
 
 /// <summary>
 /// Where stations live: a JSON string per station in Redis (<c>{prefix}station:{id}</c>, TTL refreshed on every
-/// change) so any replica can continue any station; changes are optimistic (WATCH-style condition on the old value,
+/// change up to the station's maximum age; its lists are bounded by <see cref="RadioStations"/>) so any replica can continue any station; changes are optimistic (WATCH-style condition on the old value,
 /// retried) so two replicas changing one station never lose an update. Without Redis, stations are in-process;
 /// while Redis is unreachable, a station continues from this replica's copy or is rebuilt from the seed its id names,
 /// and the answer is marked degraded.
@@ -47,11 +47,24 @@ public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> optio
         if (redis.Configured)
         {
             var json = JsonSerializer.Serialize(station, RadioJson.Default.RadioStation);
-            var answer = await redis.TryAsync("station_create", db => db.StringSetAsync(redis.Keys.Station(station.Id), json, options.Value.Radio.StationTtl));
+            var answer = await redis.TryAsync("station_create", db => db.StringSetAsync(redis.Keys.Station(station.Id), json, Ttl(station)));
             if (answer.Answered) return StationCreated.Stored;
         }
         if (!_local.TryAdd(station.Id, station)) return Refuse(StationCreated.Refused);
         return redis.Configured ? StationCreated.StoredLocally : StationCreated.Stored;
+    }
+
+    /// <summary>
+    /// How long a station is kept after this change: <see cref="ServingOptions.RadioSettings.StationTtl"/>, but never past
+    /// <see cref="ServingOptions.RadioSettings.MaxStationAge"/> from its start; zero or less once it has ended.
+    /// </summary>
+    private TimeSpan Ttl(RadioStation station)
+    {
+        var radio = options.Value.Radio;
+        var now = DateTimeOffset.UtcNow;
+        if (station.Started == default) station.Started = now; // stored before starts were recorded: its age counts from now
+        var left = station.Started + radio.MaxStationAge - now;
+        return left < radio.StationTtl ? left : radio.StationTtl;
     }
 
     private T Refuse<T>(T refusal)
@@ -87,7 +100,7 @@ public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> optio
             // A rebuilt copy not kept would restart from the seed on every call: refuse it rather than repeat tracks.
             if (!_local.TryGetOrAdd(id, () => rebuilt, out local)) return Refuse(new StationChange<T>(false, default, true, Refused: true));
         }
-        if (local is null) return new StationChange<T>(false, default, redis.Configured);
+        if (local is null || Ttl(local) <= TimeSpan.Zero) return new StationChange<T>(false, default, redis.Configured);
         T localResult;
         lock (local) localResult = change(local);
         return new StationChange<T>(true, localResult, redis.Configured);
@@ -104,11 +117,13 @@ public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> optio
             // A station created while Redis was down lives here only: carry it over on its next change.
             var station = old.IsNull ? _local.Get(id) : JsonSerializer.Deserialize((string)old!, RadioJson.Default.RadioStation);
             if (station is null) return new StationChange<T>(false, default, false);
+            var ttl = Ttl(station);
+            if (ttl <= TimeSpan.Zero) return new StationChange<T>(false, default, false); // ended: its key expires now
             T result;
             lock (station) result = change(station);
             var transaction = db.CreateTransaction();
             transaction.AddCondition(old.IsNull ? Condition.KeyNotExists(key) : Condition.StringEqual(key, old));
-            _ = transaction.StringSetAsync(key, JsonSerializer.Serialize(station, RadioJson.Default.RadioStation), options.Value.Radio.StationTtl);
+            _ = transaction.StringSetAsync(key, JsonSerializer.Serialize(station, RadioJson.Default.RadioStation), ttl);
             if (await transaction.ExecuteAsync())
             {
                 if (old.IsNull) _local.Remove(id);
