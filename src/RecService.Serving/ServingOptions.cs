@@ -61,6 +61,9 @@ public sealed class ServingOptions
         public int LikeNeighbours { get; set; } = 20;
         /// <summary>Neighbours of a disliked track moved to the back of the station's queue on thumbs down.</summary>
         public int DislikeNeighbours { get; set; } = 20;
+        /// <summary>Stations Redis may hold at once (counted by their index, <c>{prefix}stations</c>); a new one past it is
+        /// refused (RESOURCE_EXHAUSTED / 429) until others expire. Size it to Redis' memory (STATE.md has the figures).</summary>
+        public int MaxStations { get; set; } = 20_000;
         /// <summary>A station ends this long after it started however often it is used (its TTL never reaches past it):
         /// with the bounds on its lists, this bounds what one station can make Redis or a replica hold, and for how long.</summary>
         public TimeSpan MaxStationAge { get; set; } = TimeSpan.FromHours(24);

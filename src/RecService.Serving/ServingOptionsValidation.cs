@@ -52,6 +52,7 @@ public sealed class ServingOptionsValidation(IConfiguration configuration) : IVa
         Require(radio.StationTtl > TimeSpan.Zero, "Radio:StationTtl must be positive.");
         Require(radio.MaxStationAge > TimeSpan.Zero, "Radio:MaxStationAge must be positive.");
         Require(radio.MaxHistory >= 1, "Radio:MaxHistory must be at least 1.");
+        Require(radio.MaxStations >= 1, "Radio:MaxStations must be at least 1.");
         Require(state.FreshPlaysTtl > TimeSpan.Zero, "State:FreshPlaysTtl must be positive.");
         Require(radio.StationSize is >= 1 and <= 2000, "Radio:StationSize must be 1..2000.");
         Require(radio.TracksPerArtist >= 1, "Radio:TracksPerArtist must be at least 1.");

@@ -65,4 +65,47 @@ public sealed class StationBoundTests
         var ex = await Assert.ThrowsAsync<RpcException>(async () => await replica.Radio.NextTracksAsync(new NextTracksRequest { StationId = station.StationId }));
         Assert.Equal(StatusCode.NotFound, ex.StatusCode);
     }
+
+    [Fact]
+    public async Task Redis_holds_at_most_the_bound_of_live_stations_and_expired_ones_make_room()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        using var models = new TempDirectory();
+        var manifest = new TestWorld(seed: 93).Publish(new BundleStore(models.Path));
+        await using var replica = await Replica.StartAsync(models.Path, redis: redis.Configuration, settings: new Dictionary<string, string?>
+        {
+            ["Serving:Radio:MaxStations"] = "5",
+            ["Serving:Radio:StationTtl"] = "00:00:01",
+        });
+        await replica.WaitForVersionAsync(manifest.ModelVersion);
+        using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration);
+        var db = connection.GetDatabase();
+        async Task<(List<string> Started, int Refused)> StartMany(int count)
+        {
+            var started = new List<string>();
+            var refused = 0;
+            for (var i = 0; i < count; i++)
+            {
+                try
+                {
+                    started.Add((await replica.Radio.StartRadioAsync(new StartRadioRequest { TrackId = TestWorld.TrackId(i), Count = 1 })).StationId);
+                }
+                catch (RpcException ex) when (ex.StatusCode == StatusCode.ResourceExhausted)
+                {
+                    Assert.Contains("Serving:Radio:MaxStations", ex.Status.Detail);
+                    refused++;
+                }
+            }
+            return (started, refused);
+        }
+        var (first, refused) = await StartMany(8);
+        Assert.Equal((5, 3), (first.Count, refused));
+        Assert.Equal(5, await db.SortedSetLengthAsync("recservice:stations"));
+        // Every accepted station is there and continues.
+        foreach (var id in first) Assert.Single((await replica.Radio.NextTracksAsync(new NextTracksRequest { StationId = id, Count = 1 })).Items);
+        await Task.Delay(TimeSpan.FromSeconds(1.2)); // all expire
+        var (second, _) = await StartMany(5);
+        Assert.Equal(5, second.Count);
+        Assert.Equal(5, await db.SortedSetLengthAsync("recservice:stations"));
+    }
 }

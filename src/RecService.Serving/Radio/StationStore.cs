@@ -21,6 +21,8 @@ public enum StationCreated
     StoredLocally,
     /// <summary>Nowhere: it would have been in-process, and that state is full.</summary>
     Refused,
+    /// <summary>Nowhere: Redis holds <see cref="ServingOptions.RadioSettings.MaxStations"/> live stations.</summary>
+    LimitReached,
 }
 
 /// <summary>
@@ -41,14 +43,28 @@ public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> optio
     private readonly SemaphoreSlim[] _turns = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
     private readonly LocalState<RadioStation> _local = new(options.Value.State.LocalLimit, options.Value.Radio.StationTtl);
 
-    /// <summary>Saves a new station: in Redis, else in this replica unless its in-process state is full.</summary>
+    // One round trip, atomic: expired entries leave the index of live stations (KEYS[2]); below the bound (ARGV[4]) the
+    // station (KEYS[1]) is written with its TTL (ARGV[2], ms) and indexed by when it expires (ARGV[3]: now, Unix ms).
+    // ARGV[1]: its JSON, ARGV[5]: its id. Returns 1 when stored, 0 at the bound.
+    private const string CreateScript = """
+        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
+        if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return 0 end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        redis.call('ZADD', KEYS[2], tonumber(ARGV[3]) + tonumber(ARGV[2]), ARGV[5])
+        return 1
+        """;
+
+    /// <summary>Saves a new station: in Redis below its bound of live stations, else (Redis unreachable, or no Redis) in
+    /// this replica unless its in-process state is full.</summary>
     public async ValueTask<StationCreated> CreateAsync(RadioStation station)
     {
         if (redis.Configured)
         {
             var json = JsonSerializer.Serialize(station, RadioJson.Default.RadioStation);
-            var answer = await redis.TryAsync("station_create", db => db.StringSetAsync(redis.Keys.Station(station.Id), json, Ttl(station)));
-            if (answer.Answered) return StationCreated.Stored;
+            var ttl = (long)Ttl(station).TotalMilliseconds;
+            RedisValue[] args = [json, ttl, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), options.Value.Radio.MaxStations, station.Id];
+            var answer = await redis.TryAsync("station_create", async db => (long)await db.ScriptEvaluateAsync(CreateScript, [redis.Keys.Station(station.Id), redis.Keys.Stations], args));
+            if (answer.Answered) return answer.Value == 1 ? StationCreated.Stored : Refuse(StationCreated.LimitReached);
         }
         if (!_local.TryAdd(station.Id, station)) return Refuse(StationCreated.Refused);
         return redis.Configured ? StationCreated.StoredLocally : StationCreated.Stored;
@@ -124,6 +140,7 @@ public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> optio
             var transaction = db.CreateTransaction();
             transaction.AddCondition(old.IsNull ? Condition.KeyNotExists(key) : Condition.StringEqual(key, old));
             _ = transaction.StringSetAsync(key, JsonSerializer.Serialize(station, RadioJson.Default.RadioStation), ttl);
+            _ = transaction.SortedSetAddAsync(redis.Keys.Stations, id, (DateTimeOffset.UtcNow + ttl).ToUnixTimeMilliseconds());
             if (await transaction.ExecuteAsync())
             {
                 if (old.IsNull) _local.Remove(id);

@@ -49,6 +49,8 @@ public sealed class RadioService(ModelHolder holder, RadioStations stations, Sta
         var first = stations.Next(bundle, station, count);
         var created = await store.CreateAsync(station);
         if (created == StationCreated.Refused) RpcErrors.StateFull("stations", store.RedisConfigured);
+        if (created == StationCreated.LimitReached)
+            RpcErrors.ResourceExhausted("Redis holds as many live stations as Serving:Radio:MaxStations allows: nothing was kept; retry later.");
         return Tracks(context, bundle, station, first, created == StationCreated.StoredLocally);
     }
 

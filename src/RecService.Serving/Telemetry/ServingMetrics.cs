@@ -6,7 +6,7 @@ namespace RecService.Serving.Telemetry;
 
 /// <summary>
 /// The replica's own instruments (exported to Prometheus through OpenTelemetry): RPC latency by method, status
-/// and transport; the served model's version and age; swaps and refused bundles; in-process state refused at its bound.
+/// and transport; the served model's version and age; swaps and refused bundles; state refused at its bound.
 /// </summary>
 public sealed class ServingMetrics : IDisposable
 {
@@ -39,7 +39,7 @@ public sealed class ServingMetrics : IDisposable
         _recommendSource = _meter.CreateCounter<long>("recservice.recommend.source",
             description: "Recommend answers by where the list came from (model, realtime, precomputed, popular)");
         _stateRefused = _meter.CreateCounter<long>("recservice.state.refused",
-            description: "New fresh-play users or stations refused because the replica's in-process state is full, by kind");
+            description: "New fresh-play users or stations refused at a state bound (in-process State:LocalLimit, Redis Radio:MaxStations), by kind");
         _meter.CreateObservableGauge<int>("recservice.redis.available", () =>
         {
             var v = Volatile.Read(ref _redisAvailable);
