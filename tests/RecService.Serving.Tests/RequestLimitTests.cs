@@ -156,7 +156,10 @@ public sealed class RequestLimitTests(ServedWorld served) : IClassFixture<Served
     [Fact]
     public async Task Unknown_routes_wrong_methods_and_long_urls_answer_the_json_error_body()
     {
-        await ErrorBody(await Replica.Http.GetAsync("/v1/nothing-here"), HttpStatusCode.NotFound);
+        foreach (var path in new[] { "/v1/nothing-here", "/", "/v1/a/b/c/d", "/recservice.v1.Recommender/Nope" })
+            await ErrorBody(await Replica.Http.GetAsync(path), HttpStatusCode.NotFound);
+        await ErrorBody(await Replica.Http.PostAsync("/v1/nothing/here", Json("{}")), HttpStatusCode.NotFound);
+        await ErrorBody(await Replica.Http.DeleteAsync("/v1/model"), HttpStatusCode.NotFound); // not 405: a two-segment path also matches gRPC's route for unknown methods
         await ErrorBody(await Replica.Http.GetAsync("/v1/users/u/plays"), HttpStatusCode.MethodNotAllowed);
         await ErrorBody(await Replica.Http.PostAsync("/v1/tracks/track-1/similar", Json("{}")), HttpStatusCode.MethodNotAllowed);
         var longUrl = "/v1/users/u/recommendations?excludeTrackIds=" + new string('x', 70_000);

@@ -17,14 +17,7 @@ public static class ReplicaEndpointExtensions
     {
         app.Services.GetRequiredService<RedisLink>(); // connect to Redis (when configured) at start, not on the first request
         app.UseSerilogRequestLogging();
-        // An empty-bodied REST error (no route: 404, wrong method: 405) gets the JSON error body.
-        app.UseStatusCodePages(context =>
-        {
-            var http = context.HttpContext;
-            if (http.Request.ContentType is { } type && type.StartsWith("application/grpc", StringComparison.Ordinal)) return Task.CompletedTask;
-            var (code, message) = RestErrors.Describe(http.Response.StatusCode, http.Request.Method, http.Request.Path);
-            return RestErrors.WriteAsync(http.Response, http.Response.StatusCode, code, message);
-        });
+        // REST limits, and the JSON error body for refusals outside transcoding (no route, wrong method).
         app.UseMiddleware<RestRequestLimits>();
         app.MapGrpcService<RecommenderService>();
         app.MapGrpcService<RadioService>();
