@@ -16,6 +16,18 @@ internal sealed class ParseFailureBinder(ServiceBinderBase inner) : ServiceBinde
         where TRequest : class where TResponse : class =>
         inner.AddMethod(Checked(method), handler);
 
+    public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ClientStreamingServerMethod<TRequest, TResponse>? handler)
+        where TRequest : class where TResponse : class =>
+        inner.AddMethod(Checked(method), handler);
+
+    public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ServerStreamingServerMethod<TRequest, TResponse>? handler)
+        where TRequest : class where TResponse : class =>
+        inner.AddMethod(Checked(method), handler);
+
+    public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, DuplexStreamingServerMethod<TRequest, TResponse>? handler)
+        where TRequest : class where TResponse : class =>
+        inner.AddMethod(Checked(method), handler);
+
     private static Method<TRequest, TResponse> Checked<TRequest, TResponse>(Method<TRequest, TResponse> method)
         where TRequest : class where TResponse : class
     {

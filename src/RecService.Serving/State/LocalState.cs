@@ -67,7 +67,7 @@ public sealed class LocalState<T>(int limit, TimeSpan ttl, TimeProvider? clock =
             }
             Interlocked.Decrement(ref _count); // another call added the key meanwhile: use theirs
         }
-        throw new InvalidOperationException($"Local state kept changing under one key for 8 attempts.");
+        throw new InvalidOperationException("Local state kept changing under one key for 8 attempts.");
     }
 
     /// <summary>Stores a new key; false when the store is full (or the key is held: use <see cref="Get"/> and change the value in place).</summary>
