@@ -3,6 +3,7 @@ using System.Text;
 using Grpc.Core;
 using RecService.Api.V1;
 using RecService.Core.Bundle;
+using Xunit.Abstractions;
 
 namespace RecService.Serving.Tests;
 
@@ -11,7 +12,7 @@ namespace RecService.Serving.Tests;
 /// the process's managed heap, so in the RunsAlone collection (no other test's replica allocating meanwhile).
 /// </summary>
 [Collection(nameof(RunsAlone))]
-public sealed class RequestMemoryTests
+public sealed class RequestMemoryTests(ITestOutputHelper output)
 {
     private static long Heap()
     {
@@ -48,6 +49,7 @@ public sealed class RequestMemoryTests
         var baseline = Heap();
         await Burst(40);
         var after = Heap();
+        output.WriteLine($"heap {baseline >> 10} KB -> {after >> 10} KB after 40 rounds of bad requests");
         Assert.True(after - baseline < 8 << 20, $"heap grew {(after - baseline) / (1 << 20)} MB after 40 bad requests ({baseline >> 20} -> {after >> 20} MB)");
         Assert.Equal(manifest.ModelVersion, (await replica.Client.GetModelInfoAsync(new GetModelInfoRequest())).ModelVersion);
     }
@@ -71,6 +73,7 @@ public sealed class RequestMemoryTests
         request.Headers.ExpectContinue = true;
         using var response = await replica.Http.SendAsync(request);
         allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        output.WriteLine($"refusing a {bytes.Length >> 20} MB body allocated {allocated >> 10} KB");
         Assert.True(allocated < 8 << 20, $"answering allocated {allocated >> 20} MB");
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
     }
