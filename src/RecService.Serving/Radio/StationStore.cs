@@ -27,8 +27,10 @@ public enum StationCreated
 
 /// <summary>
 /// Where stations live: a JSON string per station in Redis (<c>{prefix}station:{id}</c>, TTL refreshed on every
-/// change up to the station's maximum age; its lists are bounded by <see cref="RadioStations"/>) so any replica can continue any station; changes are optimistic (WATCH-style condition on the old value,
-/// retried) so two replicas changing one station never lose an update. Without Redis, stations are in-process;
+/// change up to the station's maximum age; its lists are bounded by <see cref="RadioStations"/>; at most
+/// <see cref="ServingOptions.RadioSettings.MaxStations"/> live at once) so any replica can continue any station;
+/// changes are optimistic (WATCH-style condition on the old value, retried) so two replicas changing one station never
+/// lose an update. Without Redis, stations are in-process;
 /// while Redis is unreachable, a station continues from this replica's copy or is rebuilt from the seed its id names,
 /// and the answer is marked degraded.
 /// </summary>
@@ -38,6 +40,7 @@ public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> optio
 
     /// <summary>Whether stations go to Redis: a refusal then means Redis was unreachable.</summary>
     public bool RedisConfigured => redis.Configured;
+
     private const int Attempts = 16;
     /// <summary>Requests on one station within this replica take turns (striped by id), so only replicas contend.</summary>
     private readonly SemaphoreSlim[] _turns = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();

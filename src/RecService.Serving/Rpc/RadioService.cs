@@ -96,11 +96,10 @@ public sealed class RadioService(ModelHolder holder, RadioStations stations, Sta
 
     private static void RequireChanged<T>(string id, StationChange<T> change)
     {
-        var (found, degraded, contended) = (change.Found, change.Degraded, change.Contended);
         if (change.Refused) RpcErrors.StateFull("stations", redisDown: true);
-        if (contended) RpcErrors.Aborted($"Station '{RpcErrors.Echo(id)}' is being changed by other requests at the same moment; retry.");
-        if (found) return;
-        if (degraded) RpcErrors.Unavailable($"Station '{RpcErrors.Echo(id)}' cannot be read: Redis is unreachable and the id names no known seed.");
+        if (change.Contended) RpcErrors.Aborted($"Station '{RpcErrors.Echo(id)}' is being changed by other requests at the same moment; retry.");
+        if (change.Found) return;
+        if (change.Degraded) RpcErrors.Unavailable($"Station '{RpcErrors.Echo(id)}' cannot be read: Redis is unreachable and the id names no known seed.");
         RpcErrors.NotFound($"Station '{RpcErrors.Echo(id)}' is unknown or expired.");
     }
 

@@ -30,8 +30,8 @@ internal static class RpcErrors
     /// <summary>In-process state is full: a new user or station is refused (as Redis' noeviction would), never kept and then dropped.</summary>
     [DoesNotReturn]
     public static void StateFull(string what, bool redisDown) => ResourceExhausted(
-        $"The replica's in-process state is full (Serving:State:LocalLimit {what}){(redisDown ? " while Redis is unreachable" : "")}: " +
-        "nothing was kept; retry later.");
+        $"The replica's in-process state is full{(redisDown ? " (Redis is unreachable)" : "")}: it holds as many {what} as " +
+        "Serving:State:LocalLimit allows. Nothing was kept; retry later.");
 
     /// <summary>A caller's value as an error message repeats it: at most <see cref="EchoedChars"/> characters, then an ellipsis.</summary>
     public static string Echo(string value)
