@@ -8,11 +8,11 @@ using Xunit.Abstractions;
 namespace RecService.Serving.Tests;
 
 /// <summary>
-/// Seeded fuzz over every REST route that takes a body, over real HTTP to a real replica: random JSON and mutations of
+/// Seeded fuzz over every REST route that takes a body (and every unary gRPC method), over real HTTP to a real replica: random JSON and mutations of
 /// valid bodies. Every answer is 2xx or a 4xx with the JSON error body, never a 5xx or a hang, and the replica keeps
 /// serving. Bounded by count and time.
 /// </summary>
-public sealed class RestBodyFuzzTests(ServedWorld served, ITestOutputHelper output) : IClassFixture<ServedWorld>
+public sealed class RequestFuzzTests(ServedWorld served, ITestOutputHelper output) : IClassFixture<ServedWorld>
 {
     private const int MaxInputs = 5000;
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(8);
@@ -112,6 +112,53 @@ public sealed class RestBodyFuzzTests(ServedWorld served, ITestOutputHelper outp
         Assert.True(inputs >= 200, $"only {inputs} inputs ran");
         // Still serving.
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/readyz")).StatusCode);
+        Assert.Equal(served.Manifest.ModelVersion, (await served.Replica.Client.GetModelInfoAsync(new GetModelInfoRequest())).ModelVersion);
+    }
+
+    /// <summary>The gRPC side of the same pass: mutated protobuf to every unary method answers a status the API
+    /// promises (never UNKNOWN or INTERNAL, which would mean an unhandled exception).</summary>
+    [Fact]
+    public async Task Mutated_protobuf_never_gets_unknown_or_internal()
+    {
+        var station = (await served.Replica.Radio.StartRadioAsync(new StartRadioRequest { TrackId = TestWorld.TrackId(4) })).StationId;
+        Google.Protobuf.IMessage[] valid =
+        [
+            new RecommendRequest { UserId = "user-1", Count = 5, ExcludeTrackIds = { "track-1" } },
+            new RecordPlaysRequest { UserId = "fuzz", Plays = { new Play { TrackId = "track-2", Count = 2 } } },
+            new SimilarTracksRequest { TrackId = "track-3", Count = 4 },
+            new RelatedArtistsRequest { ArtistId = "artist-1" },
+            new StartRadioRequest { TrackId = "track-5", Count = 3 },
+            new NextTracksRequest { StationId = station, Count = 2 },
+            new FeedbackRequest { StationId = station, TrackId = "track-6", Thumb = Thumb.Up },
+        ];
+        string[] methods = ["Recommender/Recommend", "Recommender/RecordPlays", "Recommender/SimilarTracks", "Recommender/RelatedArtists", "Radio/StartRadio", "Radio/NextTracks", "Radio/Feedback"];
+        var invoker = served.Replica.Channel.CreateCallInvoker();
+        var random = new Random(1819);
+        var codes = new SortedDictionary<string, int>();
+        var clock = Stopwatch.StartNew();
+        var inputs = 0;
+        for (; inputs < 2000 && clock.Elapsed < TimeSpan.FromSeconds(6); inputs++)
+        {
+            var which = random.Next(valid.Length);
+            var (service, name) = (methods[which].Split('/')[0], methods[which].Split('/')[1]);
+            var raw = new Grpc.Core.Method<byte[], byte[]>(Grpc.Core.MethodType.Unary, $"recservice.v1.{service}", name,
+                Grpc.Core.Marshallers.Create(b => b, b => b), Grpc.Core.Marshallers.Create(b => b, b => b));
+            var bytes = Mutate(random, Google.Protobuf.MessageExtensions.ToByteArray(valid[which]));
+            var code = Grpc.Core.StatusCode.OK;
+            try
+            {
+                await invoker.AsyncUnaryCall(raw, null, new Grpc.Core.CallOptions(deadline: DateTime.UtcNow.AddSeconds(5)), bytes);
+            }
+            catch (Grpc.Core.RpcException ex)
+            {
+                code = ex.StatusCode;
+                Assert.True(code is not (Grpc.Core.StatusCode.Unknown or Grpc.Core.StatusCode.Internal or Grpc.Core.StatusCode.DeadlineExceeded),
+                    $"{methods[which]} {Convert.ToHexString(bytes)} -> {code} {ex.Status.Detail}");
+            }
+            codes[code.ToString()] = codes.GetValueOrDefault(code.ToString()) + 1;
+        }
+        output.WriteLine($"{inputs} gRPC inputs in {clock.Elapsed.TotalSeconds:F1} s: {string.Join(", ", codes.Select(c => $"{c.Key} x{c.Value}"))}");
+        Assert.True(inputs >= 200, $"only {inputs} inputs ran");
         Assert.Equal(served.Manifest.ModelVersion, (await served.Replica.Client.GetModelInfoAsync(new GetModelInfoRequest())).ModelVersion);
     }
 }
