@@ -8,9 +8,9 @@ using Xunit.Abstractions;
 namespace RecService.Serving.Tests;
 
 /// <summary>
-/// Seeded fuzz over every REST route that takes a body (and every unary gRPC method), over real HTTP to a real replica: random JSON and mutations of
+/// Seeded fuzz over every REST route that takes a body, over real HTTP to a real replica: random JSON and mutations of
 /// valid bodies. Every answer is 2xx or a 4xx with the JSON error body, never a 5xx or a hang, and the replica keeps
-/// serving. Bounded by count and time.
+/// serving; mutated protobuf to every unary gRPC method likewise. Bounded by count and time.
 /// </summary>
 public sealed class RequestFuzzTests(ServedWorld served, ITestOutputHelper output) : IClassFixture<ServedWorld>
 {
