@@ -20,6 +20,9 @@ public sealed class RedisKeys(string prefix = RedisKeys.DefaultPrefix)
     /// <summary>A radio station: its JSON.</summary>
     public RedisKey Station(string stationId) => Prefix + "station:" + stationId;
 
+    /// <summary>The live stations: a sorted set, station id -> when its key expires (Unix ms), so their number can be bounded.</summary>
+    public RedisKey Stations => Prefix + "stations";
+
     /// <summary>A user's precomputed Discover list (<see cref="PrecomputedList"/>).</summary>
     public RedisKey PrecomputedList(string userId) => Prefix + "discover:" + userId;
 

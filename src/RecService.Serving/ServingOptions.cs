@@ -30,6 +30,8 @@ public sealed class ServingOptions
     public SearchSettings Search { get; set; } = new();
     /// <summary>Fresh plays and in-process state ("Serving:State").</summary>
     public StateSettings State { get; set; } = new();
+    /// <summary>What one request may carry ("Serving:Limits").</summary>
+    public LimitSettings Limits { get; set; } = new();
 
     /// <summary>"Serving:Redis".</summary>
     public sealed class RedisSettings
@@ -59,6 +61,15 @@ public sealed class ServingOptions
         public int LikeNeighbours { get; set; } = 20;
         /// <summary>Neighbours of a disliked track moved to the back of the station's queue on thumbs down.</summary>
         public int DislikeNeighbours { get; set; } = 20;
+        /// <summary>Stations Redis may hold at once (counted by their index, <c>{prefix}stations</c>); a new one past it is
+        /// refused (RESOURCE_EXHAUSTED / 429) until others expire. Size it to Redis' memory (STATE.md has the figures).</summary>
+        public int MaxStations { get; set; } = 20_000;
+        /// <summary>A station ends this long after it started however often it is used (its TTL never reaches past it):
+        /// with the bounds on its lists, this bounds what one station can make Redis or a replica hold, and for how long.</summary>
+        public TimeSpan MaxStationAge { get; set; } = TimeSpan.FromHours(24);
+        /// <summary>Played, liked and disliked tracks a station remembers, each (the latest): a track may come back once
+        /// this many others were played after it. The queue holds at most twice <see cref="StationSize"/>.</summary>
+        public int MaxHistory { get; set; } = 1000;
     }
 
     /// <summary>"Serving:Search".</summary>
@@ -81,5 +92,15 @@ public sealed class ServingOptions
         public int MaxFreshTracks { get; set; } = 1000;
         /// <summary>In-process state (no Redis, or Redis down): at most this many users' fresh plays and stations each.</summary>
         public int LocalLimit { get; set; } = 100_000;
+    }
+
+    /// <summary>"Serving:Limits": bounds on one request, checked before it is parsed (STATE.md lists every bound).</summary>
+    public sealed class LimitSettings
+    {
+        /// <summary>Largest REST body and gRPC message; larger ones are refused unread (413 / RESOURCE_EXHAUSTED).
+        /// Sized for the API's largest request, a RecordPlays of its maximum plays with ids at their maximum length.</summary>
+        public int MaxRequestBodyBytes { get; set; } = 1 << 20;
+        /// <summary>Longest REST request target (path and query, as sent); longer ones answer 414.</summary>
+        public int MaxUrlBytes { get; set; } = 64 * 1024;
     }
 }

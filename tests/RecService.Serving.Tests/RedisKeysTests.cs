@@ -13,6 +13,7 @@ public sealed class RedisKeysTests
         Assert.Equal("recservice:plays:u1", keys.FreshPlays("u1").ToString());
         Assert.Equal("recservice:station:s1", keys.Station("s1").ToString());
         Assert.Equal("recservice:discover:u1", keys.PrecomputedList("u1").ToString());
+        Assert.Equal("recservice:stations", keys.Stations.ToString());
         Assert.Equal("t:discover:u1", new RedisKeys("t:").PrecomputedList("u1").ToString());
         Assert.Equal("recservice:models", RedisKeys.DefaultModelChannel);
         Assert.Equal(RedisKeys.DefaultPrefix, new ServingOptions().Redis.KeyPrefix);

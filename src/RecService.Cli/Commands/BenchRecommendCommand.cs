@@ -43,7 +43,7 @@ public static class BenchRecommendCommand
             var options = Options.Create(new ServingOptions());
             using var metrics = new ServingMetrics(holder);
             using var redis = new RedisLink(options, metrics, NullLogger<RedisLink>.Instance);
-            using var fresh = new FreshPlayStore(redis, options);
+            using var fresh = new FreshPlayStore(redis, options, metrics);
             var engine = new RecommendationEngine(options);
             ICandidateSource[] sources = [new RealtimeSource(engine), new PrecomputedSource(), new ModelSource(engine), new PopularSource(engine)];
             var users = new UserRecommendations(sources, new RecommendationReasons(), fresh, new PrecomputedLists(redis), metrics);

@@ -1,4 +1,5 @@
 using System.Net;
+using Grpc.AspNetCore.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -52,13 +53,20 @@ public static class ReplicaServiceExtensions
         return section.Get<ServingOptions>() ?? new ServingOptions();
     }
 
-    /// <summary>Kestrel: REST/health/metrics over HTTP/1.1, gRPC over HTTP/2 without TLS.</summary>
+    /// <summary>
+    /// Kestrel: REST/health/metrics over HTTP/1.1, gRPC over HTTP/2 without TLS. Bodies are bounded by
+    /// <see cref="ServingOptions.LimitSettings.MaxRequestBodyBytes"/>; the request line by Kestrel's request buffer, above
+    /// <see cref="ServingOptions.LimitSettings.MaxUrlBytes"/>, so a long URL reaches <see cref="RestRequestLimits"/> and
+    /// gets its 414 with the JSON body (Kestrel's own refusals have none).
+    /// </summary>
     public static WebApplicationBuilder AddReplicaEndpoints(this WebApplicationBuilder builder, ServingOptions options)
     {
         var endpoints = new ReplicaEndpoints();
         builder.Services.AddSingleton(endpoints);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            kestrel.Limits.MaxRequestBodySize = options.Limits.MaxRequestBodyBytes;
+            kestrel.Limits.MaxRequestLineSize = (int)Math.Min(kestrel.Limits.MaxRequestBufferSize ?? int.MaxValue, 2L * ServingOptionsValidation.MaxUrlBytesCeiling);
             endpoints.Http = Listen(kestrel, options.HttpUrl, HttpProtocols.Http1, $"{ServingOptions.Section}:{nameof(ServingOptions.HttpUrl)}");
             endpoints.Grpc = Listen(kestrel, options.GrpcUrl, HttpProtocols.Http2, $"{ServingOptions.Section}:{nameof(ServingOptions.GrpcUrl)}");
         });
@@ -103,6 +111,8 @@ public static class ReplicaServiceExtensions
     {
         // Transcoding's JSON settings stay at their defaults: RecommendationJson writes REST Recommend as they do.
         services.AddGrpc(o => o.Interceptors.Add<RpcMetricsInterceptor>()).AddJsonTranscoding();
+        // A larger message is refused unread with RESOURCE_EXHAUSTED, the REST body limit's counterpart.
+        services.AddOptions<GrpcServiceOptions>().Configure<IOptions<ServingOptions>>((grpc, serving) => grpc.MaxReceiveMessageSize = serving.Value.Limits.MaxRequestBodyBytes);
         services.AddGrpcReflection();
         // gRPC health: "" (and "recservice.v1.Recommender") is SERVING once a model is loaded (readiness);
         // "liveness" is SERVING while the process answers at all.

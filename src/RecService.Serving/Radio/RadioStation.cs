@@ -20,6 +20,9 @@ public sealed class RadioStation
     public required string Id { get; init; }
     public required StationSeedKind SeedKind { get; init; }
     public required string SeedId { get; init; }
+    /// <summary>When the station started (UTC); it ends <see cref="ServingOptions.RadioSettings.MaxStationAge"/> later.
+    /// Unset (a station stored before it was recorded) counts from its next change.</summary>
+    public DateTimeOffset Started { get; set; }
     public List<QueuedTrack> Queue { get; set; } = [];
     public List<string> Played { get; set; } = [];
     public List<string> Liked { get; set; } = [];

@@ -27,7 +27,7 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
     public RadioStation Start(ModelBundle bundle, StationSeedKind kind, int seed, string? id = null)
     {
         var seedId = kind == StationSeedKind.Track ? bundle.Tracks[seed] : bundle.Artists[seed];
-        var station = new RadioStation { Id = id ?? RadioStation.NewId(kind, seedId), SeedKind = kind, SeedId = seedId };
+        var station = new RadioStation { Id = id ?? RadioStation.NewId(kind, seedId), SeedKind = kind, SeedId = seedId, Started = DateTimeOffset.UtcNow };
         if (kind == StationSeedKind.Track) station.Queue.Add(new QueuedTrack(seedId));
         var excluded = kind == StationSeedKind.Track ? [seed] : Array.Empty<int>();
         var fresh = Candidates(bundle, station, seed, Options.StationSize - station.Queue.Count, excluded, because: null);
@@ -70,6 +70,7 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
             station.Played.Add(next.Id);
             taken.Add(next);
         }
+        Bound(station);
         return taken;
     }
 
@@ -84,6 +85,7 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
         var front = near.Select(t => new QueuedTrack(t, id)).ToArray();
         Random.Shared.Shuffle(front);
         station.Queue.InsertRange(0, front);
+        Bound(station);
         return front.Length - alreadyQueued;
     }
 
@@ -98,7 +100,24 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
         var demoted = station.Queue.Where(q => near.Contains(q.Id)).ToList();
         station.Queue.RemoveAll(q => near.Contains(q.Id));
         station.Queue.AddRange(demoted);
+        Bound(station);
         return (removed, demoted.Count);
+    }
+
+    /// <summary>
+    /// Keeps a station's lists within their bounds (oldest history first, the queue's back first), so however long it
+    /// is used its stored size stays bounded: <see cref="ServingOptions.RadioSettings.MaxHistory"/> each of played,
+    /// liked and disliked, and twice <see cref="ServingOptions.RadioSettings.StationSize"/> queued.
+    /// </summary>
+    private void Bound(RadioStation station)
+    {
+        var history = Options.MaxHistory;
+        foreach (var list in (List<string>[])[station.Played, station.Liked, station.Disliked])
+        {
+            if (list.Count > history) list.RemoveRange(0, list.Count - history);
+        }
+        var queued = 2 * Options.StationSize;
+        if (station.Queue.Count > queued) station.Queue.RemoveRange(queued, station.Queue.Count - queued);
     }
 
     /// <summary>The ids of the <paramref name="count"/> tracks nearest <paramref name="track"/> by cosine, skipping <paramref name="excluded"/>.</summary>

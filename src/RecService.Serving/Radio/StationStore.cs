@@ -1,38 +1,95 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using RecService.Serving.State;
+using RecService.Serving.Telemetry;
 using StackExchange.Redis;
 
 namespace RecService.Serving.Radio;
 
-/// <summary>The outcome of a station read-change-write: whether the station exists, the change's result, and whether Redis was left out.</summary>
-public readonly record struct StationChange<T>(bool Found, T? Result, bool Degraded, bool Contended = false);
+/// <summary>
+/// The outcome of a station read-change-write: whether the station exists, the change's result, and whether Redis was
+/// left out. <see cref="Refused"/>: Redis is unreachable, this replica has no copy, and its in-process state is full.
+/// </summary>
+public readonly record struct StationChange<T>(bool Found, T? Result, bool Degraded, bool Contended = false, bool Refused = false);
+
+/// <summary>Where <see cref="StationStore.CreateAsync"/> put a new station.</summary>
+public enum StationCreated
+{
+    /// <summary>In Redis (or, without Redis, in this replica).</summary>
+    Stored,
+    /// <summary>In this replica only: Redis is configured but unreachable.</summary>
+    StoredLocally,
+    /// <summary>Nowhere: it would have been in-process, and that state is full.</summary>
+    Refused,
+    /// <summary>Nowhere: Redis holds <see cref="ServingOptions.RadioSettings.MaxStations"/> live stations.</summary>
+    LimitReached,
+}
 
 /// <summary>
 /// Where stations live: a JSON string per station in Redis (<c>{prefix}station:{id}</c>, TTL refreshed on every
-/// change) so any replica can continue any station; changes are optimistic (WATCH-style condition on the old value,
-/// retried) so two replicas changing one station never lose an update. Without Redis, stations are in-process;
+/// change up to the station's maximum age; its lists are bounded by <see cref="RadioStations"/>; at most
+/// <see cref="ServingOptions.RadioSettings.MaxStations"/> live at once) so any replica can continue any station;
+/// changes are optimistic (WATCH-style condition on the old value, retried) so two replicas changing one station never
+/// lose an update. Without Redis, stations are in-process;
 /// while Redis is unreachable, a station continues from this replica's copy or is rebuilt from the seed its id names,
 /// and the answer is marked degraded.
 /// </summary>
-public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> options) : IDisposable
+public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> options, ServingMetrics metrics) : IDisposable
 {
+    public const string StateKind = "station";
+
+    /// <summary>Whether stations go to Redis: a refusal then means Redis was unreachable.</summary>
+    public bool RedisConfigured => redis.Configured;
+
     private const int Attempts = 16;
     /// <summary>Requests on one station within this replica take turns (striped by id), so only replicas contend.</summary>
     private readonly SemaphoreSlim[] _turns = Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
     private readonly LocalState<RadioStation> _local = new(options.Value.State.LocalLimit, options.Value.Radio.StationTtl);
 
-    /// <summary>Saves a new station; returns true when it was kept in this replica only (Redis configured but unreachable).</summary>
-    public async ValueTask<bool> CreateAsync(RadioStation station)
+    // One round trip, atomic: expired entries leave the index of live stations (KEYS[2]); below the bound (ARGV[4]) the
+    // station (KEYS[1]) is written with its TTL (ARGV[2], ms) and indexed by when it expires (ARGV[3]: now, Unix ms).
+    // ARGV[1]: its JSON, ARGV[5]: its id. Returns 1 when stored, 0 at the bound.
+    private const string CreateScript = """
+        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
+        if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return 0 end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        redis.call('ZADD', KEYS[2], tonumber(ARGV[3]) + tonumber(ARGV[2]), ARGV[5])
+        return 1
+        """;
+
+    /// <summary>Saves a new station: in Redis below its bound of live stations, else (Redis unreachable, or no Redis) in
+    /// this replica unless its in-process state is full.</summary>
+    public async ValueTask<StationCreated> CreateAsync(RadioStation station)
     {
         if (redis.Configured)
         {
             var json = JsonSerializer.Serialize(station, RadioJson.Default.RadioStation);
-            var answer = await redis.TryAsync("station_create", db => db.StringSetAsync(redis.Keys.Station(station.Id), json, options.Value.Radio.StationTtl));
-            if (answer.Answered) return false;
+            var ttl = (long)Ttl(station).TotalMilliseconds;
+            RedisValue[] args = [json, ttl, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), options.Value.Radio.MaxStations, station.Id];
+            var answer = await redis.TryAsync("station_create", async db => (long)await db.ScriptEvaluateAsync(CreateScript, [redis.Keys.Station(station.Id), redis.Keys.Stations], args));
+            if (answer.Answered) return answer.Value == 1 ? StationCreated.Stored : Refuse(StationCreated.LimitReached);
         }
-        _local.Set(station.Id, station);
-        return redis.Configured;
+        if (!_local.TryAdd(station.Id, station)) return Refuse(StationCreated.Refused);
+        return redis.Configured ? StationCreated.StoredLocally : StationCreated.Stored;
+    }
+
+    /// <summary>
+    /// How long a station is kept after this change: <see cref="ServingOptions.RadioSettings.StationTtl"/>, but never past
+    /// <see cref="ServingOptions.RadioSettings.MaxStationAge"/> from its start; zero or less once it has ended.
+    /// </summary>
+    private TimeSpan Ttl(RadioStation station)
+    {
+        var radio = options.Value.Radio;
+        var now = DateTimeOffset.UtcNow;
+        if (station.Started == default) station.Started = now; // stored before starts were recorded: its age counts from now
+        var left = station.Started + radio.MaxStationAge - now;
+        return left < radio.StationTtl ? left : radio.StationTtl;
+    }
+
+    private T Refuse<T>(T refusal)
+    {
+        metrics.StateRefused(StateKind);
+        return refusal;
     }
 
     /// <summary>
@@ -56,16 +113,15 @@ public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> optio
                 turn.Release();
             }
         }
-        var local = _local.Get(id);
+        var local = _local.Get(id); // refreshes the sliding expiry
         if (local is null && redis.Configured && rebuild() is { } rebuilt)
         {
-            _local.Set(id, rebuilt);
-            local = rebuilt;
+            // A rebuilt copy not kept would restart from the seed on every call: refuse it rather than repeat tracks.
+            if (!_local.TryGetOrAdd(id, () => rebuilt, out local)) return Refuse(new StationChange<T>(false, default, true, Refused: true));
         }
-        if (local is null) return new StationChange<T>(false, default, redis.Configured);
+        if (local is null || Ttl(local) <= TimeSpan.Zero) return new StationChange<T>(false, default, redis.Configured);
         T localResult;
         lock (local) localResult = change(local);
-        _local.Set(id, local); // refreshes the sliding expiry
         return new StationChange<T>(true, localResult, redis.Configured);
     }
 
@@ -80,11 +136,14 @@ public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> optio
             // A station created while Redis was down lives here only: carry it over on its next change.
             var station = old.IsNull ? _local.Get(id) : JsonSerializer.Deserialize((string)old!, RadioJson.Default.RadioStation);
             if (station is null) return new StationChange<T>(false, default, false);
+            var ttl = Ttl(station);
+            if (ttl <= TimeSpan.Zero) return new StationChange<T>(false, default, false); // ended: its key expires now
             T result;
             lock (station) result = change(station);
             var transaction = db.CreateTransaction();
             transaction.AddCondition(old.IsNull ? Condition.KeyNotExists(key) : Condition.StringEqual(key, old));
-            _ = transaction.StringSetAsync(key, JsonSerializer.Serialize(station, RadioJson.Default.RadioStation), options.Value.Radio.StationTtl);
+            _ = transaction.StringSetAsync(key, JsonSerializer.Serialize(station, RadioJson.Default.RadioStation), ttl);
+            _ = transaction.SortedSetAddAsync(redis.Keys.Stations, id, (DateTimeOffset.UtcNow + ttl).ToUnixTimeMilliseconds());
             if (await transaction.ExecuteAsync())
             {
                 if (old.IsNull) _local.Remove(id);

@@ -10,8 +10,15 @@ namespace RecService.Serving.Rpc;
 /// The recservice.v1 Radio API: validates requests, resolves ids against the leased bundle, and runs the station
 /// logic (<see cref="RadioStations"/>) inside the store's read-change-write (<see cref="StationStore"/>).
 /// </summary>
+[BindServiceMethod(typeof(RadioService), nameof(BindService))]
 public sealed class RadioService(ModelHolder holder, RadioStations stations, StationStore store) : Api.V1.Radio.RadioBase
 {
+    /// <summary>The generated binding, with malformed requests answered INVALID_ARGUMENT (<see cref="ParseFailureBinder"/>).</summary>
+    public static void BindService(ServiceBinderBase binder, Api.V1.Radio.RadioBase? service) => Api.V1.Radio.BindService(new ParseFailureBinder(binder), service);
+
+    /// <summary>The service's descriptor, where transcoding and reflection look for it: beside <see cref="BindService"/>.</summary>
+    public static Google.Protobuf.Reflection.ServiceDescriptor Descriptor => Api.V1.Radio.Descriptor;
+
     public const int DefaultTracks = 10;
     public const int MaxTracks = 100;
 
@@ -26,13 +33,13 @@ public sealed class RadioService(ModelHolder holder, RadioStations stations, Sta
             case StartRadioRequest.SeedOneofCase.TrackId:
                 RpcErrors.RequireId(request.TrackId, "track_id");
                 var track = bundle.Tracks.IndexOf(request.TrackId);
-                if (track < 0) RpcErrors.NotFound($"Track '{request.TrackId}' is not in model {bundle.Version}.");
+                if (track < 0) RpcErrors.NotFound($"Track '{RpcErrors.Echo(request.TrackId)}' is not in model {bundle.Version}.");
                 station = stations.Start(bundle, StationSeedKind.Track, track);
                 break;
             case StartRadioRequest.SeedOneofCase.ArtistId:
                 RpcErrors.RequireId(request.ArtistId, "artist_id");
                 var artist = bundle.Artists.IndexOf(request.ArtistId);
-                if (artist < 0) RpcErrors.NotFound($"Artist '{request.ArtistId}' is not in model {bundle.Version}.");
+                if (artist < 0) RpcErrors.NotFound($"Artist '{RpcErrors.Echo(request.ArtistId)}' is not in model {bundle.Version}.");
                 station = stations.Start(bundle, StationSeedKind.Artist, artist);
                 break;
             default:
@@ -40,8 +47,11 @@ public sealed class RadioService(ModelHolder holder, RadioStations stations, Sta
                 return null!;
         }
         var first = stations.Next(bundle, station, count);
-        var degraded = await store.CreateAsync(station);
-        return Tracks(context, bundle, station, first, degraded);
+        var created = await store.CreateAsync(station);
+        if (created == StationCreated.Refused) RpcErrors.StateFull("stations", store.RedisConfigured);
+        if (created == StationCreated.LimitReached)
+            RpcErrors.ResourceExhausted("Redis holds as many live stations as Serving:Radio:MaxStations allows: nothing was kept; retry later.");
+        return Tracks(context, bundle, station, first, created == StationCreated.StoredLocally);
     }
 
     public override async Task<StationTracks> NextTracks(NextTracksRequest request, ServerCallContext context)
@@ -56,7 +66,7 @@ public sealed class RadioService(ModelHolder holder, RadioStations stations, Sta
             changed = s;
             return stations.Next(bundle, s, count);
         }, () => stations.Rebuild(bundle, request.StationId));
-        RequireChanged(request.StationId, change.Found, change.Degraded, change.Contended);
+        RequireChanged(request.StationId, change);
         return Tracks(context, bundle, changed!, change.Result!, change.Degraded);
     }
 
@@ -68,7 +78,7 @@ public sealed class RadioService(ModelHolder holder, RadioStations stations, Sta
         using var lease = Lease();
         var bundle = lease.Bundle;
         var track = bundle.Tracks.IndexOf(request.TrackId);
-        if (track < 0) RpcErrors.NotFound($"Track '{request.TrackId}' is not in model {bundle.Version}.");
+        if (track < 0) RpcErrors.NotFound($"Track '{RpcErrors.Echo(request.TrackId)}' is not in model {bundle.Version}.");
         var change = await store.UpdateAsync(request.StationId, s =>
         {
             var response = new FeedbackResponse { StationId = s.Id };
@@ -77,19 +87,20 @@ public sealed class RadioService(ModelHolder holder, RadioStations stations, Sta
             response.Queued = s.Queue.Count;
             return response;
         }, () => stations.Rebuild(bundle, request.StationId));
-        RequireChanged(request.StationId, change.Found, change.Degraded, change.Contended);
+        RequireChanged(request.StationId, change);
         var result = change.Result!;
         result.Degraded = change.Degraded;
         if (change.Degraded) RpcErrors.MarkDegraded(context);
         return result;
     }
 
-    private static void RequireChanged(string id, bool found, bool degraded, bool contended)
+    private static void RequireChanged<T>(string id, StationChange<T> change)
     {
-        if (contended) RpcErrors.Aborted($"Station '{id}' is being changed by other requests at the same moment; retry.");
-        if (found) return;
-        if (degraded) RpcErrors.Unavailable($"Station '{id}' cannot be read: Redis is unreachable and the id names no known seed.");
-        RpcErrors.NotFound($"Station '{id}' is unknown or expired.");
+        if (change.Refused) RpcErrors.StateFull("stations", redisDown: true);
+        if (change.Contended) RpcErrors.Aborted($"Station '{RpcErrors.Echo(id)}' is being changed by other requests at the same moment; retry.");
+        if (change.Found) return;
+        if (change.Degraded) RpcErrors.Unavailable($"Station '{RpcErrors.Echo(id)}' cannot be read: Redis is unreachable and the id names no known seed.");
+        RpcErrors.NotFound($"Station '{RpcErrors.Echo(id)}' is unknown or expired.");
     }
 
     private static StationTracks Tracks(ServerCallContext context, ModelBundle bundle, RadioStation station, List<QueuedTrack> tracks, bool degraded)

@@ -14,6 +14,7 @@ namespace RecService.Serving.Rpc;
 /// The recservice.v1 API: validates requests, resolves ids against the leased bundle, asks the engine, and maps
 /// dense indices back to ids and names. Holds no logic of its own beyond that mapping.
 /// </summary>
+[BindServiceMethod(typeof(RecommenderService), nameof(BindService))]
 public sealed class RecommenderService(
     ModelHolder holder,
     RecommendationEngine engine,
@@ -30,6 +31,12 @@ public sealed class RecommenderService(
     public const int MaxExcludedTracks = 1000;
     public const int MaxPlayCount = 10_000;
 
+    /// <summary>The generated binding, with malformed requests answered INVALID_ARGUMENT (<see cref="ParseFailureBinder"/>).</summary>
+    public static void BindService(ServiceBinderBase binder, Recommender.RecommenderBase? service) => Recommender.BindService(new ParseFailureBinder(binder), service);
+
+    /// <summary>The service's descriptor, where transcoding and reflection look for it: beside <see cref="BindService"/>.</summary>
+    public static Google.Protobuf.Reflection.ServiceDescriptor Descriptor => Recommender.Descriptor;
+
     public override Task<RecommendResponse> Recommend(RecommendRequest request, ServerCallContext context) =>
         Recommend(request, context, static (service, bundle, list) => service.Message(bundle, list));
 
@@ -43,6 +50,7 @@ public sealed class RecommenderService(
         var count = RpcErrors.Count(request.Count, DefaultTracks, RecommendationEngine.MaxCount);
         if (request.ExcludeTrackIds.Count > MaxExcludedTracks)
             RpcErrors.InvalidArgument($"exclude_track_ids holds at most {MaxExcludedTracks} ids (got {request.ExcludeTrackIds.Count}).");
+        foreach (var trackId in request.ExcludeTrackIds) RpcErrors.RequireId(trackId, "exclude_track_ids");
         using var lease = Lease();
         var bundle = lease.Bundle;
         var excluded = ArrayPool<int>.Shared.Rent(request.ExcludeTrackIds.Count);
@@ -96,19 +104,23 @@ public sealed class RecommenderService(
     {
         RpcErrors.RequireId(request.UserId, "user_id");
         if (request.Plays.Count is 0 or > MaxPlaysPerCall) RpcErrors.InvalidArgument($"plays must hold 1 to {MaxPlaysPerCall} entries (got {request.Plays.Count}).");
+        foreach (var play in request.Plays)
+        {
+            RpcErrors.RequireId(play.TrackId, "plays.track_id");
+            if (play.Count is < 0 or > MaxPlayCount) RpcErrors.InvalidArgument($"plays.count must be between 0 and {MaxPlayCount} (got {play.Count} for '{RpcErrors.Echo(play.TrackId)}').");
+        }
         var known = new List<TrackPlays>(request.Plays.Count);
         var unknown = 0;
         using (var lease = Lease())
         {
             foreach (var play in request.Plays)
             {
-                RpcErrors.RequireId(play.TrackId, "plays.track_id");
-                if (play.Count is < 0 or > MaxPlayCount) RpcErrors.InvalidArgument($"plays.count must be between 0 and {MaxPlayCount} (got {play.Count} for '{play.TrackId}').");
                 if (lease.Bundle.Tracks.IndexOf(play.TrackId) < 0) unknown++;
                 else known.Add(new TrackPlays(play.TrackId, play.Count == 0 ? 1 : play.Count));
             }
         }
         var appended = known.Count > 0 ? await freshPlays.AppendAsync(request.UserId, known) : default;
+        if (appended.Refused) RpcErrors.StateFull("users with fresh plays", appended.Degraded);
         if (appended.Degraded) RpcErrors.MarkDegraded(context);
         return new RecordPlaysResponse { Accepted = appended.Kept, OverLimit = known.Count - appended.Kept, Unknown = unknown, Degraded = appended.Degraded };
     }
@@ -120,7 +132,7 @@ public sealed class RecommenderService(
         using var lease = Lease();
         var bundle = lease.Bundle;
         var track = bundle.Tracks.IndexOf(request.TrackId);
-        if (track < 0) RpcErrors.NotFound($"Track '{request.TrackId}' is not in model {bundle.Version}.");
+        if (track < 0) RpcErrors.NotFound($"Track '{RpcErrors.Echo(request.TrackId)}' is not in model {bundle.Version}.");
         return Task.FromResult(Items(bundle, count, (ids, scores) => engine.SimilarTracks(bundle, track, ids, scores), TrackItem));
     }
 
@@ -131,7 +143,7 @@ public sealed class RecommenderService(
         using var lease = Lease();
         var bundle = lease.Bundle;
         var artist = bundle.Artists.IndexOf(request.ArtistId);
-        if (artist < 0) RpcErrors.NotFound($"Artist '{request.ArtistId}' is not in model {bundle.Version}.");
+        if (artist < 0) RpcErrors.NotFound($"Artist '{RpcErrors.Echo(request.ArtistId)}' is not in model {bundle.Version}.");
         return Task.FromResult(Items(bundle, count, (ids, scores) => engine.RelatedArtists(bundle, artist, ids, scores), ArtistItem));
     }
 

@@ -1,11 +1,17 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Text;
 using Grpc.Core;
 
 namespace RecService.Serving.Rpc;
 
-/// <summary>Throw helpers for the RPC errors the API promises; JSON transcoding maps them to 400, 404 and 503.</summary>
+/// <summary>Throw helpers for the RPC errors the API promises; JSON transcoding maps them to 400, 404, 409, 429 and 503.</summary>
 internal static class RpcErrors
 {
+    /// <summary>Longest id (user, track, artist, station) any RPC takes, in UTF-8 bytes, as ingest bounds ids.</summary>
+    public const int MaxIdBytes = 256;
+    /// <summary>Characters of a caller's value an error message repeats; longer values are cut with an ellipsis.</summary>
+    public const int EchoedChars = 48;
+
     [DoesNotReturn]
     public static void InvalidArgument(string message) => throw new RpcException(new Status(StatusCode.InvalidArgument, message));
 
@@ -17,6 +23,23 @@ internal static class RpcErrors
 
     [DoesNotReturn]
     public static void Aborted(string message) => throw new RpcException(new Status(StatusCode.Aborted, message));
+
+    [DoesNotReturn]
+    public static void ResourceExhausted(string message) => throw new RpcException(new Status(StatusCode.ResourceExhausted, message));
+
+    /// <summary>In-process state is full: a new user or station is refused (as Redis' noeviction would), never kept and then dropped.</summary>
+    [DoesNotReturn]
+    public static void StateFull(string what, bool redisDown) => ResourceExhausted(
+        $"The replica's in-process state is full{(redisDown ? " (Redis is unreachable)" : "")}: it holds as many {what} as " +
+        "Serving:State:LocalLimit allows. Nothing was kept; retry later.");
+
+    /// <summary>A caller's value as an error message repeats it: at most <see cref="EchoedChars"/> characters, then an ellipsis.</summary>
+    public static string Echo(string value)
+    {
+        if (value.Length <= EchoedChars) return value;
+        var cut = char.IsHighSurrogate(value[EchoedChars - 1]) ? EchoedChars - 1 : EchoedChars; // never half a pair
+        return string.Concat(value.AsSpan(0, cut), "…");
+    }
 
     /// <summary>Response header (gRPC metadata and REST) on answers given without Redis, besides the messages' <c>degraded</c> field.</summary>
     public const string DegradedHeader = "x-recservice-degraded";
@@ -31,8 +54,12 @@ internal static class RpcErrors
         return requested;
     }
 
+    /// <summary>A present id of at most <see cref="MaxIdBytes"/> UTF-8 bytes; checked before any lookup (a length compare, bytes counted only near the bound).</summary>
     public static void RequireId(string value, string field)
     {
         if (string.IsNullOrWhiteSpace(value)) InvalidArgument($"{field} is required.");
+        // A UTF-16 unit is 1 to 3 UTF-8 bytes: ids of up to a third of the bound pass on their length alone.
+        if (value.Length > MaxIdBytes / 3 && (value.Length > MaxIdBytes || Encoding.UTF8.GetByteCount(value) > MaxIdBytes))
+            InvalidArgument($"{field} is longer than {MaxIdBytes} UTF-8 bytes.");
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using RecService.Serving.State;
+using RecService.Serving.Telemetry;
 using StackExchange.Redis;
 
 namespace RecService.Serving.Taste;
@@ -14,18 +15,24 @@ public readonly record struct FreshPlays(IReadOnlyList<TrackPlays> Plays, bool D
     public static readonly FreshPlays None = new([], false);
 }
 
-/// <summary>What <see cref="FreshPlayStore.AppendAsync"/> kept (plays of new tracks past the user's bound are not).</summary>
-public readonly record struct AppendedPlays(int Kept, bool Degraded);
+/// <summary>
+/// What <see cref="FreshPlayStore.AppendAsync"/> kept (plays of new tracks past the user's bound are not). <see cref="Refused"/>:
+/// nothing was kept because the user is new to this replica's in-process state and it is full.
+/// </summary>
+public readonly record struct AppendedPlays(int Kept, bool Degraded, bool Refused = false);
 
 /// <summary>
 /// Plays users made since the model was trained (RecordPlays), per user: a Redis hash (track id -> count) under
 /// <c>{prefix}plays:{user}</c> with a sliding TTL, so any replica sees them. Without Redis, or while it is down, they
 /// go to in-process state; reads merge both, so plays taken during an outage still count on the replica that took them,
 /// and the first read that reaches Redis again moves them there.
-/// Each holds at most <see cref="ServingOptions.StateSettings.MaxFreshTracks"/> distinct tracks per user.
+/// Each holds at most <see cref="ServingOptions.StateSettings.MaxFreshTracks"/> distinct tracks per user; in-process
+/// state holds at most <see cref="ServingOptions.StateSettings.LocalLimit"/> users and refuses new ones past it.
 /// </summary>
-public sealed class FreshPlayStore(RedisLink redis, IOptions<ServingOptions> options) : IDisposable
+public sealed class FreshPlayStore(RedisLink redis, IOptions<ServingOptions> options, ServingMetrics metrics) : IDisposable
 {
+    public const string StateKind = "fresh_plays";
+
     private readonly LocalState<LocalPlays> _local = new(options.Value.State.LocalLimit, options.Value.State.FreshPlaysTtl);
 
     /// <summary>One user's plays kept in this replica (track id -> count). <see cref="Moving"/> is set once, by the read
@@ -62,7 +69,12 @@ public sealed class FreshPlayStore(RedisLink redis, IOptions<ServingOptions> opt
             var answer = await AppendSharedAsync("record_plays", userId, plays);
             if (answer.Answered) return new AppendedPlays(answer.Value, false);
         }
-        return new AppendedPlays(AppendLocal(userId, plays), redis.Configured);
+        if (!_local.TryGetOrAdd(userId, () => new LocalPlays(), out var local))
+        {
+            metrics.StateRefused(StateKind);
+            return new AppendedPlays(0, redis.Configured, Refused: true);
+        }
+        return new AppendedPlays(AppendLocal(local, plays), redis.Configured);
     }
 
     private async ValueTask<RedisAnswer<int>> AppendSharedAsync(string operation, string userId, IReadOnlyList<TrackPlays> plays)
@@ -79,10 +91,10 @@ public sealed class FreshPlayStore(RedisLink redis, IOptions<ServingOptions> opt
         return await redis.TryAsync(operation, async db => (int)(long)await db.ScriptEvaluateAsync(AppendScript, [key], args));
     }
 
-    private int AppendLocal(string userId, IReadOnlyList<TrackPlays> plays)
+    private int AppendLocal(LocalPlays into, IReadOnlyList<TrackPlays> plays)
     {
         var limit = options.Value.State.MaxFreshTracks;
-        var local = _local.GetOrAdd(userId, () => new LocalPlays()).Counts;
+        var local = into.Counts;
         var held = local.Count;
         var kept = 0;
         foreach (var p in plays)
@@ -130,7 +142,15 @@ public sealed class FreshPlayStore(RedisLink redis, IOptions<ServingOptions> opt
         var plays = local.Counts.Select(p => new TrackPlays(p.Key, p.Value)).ToList();
         if (plays.Count == 0) return;
         var moved = await AppendSharedAsync("carry_over_plays", userId, plays);
-        if (!moved.Answered) AppendLocal(userId, plays);
+        if (moved.Answered) return;
+        // Back where they were: these plays were accepted, so they return whatever the bound (merged with any taken meanwhile).
+        if (_local.Get(userId) is { } since) AppendLocal(since, plays);
+        else
+        {
+            var back = new LocalPlays();
+            AppendLocal(back, plays);
+            _local.Restore(userId, back);
+        }
     }
 
     private static List<TrackPlays> Snapshot(ConcurrentDictionary<string, long> local, List<TrackPlays> into)

@@ -6,7 +6,7 @@ namespace RecService.Serving.Telemetry;
 
 /// <summary>
 /// The replica's own instruments (exported to Prometheus through OpenTelemetry): RPC latency by method, status
-/// and transport; the served model's version and age; swaps and refused bundles.
+/// and transport; the served model's version and age; swaps and refused bundles; state refused at its bound.
 /// </summary>
 public sealed class ServingMetrics : IDisposable
 {
@@ -23,6 +23,7 @@ public sealed class ServingMetrics : IDisposable
     private readonly Counter<long> _refused;
     private readonly Counter<long> _degraded;
     private readonly Counter<long> _recommendSource;
+    private readonly Counter<long> _stateRefused;
     private int _redisAvailable = -1; // -1: not configured
 
     public ServingMetrics(ModelHolder holder)
@@ -37,6 +38,8 @@ public sealed class ServingMetrics : IDisposable
             description: "Calls answered without Redis (unreachable or circuit open), by operation");
         _recommendSource = _meter.CreateCounter<long>("recservice.recommend.source",
             description: "Recommend answers by where the list came from (model, realtime, precomputed, popular)");
+        _stateRefused = _meter.CreateCounter<long>("recservice.state.refused",
+            description: "New fresh-play users or stations refused at a state bound (in-process State:LocalLimit, Redis Radio:MaxStations), by kind");
         _meter.CreateObservableGauge<int>("recservice.redis.available", () =>
         {
             var v = Volatile.Read(ref _redisAvailable);
@@ -71,6 +74,9 @@ public sealed class ServingMetrics : IDisposable
 
     public void RecommendSource(string source) => _recommendSource.Add(1, new KeyValuePair<string, object?>("source", source));
     public void Refused() => _refused.Add(1);
+
+    /// <summary>One new entry of in-process state (kind: fresh_plays, station) refused at the bound.</summary>
+    public void StateRefused(string kind) => _stateRefused.Add(1, new KeyValuePair<string, object?>("kind", kind));
 
     public void Dispose() => _meter.Dispose();
 }
