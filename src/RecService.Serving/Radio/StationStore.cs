@@ -48,8 +48,11 @@ public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> optio
 
     // One round trip, atomic: expired entries leave the index of live stations (KEYS[2]); below the bound (ARGV[4]) the
     // station (KEYS[1]) is written with its TTL (ARGV[2], ms) and indexed by when it expires (ARGV[3]: now, Unix ms).
-    // ARGV[1]: its JSON, ARGV[5]: its id. Returns 1 when stored, 0 at the bound.
+    // ARGV[1]: its JSON, ARGV[5]: its id. Returns 1 when stored, 0 at the bound. The shebang declares a script that
+    // writes, so a Redis over maxmemory refuses it whole (OOM: the station goes degraded to this replica); a script
+    // without one would be let through because its first write, the clean-up, does not grow memory.
     private const string CreateScript = """
+        #!lua
         redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
         if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return 0 end
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
