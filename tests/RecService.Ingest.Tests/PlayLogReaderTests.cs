@@ -34,6 +34,19 @@ public class PlayLogReaderTests
     }
 
     [Fact]
+    public void Ids_are_bounded_in_utf8_bytes_as_every_rpc_bounds_them()
+    {
+        using var dir = new TempDirectory();
+        var fits = new string('é', 128);    // 256 bytes
+        var tooLong = new string('é', 129); // 258 bytes, though only 129 characters
+        var path = dir.File("plays.tsv", $"{fits}\tt1\t1\n{tooLong}\tt1\t1\nbob\t{tooLong}\t1\n");
+        var m = ReadOne(path);
+        Assert.Equal([fits], m.Users.Ids);
+        Assert.Equal(2, m.Report.BadRows);
+        Assert.Equal(2, m.Report.BadRowsFor(BadRowReason.IdTooLong));
+    }
+
+    [Fact]
     public void Gzip_reads_the_same_as_plain()
     {
         using var dir = new TempDirectory();

@@ -1,3 +1,4 @@
+using RecService.Core.Ids;
 namespace RecService.Ingest.Logs;
 
 /// <summary>Why a row was not kept; readers report these through <see cref="IPlaySink.BadRow"/>.</summary>
@@ -9,7 +10,7 @@ public enum BadRowReason
     BadPlays,
     /// <summary>A catalog was given and the track is not in it.</summary>
     UnknownTrack,
-    /// <summary>An id longer than <see cref="PlayAggregator.MaxIdLength"/> characters.</summary>
+    /// <summary>An id longer than <see cref="IdLimits.MaxUtf8Bytes"/> UTF-8 bytes.</summary>
     IdTooLong,
     /// <summary>The reader could not decode the row at all (the detail says how).</summary>
     Unreadable,
@@ -120,7 +121,7 @@ public sealed class IngestReport
         BadRowReason.MissingField => "missing field (expected user_id<TAB>track_id[<TAB>plays])",
         BadRowReason.BadPlays => $"plays is not a number from 0 to {PlayAggregator.MaxPlays:G}",
         BadRowReason.UnknownTrack => "track not in the catalog",
-        BadRowReason.IdTooLong => $"id longer than {PlayAggregator.MaxIdLength} characters",
+        BadRowReason.IdTooLong => $"id longer than {IdLimits.MaxUtf8Bytes} UTF-8 bytes",
         BadRowReason.Unreadable => "row could not be read",
         BadRowReason.LineTooLong => $"line longer than {TsvPlayLogReader.MaxLineBytes} bytes (skipped to its end)",
         BadRowReason.InvalidUtf8 => "id is not valid UTF-8",

@@ -13,9 +13,6 @@ namespace RecService.Ingest.Logs;
 /// </summary>
 public sealed class PlayAggregator : IPlaySink
 {
-    /// <summary>Ids longer than this are refused: real ids are short, and the bound lets readers decode on the stack.</summary>
-    public const int MaxIdLength = 256;
-
     /// <summary>
     /// Plays one row may carry; more is a bad row. A million plays of one track by one user is years of non-stop
     /// listening, so a larger value is a broken producer, and the bound keeps every sum finite in float (1e308
@@ -58,7 +55,7 @@ public sealed class PlayAggregator : IPlaySink
             Report.Bad(BadRowReason.MissingField, file, line, "");
             return;
         }
-        if (user.Length > MaxIdLength || track.Length > MaxIdLength)
+        if (!IdLimits.Fits(user) || !IdLimits.Fits(track))
         {
             Report.Bad(BadRowReason.IdTooLong, file, line, "");
             return;

@@ -1,3 +1,4 @@
+using RecService.Core.Ids;
 using System.Buffers;
 using System.Buffers.Text;
 using System.Text;
@@ -161,7 +162,7 @@ public sealed class TsvPlayLogReader : IPlayLogReader
                 return;
             }
         }
-        if (user.Length > PlayAggregator.MaxIdLength * 3 || track.Length > PlayAggregator.MaxIdLength * 3)
+        if (user.Length > IdLimits.MaxUtf8Bytes || track.Length > IdLimits.MaxUtf8Bytes) // bytes here: the bound itself
         {
             sink.BadRow(BadRowReason.IdTooLong, label, lineNumber, "");
             return;

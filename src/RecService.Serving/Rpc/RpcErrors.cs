@@ -1,5 +1,5 @@
+using RecService.Core.Ids;
 using System.Diagnostics.CodeAnalysis;
-using System.Text;
 using Grpc.Core;
 
 namespace RecService.Serving.Rpc;
@@ -7,8 +7,8 @@ namespace RecService.Serving.Rpc;
 /// <summary>Throw helpers for the RPC errors the API promises; JSON transcoding maps them to 400, 404, 409, 429 and 503.</summary>
 internal static class RpcErrors
 {
-    /// <summary>Longest id (user, track, artist, station) any RPC takes, in UTF-8 bytes, as ingest bounds ids.</summary>
-    public const int MaxIdBytes = 256;
+    /// <summary>Longest id (user, track, artist, station) any RPC takes, in UTF-8 bytes: ingest's bound (<see cref="IdLimits"/>).</summary>
+    public const int MaxIdBytes = IdLimits.MaxUtf8Bytes;
     /// <summary>Characters of a caller's value an error message repeats; longer values are cut with an ellipsis.</summary>
     public const int EchoedChars = 48;
 
@@ -58,8 +58,7 @@ internal static class RpcErrors
     public static void RequireId(string value, string field)
     {
         if (string.IsNullOrWhiteSpace(value)) InvalidArgument($"{field} is required.");
-        // A UTF-16 unit is 1 to 3 UTF-8 bytes: ids of up to a third of the bound pass on their length alone.
-        if (value.Length > MaxIdBytes / 3 && (value.Length > MaxIdBytes || Encoding.UTF8.GetByteCount(value) > MaxIdBytes))
+        if (!IdLimits.Fits(value))
             InvalidArgument($"{field} is longer than {MaxIdBytes} UTF-8 bytes.");
     }
 }
