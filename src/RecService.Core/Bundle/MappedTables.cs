@@ -207,6 +207,21 @@ public sealed unsafe class MappedMatrix
     /// <summary>All rows as one pointer, for scans that stride through the whole matrix.</summary>
     public float* Data => _data;
 
+    /// <summary>Where the first NaN or infinity is ("row r, column c: NaN"), or null when every value is finite. One
+    /// vectorized pass over the mapped values (memory-bound; FORMAT.md gives the cost).</summary>
+    public string? FirstNonFinite()
+    {
+        const int chunk = 1 << 26;
+        var total = (long)Rows * Columns;
+        for (long start = 0; start < total; start += chunk)
+        {
+            var values = new ReadOnlySpan<float>(_data + start, (int)Math.Min(chunk, total - start));
+            if (Vectors.VectorMath.IndexOfNonFinite(values) is var i and >= 0)
+                return $"row {(start + i) / Columns}, column {(start + i) % Columns}: {values[i].ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+        }
+        return null;
+    }
+
     public static void Write(string path, ReadOnlySpan<float> data, int rows, int columns)
     {
         if (data.Length != (long)rows * columns) throw new ArgumentException($"{data.Length} values for a {rows} x {columns} matrix.");

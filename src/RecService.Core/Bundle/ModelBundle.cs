@@ -15,6 +15,7 @@ public sealed unsafe class ModelBundle : IDisposable
 {
     private readonly List<IDisposable> _owned;
     private readonly ViewSlots _views = new();
+    private MappedFile[] _mapped = [];
     private int _references = 1;
 
     private ModelBundle(string directory, BundleManifest manifest, List<IDisposable> owned)
@@ -92,9 +93,10 @@ public sealed unsafe class ModelBundle : IDisposable
     public static ModelBundle Open(string directory, bool verifyChecksums = true, ModelFamilies? families = null)
     {
         var manifest = BundleManifest.Read(directory);
-        foreach (var name in BundleFiles.CatalogFiles) manifest.FileNamed(name);
-        foreach (var part in manifest.Parts)
-            foreach (var name in part.FileNames()) manifest.FileNamed(name);
+        var listed = manifest.Files.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var name in BundleFiles.CatalogFiles.Concat(manifest.Parts.SelectMany(p => p.FileNames())))
+            if (!listed.Contains(name))
+                throw new InvalidDataException($"{Path.Combine(directory, BundleManifest.FileName)}: does not list {BundleStore.Printable(name)}, which the bundle needs.");
         manifest.VerifyFiles(directory, verifyChecksums);
 
         var owned = new List<IDisposable>();
@@ -124,6 +126,7 @@ public sealed unsafe class ModelBundle : IDisposable
             }
             bundle.Parts = parts;
             foreach (var part in parts) (families ?? ModelFamilies.None).Find(part.Family)?.Validate(bundle, part);
+            bundle._mapped = [.. owned.OfType<SectionFile>().Select(f => f.File), .. owned.OfType<ForestIndex>().Select(f => f.File)];
             return bundle;
         }
         catch
@@ -159,6 +162,12 @@ public sealed unsafe class ModelBundle : IDisposable
 
         var matrices = entry.Matrices.ToDictionary(p => p.Key, p => new MappedMatrix(section(p.Value, MappedMatrix.Kind)), StringComparer.Ordinal);
         var extras = entry.Extras.ToDictionary(p => p.Key, p => new MappedMatrix(section(p.Value, MappedMatrix.Kind)), StringComparer.Ordinal);
+        // A NaN or infinity in any factor poisons every score computed with it (and a fold-in's solve): refused here, not
+        // answered as a 500 or a NaN score later.
+        foreach (var (files, opened) in new[] { (entry.Matrices, matrices), (entry.Extras, extras) })
+            foreach (var (role, matrix) in opened)
+                if (matrix.FirstNonFinite() is { } where)
+                    throw new InvalidDataException($"{Path.Combine(Directory, files[role])}: non-finite value at {where}.");
         Require(matrices.TryGetValue(PartRoles.ItemFactors, out var y), $"part {name} has no {PartRoles.ItemFactors} matrix");
         Require(y!.Rows == items.Count, $"part {name}: {y.Rows} item vectors for {items.Count} {entry.Items}");
         if (matrices.TryGetValue(PartRoles.UserFactors, out var x))
@@ -188,6 +197,22 @@ public sealed unsafe class ModelBundle : IDisposable
             Require(forest.Count == y.Rows && forest.Dimensions == y.Columns, $"{file} holds {forest.Count} x {forest.Dimensions}, expected {y.Rows} x {y.Columns}");
         }
         return new BundlePart(entry, rows, items, matrices, forests, extras);
+    }
+
+    /// <summary>
+    /// The first mapped file of this bundle that changed in place since it was opened (truncated, rewritten or
+    /// re-permissioned), as "path: what changed"; null when none did. A few fstat calls: cheap enough for every poll.
+    /// </summary>
+    public string? ChangedFile()
+    {
+        if (!TryAcquire()) return null;
+        try
+        {
+            foreach (var file in _mapped)
+                if (file.ChangeSinceOpen() is { } change) return $"{file.Path}: {change}";
+            return null;
+        }
+        finally { Release(); }
     }
 
     /// <summary>Takes a reference for the length of a request; false once the bundle has been fully released.</summary>

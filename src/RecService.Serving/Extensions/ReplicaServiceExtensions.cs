@@ -123,7 +123,8 @@ public static class ReplicaServiceExtensions
                 o.Services.Map(ReplicaHost.LivenessService, r => r.Tags.Contains("live"));
             })
             .AddCheck("process", () => HealthCheckResult.Healthy("answering"), tags: ["live"])
-            .AddCheck<ModelLoadedCheck>("model", tags: ["ready"]);
+            .AddCheck<ModelLoadedCheck>("model", tags: ["ready"])
+            .AddCheck<ModelSourceCheck>("model-source", tags: ["ready"]);
         return services;
     }
 
