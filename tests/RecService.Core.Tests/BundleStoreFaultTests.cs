@@ -91,7 +91,7 @@ public sealed class BundleStoreFaultTests : IDisposable
         File.Delete(current);
         Directory.CreateDirectory(Path.Combine(current, "in-the-way"));
         Assert.ThrowsAny<IOException>(() => store.SetCurrent(version));
-        Assert.Empty(Directory.EnumerateFiles(store.Root, "CURRENT.*"));
+        Assert.Empty(Directory.EnumerateFiles(store.Root, "CURRENT.*.tmp"));
     }
 
     [Fact]
