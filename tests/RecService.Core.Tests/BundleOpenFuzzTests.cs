@@ -68,6 +68,21 @@ public sealed class BundleOpenFuzzTests(ITestOutputHelper output) : IDisposable
         Assert.Contains(dir, error.Message);
     }
 
+    [Fact]
+    public async Task A_fifo_in_place_of_a_bundle_file_is_refused_without_blocking()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var dir = PublishOne(out _);
+        var users = Path.Combine(dir, BundleFiles.Users);
+        File.Delete(users);
+        using (var mkfifo = Process.Start("mkfifo", users)) await mkfifo.WaitForExitAsync();
+        var open = Task.Run(() => ModelBundle.Open(dir).Dispose());
+        var finished = await Task.WhenAny(open, Task.Delay(TimeSpan.FromSeconds(3))) == open;
+        if (!finished) _ = Task.Run(() => { using var writer = new FileStream(users, FileMode.Open, FileAccess.Write); });
+        Assert.True(finished, "opening a bundle with a FIFO for a file blocked");
+        Assert.Contains("not a regular file", (await Assert.ThrowsAsync<InvalidDataException>(() => open)).Message);
+    }
+
     private static readonly string[] Targets =
     [
         BundleManifest.FileName, BundleFiles.Users, BundleFiles.Tracks, BundleFiles.Artists, BundleFiles.Played, BundleFiles.UserArtists,

@@ -131,9 +131,11 @@ public sealed record BundleManifest
             var path = Path.Combine(directory, entry.Name);
             if (entry.Name.Contains('/') || entry.Name.Contains('\\') || entry.Name.StartsWith('.'))
                 throw new InvalidDataException($"{directory}: manifest lists an unsafe file name '{entry.Name}'.");
-            var info = new FileInfo(path);
-            if (!info.Exists) throw new InvalidDataException($"{path}: listed in the manifest but missing.");
-            if (info.Length != entry.Bytes) throw new InvalidDataException($"{path}: {info.Length} bytes, manifest says {entry.Bytes}.");
+            var info = FileIdentity.OfPath(path, followLinks: true);
+            if (info.Kind == FileKind.Missing) throw new InvalidDataException($"{path}: listed in the manifest but missing.");
+            // A FIFO or device here would block or never end the mapping and hashing below.
+            if (info.Kind != FileKind.Regular) throw new InvalidDataException($"{path}: not a regular file.");
+            if (info.Size != entry.Bytes) throw new InvalidDataException($"{path}: {info.Size} bytes, manifest says {entry.Bytes}.");
         }
         if (!checksums) return;
         // Largest first, so the big forests don't end up serialized at the tail.

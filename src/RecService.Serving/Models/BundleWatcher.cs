@@ -74,7 +74,9 @@ public sealed partial class BundleWatcher(
             }
             if (target is not null && target == _servedDirectory) _degraded = null;
             else if (holder.Current is { } now && _servedDirectory is { } from)
-                _degraded = target is null ? $"serving {now.Version} from {from}; CURRENT is unreadable: {_currentProblem}" : $"serving {now.Version} from {from}; CURRENT names {target}, which was refused";
+                _degraded = target is not null ? $"serving {now.Version} from {from}; CURRENT names {target}, which was refused"
+                    : _currentProblem is not null ? $"serving {now.Version} from {from}; CURRENT is unusable: {_currentProblem}"
+                    : $"serving {now.Version} from {from}; there is no CURRENT";
             return holder.Current?.Version;
         }
     }
