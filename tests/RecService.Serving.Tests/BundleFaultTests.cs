@@ -142,6 +142,9 @@ public sealed class BundleFaultTests
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
             Assert.Equal("Degraded", await ready.Content.ReadAsStringAsync());
         }
+        // Kubernetes probes readiness over gRPC health: a degraded replica is still SERVING there.
+        var health = new Grpc.Health.V1.Health.HealthClient(replica.Channel);
+        Assert.Equal(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving, (await health.CheckAsync(new())).Status);
         var answer = await replica.Client.RecommendAsync(new RecommendRequest { UserId = TestWorld.UserId(1), Count = 5 });
         Assert.Equal(5, answer.Items.Count);
 
