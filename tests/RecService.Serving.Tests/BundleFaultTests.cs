@@ -186,6 +186,20 @@ public sealed class BundleFaultTests
     }
 
     [Fact]
+    public async Task A_served_file_truncated_in_place_is_noticed_at_once_not_at_the_next_poll()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var models = new TempDirectory();
+        var store = new BundleStore(models.Path);
+        var v1 = Small(1).Publish(store).ModelVersion;
+        var v2 = Small(2).Publish(store).ModelVersion;
+        await using var replica = await Replica.StartAsync(models.Path, poll: TimeSpan.FromMinutes(5));
+        await replica.WaitForVersionAsync(v2);
+        Truncate(Path.Combine(store.PathOf(v2), BundleFiles.PartFile(AlsParts.TracksPart, PartRoles.Dot, "forest")));
+        await replica.WaitForVersionAsync(v1, TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
     public async Task With_no_intact_bundle_left_a_damaged_one_stops_being_served_instead_of_crashing_the_replica()
     {
         using var models = new TempDirectory();

@@ -34,6 +34,7 @@ public sealed partial class BundleWatcher(
     private string? _openFailure;
     private ModelBundle? _damageLogged;
     private volatile string? _degraded;
+    private FileSystemWatcher? _servedFiles;
     private ConnectionMultiplexer? _redis;
 
     /// <summary>Why the replica serves something other than what CURRENT names (a fallback, a refused or unreadable
@@ -59,6 +60,7 @@ public sealed partial class BundleWatcher(
                 if (!(target is not null && TryServe(target, fallbackFor: null)) && !FallBack(target, includeServed: true))
                 {
                     holder.Clear();
+                    WatchServedFiles(null);
                     _servedDirectory = null;
                     _degraded = $"no intact bundle: {change}";
                     LogNothingIntact(served.Version);
@@ -136,6 +138,7 @@ public sealed partial class BundleWatcher(
             var previous = holder.Current?.Version;
             holder.Swap(bundle);
             _servedDirectory = directory;
+            WatchServedFiles(directory);
             _refused.Remove(directory);
             metrics.Swapped();
             // The manifest's version is what the replica reports (and what precomputed lists match); a copy under another
@@ -163,6 +166,42 @@ public sealed partial class BundleWatcher(
             }
             return false;
         }
+    }
+
+    /// <summary>
+    /// inotify on the served directory: a write, truncation or chmod of a served file wakes the watcher at once, so the
+    /// swap away from it happens within milliseconds instead of at the next poll (the poll still checks, should the
+    /// notification be lost or unavailable, e.g. on NFS).
+    /// </summary>
+    private void WatchServedFiles(string? directory)
+    {
+        _servedFiles?.Dispose();
+        _servedFiles = null;
+        if (directory is null) return;
+        try
+        {
+            var watcher = new FileSystemWatcher(_store.PathOf(directory))
+            {
+                NotifyFilter = NotifyFilters.Size | NotifyFilters.LastWrite | NotifyFilters.Attributes | NotifyFilters.FileName,
+                IncludeSubdirectories = false,
+            };
+            FileSystemEventHandler wake = (_, _) => Wake();
+            watcher.Changed += wake;
+            watcher.Deleted += wake;
+            watcher.Renamed += (_, _) => Wake();
+            watcher.EnableRaisingEvents = true;
+            _servedFiles = watcher;
+        }
+        catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException or PlatformNotSupportedException)
+        {
+            LogNoFileWatch(directory, ex.Message); // polling alone then
+        }
+    }
+
+    /// <summary>Wakes the poll loop; a burst of notices wakes it once.</summary>
+    private void Wake()
+    {
+        if (_wake.CurrentCount == 0) _wake.Release();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -197,7 +236,7 @@ public sealed partial class BundleWatcher(
             await _redis.GetSubscriber().SubscribeAsync(RedisKeys.ModelChannel(redis.ModelChannel), (_, message) =>
             {
                 LogNotice(message.ToString());
-                _wake.Release();
+                Wake();
             });
         }
         catch (Exception ex)
@@ -208,6 +247,7 @@ public sealed partial class BundleWatcher(
 
     public override void Dispose()
     {
+        lock (_checking) WatchServedFiles(null);
         _redis?.Dispose();
         base.Dispose();
     }
@@ -235,6 +275,9 @@ public sealed partial class BundleWatcher(
 
     [LoggerMessage(LogLevel.Critical, "No intact model bundle to swap to; stopped serving {Version} rather than read its damaged files (not ready until one is published)")]
     private partial void LogNothingIntact(string version);
+
+    [LoggerMessage(LogLevel.Warning, "Cannot watch {Directory} for changes ({Reason}); served files are checked at each poll only")]
+    private partial void LogNoFileWatch(string directory, string reason);
 
     [LoggerMessage(LogLevel.Information, "Model notice from Redis: {Message}")]
     private partial void LogNotice(string message);
