@@ -41,11 +41,14 @@ internal sealed unsafe class MappedFile : IDisposable
     /// rewritten in place or re-permissioned; null when unchanged. A replaced path (a new file renamed over) is no change:
     /// the mapping still holds the old file's pages.
     /// </summary>
-    public string? ChangeSinceOpen()
+    public string? ChangeSinceOpen(out bool contentChanged)
     {
+        contentChanged = false;
         if (_pointer == null) return null;
         var before = Identity;
-        return FileIdentity.Of(_handle, Path).ChangeSince(in before);
+        var now = FileIdentity.Of(_handle, Path);
+        contentChanged = now.Size != before.Size || now.ModifiedNs != before.ModifiedNs;
+        return now.ChangeSince(in before);
     }
     public byte* Pointer => _pointer != null ? _pointer : throw new ObjectDisposedException(Path);
 

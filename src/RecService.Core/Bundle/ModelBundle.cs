@@ -201,15 +201,20 @@ public sealed unsafe class ModelBundle : IDisposable
 
     /// <summary>
     /// The first mapped file of this bundle that changed in place since it was opened (truncated, rewritten or
-    /// re-permissioned), as "path: what changed"; null when none did. A few fstat calls: cheap enough for every poll.
+    /// re-permissioned), as "path: what changed"; null when none did. <paramref name="contentChanged"/> is false when
+    /// only the file's status changed (a chmod, a hard link made or removed): its bytes are as they were. A few fstat
+    /// calls: cheap enough for every poll.
     /// </summary>
-    public string? ChangedFile()
+    public string? ChangedFile(out bool contentChanged)
     {
+        contentChanged = false;
         if (!TryAcquire()) return null;
         try
         {
             foreach (var file in _mapped)
-                if (file.ChangeSinceOpen() is { } change) return $"{file.Path}: {change}";
+            {
+                if (file.ChangeSinceOpen(out contentChanged) is { } change) return $"{file.Path}: {change}";
+            }
             return null;
         }
         finally { Release(); }

@@ -48,13 +48,17 @@ public sealed partial class BundleWatcher(
         {
             var target = ReadCurrent();
             var served = holder.Current;
-            if (served is not null && served.ChangedFile() is { } change)
+            if (served is not null && served.ChangedFile(out var contentChanged) is { } change)
             {
                 if (!ReferenceEquals(_damageLogged, served))
                 {
                     _damageLogged = served;
                     LogServedFilesChanged(change, served.Version);
                 }
+                // Bytes that changed under the mapping are not read again, not even while the replacement is verified
+                // (a truncated page faults with SIGBUS, rewritten factors give NaN scores): the replica answers "no model"
+                // (503, UNAVAILABLE) for that moment instead. A status-only change keeps serving meanwhile.
+                if (contentChanged) holder.Clear();
                 // Reopened from disk with every check (checksums too): CURRENT's bundle if it verifies, else the newest
                 // intact one; a damaged mapping is never read again by new requests.
                 if (!(target is not null && TryServe(target, fallbackFor: null)) && !FallBack(target, includeServed: true))
