@@ -124,8 +124,13 @@ public sealed record BundleManifest
     /// Checks every listed file's size and, when asked, its checksum (files hashed in parallel: this is most of a
     /// replica's start-up time); throws naming a mismatching file.
     /// </summary>
-    public void VerifyFiles(string directory, bool checksums)
+    public void VerifyFiles(string directory, bool checksums) => VerifyFiles(directory, checksums, out _);
+
+    /// <summary><see cref="VerifyFiles(string, bool)"/>, handing back each file's identity as it was before its bytes were
+    /// checked (the opener compares the files it maps against them: a write during the check shows as a change).</summary>
+    internal void VerifyFiles(string directory, bool checksums, out Dictionary<string, FileIdentity> identities)
     {
+        identities = new Dictionary<string, FileIdentity>(StringComparer.Ordinal);
         foreach (var entry in Files)
         {
             var path = Path.Combine(directory, entry.Name);
@@ -136,6 +141,7 @@ public sealed record BundleManifest
             // A FIFO or device here would block or never end the mapping and hashing below.
             if (info.Kind != FileKind.Regular) throw new InvalidDataException($"{path}: not a regular file.");
             if (info.Size != entry.Bytes) throw new InvalidDataException($"{path}: {info.Size} bytes, manifest says {entry.Bytes}.");
+            identities[entry.Name] = info;
         }
         if (!checksums) return;
         // Largest first, so the big forests don't end up serialized at the tail.

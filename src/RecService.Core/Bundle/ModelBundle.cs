@@ -97,7 +97,7 @@ public sealed unsafe class ModelBundle : IDisposable
         foreach (var name in BundleFiles.CatalogFiles.Concat(manifest.Parts.SelectMany(p => p.FileNames())))
             if (!listed.Contains(name))
                 throw new InvalidDataException($"{Path.Combine(directory, BundleManifest.FileName)}: does not list {BundleStore.Printable(name)}, which the bundle needs.");
-        manifest.VerifyFiles(directory, verifyChecksums);
+        manifest.VerifyFiles(directory, verifyChecksums, out var verified);
 
         var owned = new List<IDisposable>();
         var bundle = new ModelBundle(directory, manifest, owned);
@@ -127,6 +127,15 @@ public sealed unsafe class ModelBundle : IDisposable
             bundle.Parts = parts;
             foreach (var part in parts) (families ?? ModelFamilies.None).Find(part.Family)?.Validate(bundle, part);
             bundle._mapped = [.. owned.OfType<SectionFile>().Select(f => f.File), .. owned.OfType<ForestIndex>().Select(f => f.File)];
+            // A file written between its check and its mapping would be served unchecked, and its later changes compared
+            // against the already-changed state: such a bundle is not served (the next poll tries again).
+            foreach (var file in bundle._mapped)
+            {
+                if (!verified.TryGetValue(Path.GetFileName(file.Path), out var before)) continue;
+                var now = file.Identity;
+                var change = before.Inode != now.Inode || before.Device != now.Device ? "replaced" : now.ChangeSince(in before);
+                if (change is not null) throw new IOException($"{file.Path}: {change} while the bundle was being opened.");
+            }
             return bundle;
         }
         catch
