@@ -171,12 +171,12 @@ public sealed unsafe class ModelBundle : IDisposable
 
         var matrices = entry.Matrices.ToDictionary(p => p.Key, p => new MappedMatrix(section(p.Value, MappedMatrix.Kind)), StringComparer.Ordinal);
         var extras = entry.Extras.ToDictionary(p => p.Key, p => new MappedMatrix(section(p.Value, MappedMatrix.Kind)), StringComparer.Ordinal);
-        // A NaN or infinity in any factor poisons every score computed with it (and a fold-in's solve): refused here, not
-        // answered as a 500 or a NaN score later.
+        // A NaN, an infinity or a value whose square overflows poisons every score computed with it (and a fold-in's
+        // solve): refused here, not answered as a 500 or a NaN score later.
         foreach (var (files, opened) in new[] { (entry.Matrices, matrices), (entry.Extras, extras) })
             foreach (var (role, matrix) in opened)
-                if (matrix.FirstNonFinite() is { } where)
-                    throw new InvalidDataException($"{Path.Combine(Directory, files[role])}: non-finite value at {where}.");
+                if (matrix.FirstInvalidValue() is { } where)
+                    throw new InvalidDataException($"{Path.Combine(Directory, files[role])}: non-finite or out-of-range value (beyond {MappedMatrix.MaxMagnitude:G0}) at {where}.");
         Require(matrices.TryGetValue(PartRoles.ItemFactors, out var y), $"part {name} has no {PartRoles.ItemFactors} matrix");
         Require(y!.Rows == items.Count, $"part {name}: {y.Rows} item vectors for {items.Count} {entry.Items}");
         if (matrices.TryGetValue(PartRoles.UserFactors, out var x))

@@ -28,7 +28,6 @@ public static class VectorMath
     /// <summary>Index of the first NaN or infinity, or -1: the guard before factors are indexed or published.</summary>
     public static int IndexOfNonFinite(ReadOnlySpan<float> values)
     {
-        if (TensorPrimitives.IsFiniteAll(values)) return -1; // vectorized: the common answer for whole mapped matrices
         for (var i = 0; i < values.Length; i++)
         {
             if (!float.IsFinite(values[i])) return i;
