@@ -16,5 +16,6 @@ root.Add(IndexCommand.Create());
 root.Add(EvalCommand.Create());
 root.Add(BenchCommand.Create());
 root.Add(PrecomputeCommand.Create());
+root.Add(PublishCommand.Create());
 
 return await CliRunner.RunAsync(root, args);

@@ -257,6 +257,7 @@ public sealed class BundleFormatTests : IDisposable
         var store = new BundleStore(PathOf("models"));
         var m = store.Publish(new BundleManifest(), dir => File.WriteAllBytes(Path.Combine(dir, "data.bin"), new byte[4096]));
         var dir = store.PathOf(m.ModelVersion);
+        SmallBundle.MakeWritable(Path.Combine(dir, "data.bin")); // published files are read-only
         using (var f = new FileStream(Path.Combine(dir, "data.bin"), FileMode.Open)) { f.Position = 100; f.WriteByte(1); }
         var manifest = BundleManifest.Read(dir);
         manifest.VerifyFiles(dir, checksums: false); // same size: only the checksum sees it

@@ -41,6 +41,9 @@ public sealed record BundleManifest
     public const string FileName = "manifest.json";
     public const int CurrentFormatVersion = 2;
 
+    /// <summary>The largest manifest read (a real one is a few KB).</summary>
+    public const long MaxBytes = 16 << 20;
+
     public int FormatVersion { get; init; } = CurrentFormatVersion;
     public string ModelVersion { get; init; } = "";
     public DateTimeOffset CreatedUtc { get; init; }
@@ -95,13 +98,17 @@ public sealed record BundleManifest
     public static BundleManifest Read(string directory)
     {
         var path = Path.Combine(directory, FileName);
-        if (!File.Exists(path)) throw new InvalidDataException($"{directory}: no {FileName} (an incomplete bundle).");
+        var entry = FileIdentity.OfPath(path, followLinks: true);
+        if (entry.Kind == FileKind.Missing) throw new InvalidDataException($"{directory}: no {FileName} (an incomplete bundle).");
+        // A manifest lists files and facts: a few KB. A FIFO or a huge file there is refused before it is opened.
+        if (entry.Kind != FileKind.Regular) throw new InvalidDataException($"{path}: not a regular file.");
+        if (entry.Size > MaxBytes) throw new InvalidDataException($"{path}: {entry.Size} bytes, more than a manifest's {MaxBytes}.");
         BundleManifest? manifest;
         try
         {
             manifest = JsonSerializer.Deserialize<BundleManifest>(File.ReadAllText(path), Json);
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is JsonException or NotSupportedException or InvalidOperationException or ArgumentException)
         {
             throw new InvalidDataException($"{path}: not a valid manifest: {ex.Message}", ex);
         }
@@ -109,6 +116,7 @@ public sealed record BundleManifest
         if (manifest.FormatVersion != CurrentFormatVersion)
             throw new InvalidDataException($"{path}: bundle format {manifest.FormatVersion}, this build reads only format {CurrentFormatVersion}: " +
                                            "retrain (rec train, or let the worker run) to publish a bundle in the current format.");
+        if (manifest.Problem() is { } problem) throw new InvalidDataException($"{path}: not a valid manifest: {problem}.");
         return manifest;
     }
 
@@ -116,16 +124,24 @@ public sealed record BundleManifest
     /// Checks every listed file's size and, when asked, its checksum (files hashed in parallel: this is most of a
     /// replica's start-up time); throws naming a mismatching file.
     /// </summary>
-    public void VerifyFiles(string directory, bool checksums)
+    public void VerifyFiles(string directory, bool checksums) => VerifyFiles(directory, checksums, out _);
+
+    /// <summary><see cref="VerifyFiles(string, bool)"/>, handing back each file's identity as it was before its bytes were
+    /// checked (the opener compares the files it maps against them: a write during the check shows as a change).</summary>
+    internal void VerifyFiles(string directory, bool checksums, out Dictionary<string, FileIdentity> identities)
     {
+        identities = new Dictionary<string, FileIdentity>(StringComparer.Ordinal);
         foreach (var entry in Files)
         {
             var path = Path.Combine(directory, entry.Name);
             if (entry.Name.Contains('/') || entry.Name.Contains('\\') || entry.Name.StartsWith('.'))
                 throw new InvalidDataException($"{directory}: manifest lists an unsafe file name '{entry.Name}'.");
-            var info = new FileInfo(path);
-            if (!info.Exists) throw new InvalidDataException($"{path}: listed in the manifest but missing.");
-            if (info.Length != entry.Bytes) throw new InvalidDataException($"{path}: {info.Length} bytes, manifest says {entry.Bytes}.");
+            var info = FileIdentity.OfPath(path, followLinks: true);
+            if (info.Kind == FileKind.Missing) throw new InvalidDataException($"{path}: listed in the manifest but missing.");
+            // A FIFO or device here would block or never end the mapping and hashing below.
+            if (info.Kind != FileKind.Regular) throw new InvalidDataException($"{path}: not a regular file.");
+            if (info.Size != entry.Bytes) throw new InvalidDataException($"{path}: {info.Size} bytes, manifest says {entry.Bytes}.");
+            identities[entry.Name] = info;
         }
         if (!checksums) return;
         // Largest first, so the big forests don't end up serialized at the tail.
@@ -147,6 +163,35 @@ public sealed record BundleManifest
 
     public BundleFileEntry FileNamed(string name) =>
         Files.FirstOrDefault(f => f.Name == name) ?? throw new InvalidDataException($"Bundle {ModelVersion}: manifest does not list {name}.");
+
+    /// <summary>
+    /// What makes a deserialized manifest unusable (JSON nulls where the model has none, negative sizes, duplicate or
+    /// unsafe file names, a model version that is no version name), or null. Checked at read, so everything after may
+    /// rely on the shape.
+    /// </summary>
+    private string? Problem()
+    {
+        if (ModelVersion is null || !BundleStore.IsVersionName(ModelVersion)) return $"model version '{BundleStore.Printable(ModelVersion ?? "null")}' is not a version name";
+        if (Training is null || Data is null || Metrics is null || Parts is null || Files is null) return "training, data, metrics, parts and files must be present (not null)";
+        if (Training.Values.Any(v => v is null)) return "a training fact is null";
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var file in Files)
+        {
+            if (file?.Name is null || file.Xxh3 is null) return "a file entry without a name or checksum";
+            if (file.Bytes < 0) return $"file {BundleStore.Printable(file.Name)} has {file.Bytes} bytes";
+            if (file.Name.Length == 0 || file.Name.Contains('/') || file.Name.Contains('\\') || file.Name.StartsWith('.') || file.Name.Any(char.IsControl))
+                return $"unsafe file name '{BundleStore.Printable(file.Name)}'";
+            if (!names.Add(file.Name)) return $"file {file.Name} listed twice";
+        }
+        foreach (var part in Parts)
+        {
+            if (part is null) return "a part is null";
+            if (part.Name is null || part.Family is null || part.Items is null) return "a part without a name, family or items";
+            if (part.Matrices is null || part.Forests is null || part.Extras is null || part.Metrics is null) return $"part {BundleStore.Printable(part.Name)}: matrices, forests, extras and metrics must be present (not null)";
+            if (part.Matrices.Values.Concat(part.Forests.Values).Concat(part.Extras.Values).Any(v => v is null)) return $"part {BundleStore.Printable(part.Name)} names a null file";
+        }
+        return null;
+    }
 
     /// <summary>
     /// XxHash3-64 of a file's bytes, lower-case hex. Hashed straight from a read-only mapping: no copy through a

@@ -18,13 +18,80 @@ public sealed partial class BundleStore(string root)
 
     public string PathOf(string version) => Path.Combine(Root, version);
 
-    /// <summary>The version <c>CURRENT</c> names, or null when nothing has been published.</summary>
+    /// <summary>The most <c>CURRENT</c> may hold: one version name and a line end. Anything longer is refused unread.</summary>
+    public const int MaxCurrentBytes = 256;
+
+    /// <summary>
+    /// The version <c>CURRENT</c> names, or null when nothing has been published. Reads at most
+    /// <see cref="MaxCurrentBytes"/>, opens only a regular file (a FIFO or device there is refused without being opened)
+    /// and follows a symbolic link only to a file inside the models directory. A bad pointer throws
+    /// <see cref="InvalidDataException"/> with a one-line message that never echoes more than a short, escaped prefix.
+    /// </summary>
     public string? CurrentVersion()
     {
         var path = Path.Combine(Root, CurrentFileName);
-        if (!File.Exists(path)) return null;
-        var version = File.ReadAllText(path).Trim();
-        return IsVersionName(version) ? version : throw new InvalidDataException($"{path}: '{version}' is not a bundle version name.");
+        var entry = FileIdentity.OfPath(path);
+        if (entry.Kind == FileKind.Missing) return null;
+        var target = path;
+        if (entry.Kind == FileKind.SymbolicLink)
+        {
+            target = File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path;
+            if (!IsInside(target))
+                throw new InvalidDataException($"{path}: a symbolic link to {Printable(target)}, outside the models directory; a linked CURRENT must point inside {Root}.");
+            entry = FileIdentity.OfPath(target);
+            if (entry.Kind == FileKind.Missing) throw new InvalidDataException($"{path}: a symbolic link to {Printable(target)}, which does not exist.");
+        }
+        if (entry.Kind != FileKind.Regular)
+            throw new InvalidDataException($"{path}: a {KindName(entry.Kind)}, not a regular file; CURRENT must be a file naming a version.");
+        if (entry.Size > MaxCurrentBytes)
+            throw new InvalidDataException($"{path}: {entry.Size} bytes; CURRENT holds one version name (at most {MaxCurrentBytes} bytes), so it was not read.");
+        var version = ReadSmallFile(target, entry).Trim();
+        return IsVersionName(version) ? version : throw new InvalidDataException($"{path}: '{Printable(version)}' is not a bundle version name.");
+    }
+
+    private bool IsInside(string path) =>
+        Path.GetFullPath(path).StartsWith(Root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+
+    private static string KindName(FileKind kind) => kind switch
+    {
+        FileKind.Directory => "directory",
+        FileKind.SymbolicLink => "symbolic link",
+        _ => "FIFO, socket or device",
+    };
+
+    /// <summary>At most 64 characters of <paramref name="text"/> with control characters escaped: safe to put in a log line.</summary>
+    internal static string Printable(string text)
+    {
+        var cut = text.Length > 64 ? text[..64] : text;
+        var builder = new System.Text.StringBuilder(cut.Length + 8);
+        foreach (var c in cut) builder.Append(char.IsControl(c) || char.IsSurrogate(c) ? $"\\u{(int)c:x4}" : c);
+        if (text.Length > cut.Length) builder.Append("...");
+        return builder.ToString();
+    }
+
+    /// <summary>Reads a file already checked to be small and regular. On Linux it is opened non-blocking and checked again
+    /// through the open descriptor, so a FIFO (or another file) swapped in since the check can neither block nor be read.</summary>
+    private static string ReadSmallFile(string path, FileIdentity checkedEntry)
+    {
+        Span<byte> buffer = stackalloc byte[MaxCurrentBytes + 1];
+        var length = 0;
+        if (OperatingSystem.IsLinux())
+        {
+            var fd = Posix.open(path, Posix.ReadOnly | Posix.NonBlockingCloseOnExec);
+            if (fd < 0) throw new IOException($"{path}: cannot open (errno {Marshal.GetLastPInvokeError()}).");
+            using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle((IntPtr)fd, ownsHandle: true);
+            var opened = FileIdentity.Of(handle, path);
+            if (opened.Kind != FileKind.Regular || opened.Inode != checkedEntry.Inode || opened.Device != checkedEntry.Device)
+                throw new IOException($"{path}: replaced while being read.");
+            for (int n; length < buffer.Length && (n = RandomAccess.Read(handle, buffer[length..], length)) > 0;) length += n;
+        }
+        else
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1);
+            for (int n; length < buffer.Length && (n = stream.Read(buffer[length..])) > 0;) length += n;
+        }
+        if (length > MaxCurrentBytes) throw new InvalidDataException($"{path}: longer than {MaxCurrentBytes} bytes; CURRENT holds one version name.");
+        return System.Text.Encoding.UTF8.GetString(buffer[..length]);
     }
 
     /// <summary>Published versions, oldest first (names sort by time).</summary>
@@ -47,14 +114,16 @@ public sealed partial class BundleStore(string root)
 
     /// <summary>
     /// Publishes a bundle: <paramref name="writeFiles"/> fills the staging directory; the manifest (with every
-    /// file's size and checksum) is added, the bundle moved into place and <c>CURRENT</c> switched to it.
+    /// file's size and checksum) is added, every file made read-only, the bundle moved into place and <c>CURRENT</c>
+    /// switched to it. Leftovers of publishers that died (<see cref="RemoveLeftovers"/>) are removed first.
     /// </summary>
     public BundleManifest Publish(BundleManifest manifest, Action<string> writeFiles, DateTimeOffset? now = null)
     {
         Directory.CreateDirectory(Root);
+        RemoveLeftovers();
         var created = now ?? DateTimeOffset.UtcNow;
         var version = NewVersion(created);
-        var staging = Path.Combine(Root, $"{StagingPrefix}{version}-{Guid.NewGuid():N}");
+        var staging = Path.Combine(Root, $"{StagingPrefix}{version}-{Guid.NewGuid():N}-{PublisherTag.Own}");
         Directory.CreateDirectory(staging);
         try
         {
@@ -64,11 +133,14 @@ public sealed partial class BundleStore(string root)
                 .Select(n =>
                 {
                     var path = Path.Combine(staging, n);
+                    MakeReadOnly(path);
                     FlushFile(path);
                     return new BundleFileEntry(n, new FileInfo(path).Length, BundleManifest.Checksum(path));
                 }).ToList();
             var complete = manifest with { ModelVersion = version, CreatedUtc = created, Files = files };
-            WriteDurably(Path.Combine(staging, BundleManifest.FileName), complete.ToJson());
+            var manifestPath = Path.Combine(staging, BundleManifest.FileName);
+            WriteDurably(manifestPath, complete.ToJson());
+            MakeReadOnly(manifestPath);
             FlushDirectory(staging);
             Directory.Move(staging, PathOf(version));
             FlushDirectory(Root);
@@ -77,7 +149,7 @@ public sealed partial class BundleStore(string root)
         }
         catch
         {
-            try { if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true); } catch (IOException) { }
+            try { if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true); } catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
             throw;
         }
     }
@@ -87,17 +159,46 @@ public sealed partial class BundleStore(string root)
     public BundleManifest Publish(BundleManifest manifest, BundleContent content, BundleForestOptions? forests = null, DateTimeOffset? now = null) =>
         Publish(manifest with { Parts = BundleWriter.Entries(content) }, dir => BundleWriter.Write(dir, content, forests), now);
 
-    /// <summary>Points <c>CURRENT</c> at a published version by writing a temp file and renaming it over.</summary>
+    /// <summary>The training fact a republished bundle carries: the version it was copied from.</summary>
+    public const string RepublishedFromKey = "republishedFrom";
+
+    /// <summary>
+    /// Publishes a copy of an existing bundle directory as a new version (a rollback or a restored backup): the source
+    /// is opened and fully verified first (checksums included, <paramref name="families"/>' checks too), its files are
+    /// copied, and the copy is published like a trained bundle. Its manifest keeps the source's parts, facts and metrics.
+    /// </summary>
+    public BundleManifest Republish(string sourceDirectory, ModelFamilies? families = null)
+    {
+        BundleManifest source;
+        using (var bundle = ModelBundle.Open(sourceDirectory, verifyChecksums: true, families)) source = bundle.Manifest;
+        var training = new SortedDictionary<string, string>(source.Training, StringComparer.Ordinal) { [RepublishedFromKey] = source.ModelVersion };
+        return Publish(source with { Training = training }, staging =>
+        {
+            foreach (var file in source.Files) File.Copy(Path.Combine(sourceDirectory, file.Name), Path.Combine(staging, file.Name));
+        });
+    }
+
+    /// <summary>Points <c>CURRENT</c> at a published version by writing a temp file and renaming it over. A failure
+    /// (a full disk, a read-only directory) leaves <c>CURRENT</c> as it was and removes the temp file.</summary>
     public void SetCurrent(string version)
     {
         if (!IsVersionName(version) || !Directory.Exists(PathOf(version))) throw new ArgumentException($"No published version '{version}' in {Root}.");
-        var temp = Path.Combine(Root, $"{CurrentFileName}.{Guid.NewGuid():N}.tmp");
-        WriteDurably(temp, version + "\n");
-        File.Move(temp, Path.Combine(Root, CurrentFileName), overwrite: true);
+        var temp = Path.Combine(Root, $"{CurrentFileName}.{Guid.NewGuid():N}-{PublisherTag.Own}{TempSuffix}");
+        try
+        {
+            WriteDurably(temp, version + "\n");
+            File.Move(temp, Path.Combine(Root, CurrentFileName), overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(temp); } catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
+            throw;
+        }
         FlushDirectory(Root);
     }
 
-    /// <summary>Deletes all but the newest <paramref name="keep"/> versions (never the current one) and stale staging directories.</summary>
+    /// <summary>Deletes all but the newest <paramref name="keep"/> versions (never the current one) and leftovers
+    /// (<see cref="RemoveLeftovers"/>).</summary>
     public IReadOnlyList<string> Prune(int keep)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(keep, 1);
@@ -114,14 +215,55 @@ public sealed partial class BundleStore(string root)
             }
             catch (IOException) { /* a file still open elsewhere on some platforms: try again next time */ }
         }
+        RemoveLeftovers();
+        return removed;
+    }
+
+    /// <summary>How long a leftover whose publisher cannot be checked (another host or pid namespace, or an older build's
+    /// name) is kept before it is taken as abandoned.</summary>
+    public static readonly TimeSpan LeftoverAge = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Removes what crashed publishers left: staging directories and <c>CURRENT</c> temp files. Each name carries its
+    /// publisher (<see cref="PublisherTag"/>); a leftover of a publisher on this host and pid namespace is removed as soon
+    /// as that process is gone, one from elsewhere only when older than <see cref="LeftoverAge"/>. Returns the names removed.
+    /// </summary>
+    public IReadOnlyList<string> RemoveLeftovers()
+    {
+        var removed = new List<string>();
+        if (!Directory.Exists(Root)) return removed;
+        var stale = DateTime.UtcNow - LeftoverAge;
         foreach (var staging in Directory.EnumerateDirectories(Root, StagingPrefix + "*"))
         {
-            if (Directory.GetLastWriteTimeUtc(staging) < DateTime.UtcNow.AddHours(-1))
+            if (!PublisherTag.IsAbandoned(Path.GetFileName(staging), Directory.GetLastWriteTimeUtc(staging), stale)) continue;
+            try
             {
-                try { Directory.Delete(staging, recursive: true); } catch (IOException) { }
+                Directory.Delete(staging, recursive: true);
+                removed.Add(Path.GetFileName(staging));
             }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
+        }
+        foreach (var temp in Directory.EnumerateFiles(Root, CurrentFileName + ".*" + TempSuffix))
+        {
+            var name = Path.GetFileName(temp);
+            if (!PublisherTag.IsAbandoned(name[..^TempSuffix.Length], File.GetLastWriteTimeUtc(temp), stale)) continue;
+            try
+            {
+                File.Delete(temp);
+                removed.Add(name);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
         }
         return removed;
+    }
+
+    private const string TempSuffix = ".tmp";
+
+    /// <summary>Published files are read-only: an operator's editor or a careless copy gets EACCES instead of changing a
+    /// file a replica maps (root is not stopped by it; the replica's change check covers that, FORMAT.md "Faults").</summary>
+    private static void MakeReadOnly(string path)
+    {
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
     }
 
     private static void WriteDurably(string path, string text)
@@ -131,31 +273,35 @@ public sealed partial class BundleStore(string root)
         stream.Flush(flushToDisk: true);
     }
 
+    /// <summary>fsync a file through a read-only descriptor (the file may already be read-only).</summary>
     private static void FlushFile(string path)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
-        stream.Flush(flushToDisk: true);
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+            stream.Flush(flushToDisk: true);
+            return;
+        }
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            if (Posix.fsync((int)handle.DangerousGetHandle()) != 0) throw new IOException($"{path}: fsync failed (errno {Marshal.GetLastPInvokeError()}).");
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
     }
 
     /// <summary>fsync a directory so a rename inside it survives a crash (POSIX only; a no-op elsewhere).</summary>
     private static void FlushDirectory(string path)
     {
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return;
-        var fd = Posix.open(path, 0 /* O_RDONLY */);
+        var fd = Posix.open(path, Posix.ReadOnly);
         if (fd < 0) return;
         try { Posix.fsync(fd); }
         finally { Posix.close(fd); }
-    }
-
-    private static partial class Posix
-    {
-        [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-        public static partial int open(string path, int flags);
-
-        [LibraryImport("libc", SetLastError = true)]
-        public static partial int fsync(int fd);
-
-        [LibraryImport("libc", SetLastError = true)]
-        public static partial int close(int fd);
     }
 }

@@ -15,9 +15,13 @@ internal sealed unsafe class MappedFile : IDisposable
     private readonly MemoryMappedViewAccessor _view;
     private byte* _pointer;
 
-    private MappedFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, long length)
+    private readonly SafeFileHandle _handle;
+
+    private MappedFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, long length, SafeFileHandle handle)
     {
         Path = path;
+        _handle = handle;
+        Identity = FileIdentity.Of(handle, path);
         _map = map;
         _view = view;
         Length = length;
@@ -28,6 +32,24 @@ internal sealed unsafe class MappedFile : IDisposable
 
     public string Path { get; }
     public long Length { get; }
+
+    /// <summary>The mapped file's state when it was opened (<see cref="ChangeSinceOpen"/> compares against it).</summary>
+    public FileIdentity Identity { get; }
+
+    /// <summary>
+    /// How the mapped file itself (the open inode, wherever its path now points) changed since it was opened: truncated,
+    /// rewritten in place or re-permissioned; null when unchanged. A replaced path (a new file renamed over) is no change:
+    /// the mapping still holds the old file's pages.
+    /// </summary>
+    public string? ChangeSinceOpen(out bool contentChanged)
+    {
+        contentChanged = false;
+        if (_pointer == null) return null;
+        var before = Identity;
+        var now = FileIdentity.Of(_handle, Path);
+        contentChanged = now.Size != before.Size || now.ModifiedNs != before.ModifiedNs;
+        return now.ChangeSince(in before);
+    }
     public byte* Pointer => _pointer != null ? _pointer : throw new ObjectDisposedException(Path);
 
     /// <summary>The view's handle, for a reader that keeps the mapping alive across a call with DangerousAddRef/Release
@@ -46,7 +68,7 @@ internal sealed unsafe class MappedFile : IDisposable
             try
             {
                 var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-                return new MappedFile(path, map, view, length);
+                return new MappedFile(path, map, view, length, stream.SafeFileHandle);
             }
             catch
             {

@@ -207,6 +207,30 @@ public sealed unsafe class MappedMatrix
     /// <summary>All rows as one pointer, for scans that stride through the whole matrix.</summary>
     public float* Data => _data;
 
+    /// <summary>The largest magnitude a stored value may have: far beyond any trained factor, and small enough that squared
+    /// norms and dot products over the widest rows (4096 columns) stay finite in float32.</summary>
+    public const float MaxMagnitude = 1e15f;
+
+    /// <summary>Where the first NaN, infinity or value beyond <see cref="MaxMagnitude"/> is ("row r, column c: NaN"), or null
+    /// when there is none. One vectorized pass over the mapped values (memory-bound; FORMAT.md gives the cost).</summary>
+    public string? FirstInvalidValue()
+    {
+        const int chunk = 1 << 26;
+        var total = (long)Rows * Columns;
+        for (long start = 0; start < total; start += chunk)
+        {
+            var values = new ReadOnlySpan<float>(_data + start, (int)Math.Min(chunk, total - start));
+            if (Math.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(values)) <= MaxMagnitude) continue; // false for NaN
+            for (var i = 0; i < values.Length; i++)
+            {
+                if (Math.Abs(values[i]) <= MaxMagnitude) continue;
+                var at = start + i;
+                return $"row {at / Columns}, column {at % Columns}: {values[i].ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+            }
+        }
+        return null;
+    }
+
     public static void Write(string path, ReadOnlySpan<float> data, int rows, int columns)
     {
         if (data.Length != (long)rows * columns) throw new ArgumentException($"{data.Length} values for a {rows} x {columns} matrix.");

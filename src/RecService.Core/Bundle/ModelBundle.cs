@@ -15,6 +15,7 @@ public sealed unsafe class ModelBundle : IDisposable
 {
     private readonly List<IDisposable> _owned;
     private readonly ViewSlots _views = new();
+    private MappedFile[] _mapped = [];
     private int _references = 1;
 
     private ModelBundle(string directory, BundleManifest manifest, List<IDisposable> owned)
@@ -92,10 +93,11 @@ public sealed unsafe class ModelBundle : IDisposable
     public static ModelBundle Open(string directory, bool verifyChecksums = true, ModelFamilies? families = null)
     {
         var manifest = BundleManifest.Read(directory);
-        foreach (var name in BundleFiles.CatalogFiles) manifest.FileNamed(name);
-        foreach (var part in manifest.Parts)
-            foreach (var name in part.FileNames()) manifest.FileNamed(name);
-        manifest.VerifyFiles(directory, verifyChecksums);
+        var listed = manifest.Files.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var name in BundleFiles.CatalogFiles.Concat(manifest.Parts.SelectMany(p => p.FileNames())))
+            if (!listed.Contains(name))
+                throw new InvalidDataException($"{Path.Combine(directory, BundleManifest.FileName)}: does not list {BundleStore.Printable(name)}, which the bundle needs.");
+        manifest.VerifyFiles(directory, verifyChecksums, out var verified);
 
         var owned = new List<IDisposable>();
         var bundle = new ModelBundle(directory, manifest, owned);
@@ -124,6 +126,16 @@ public sealed unsafe class ModelBundle : IDisposable
             }
             bundle.Parts = parts;
             foreach (var part in parts) (families ?? ModelFamilies.None).Find(part.Family)?.Validate(bundle, part);
+            bundle._mapped = [.. owned.OfType<SectionFile>().Select(f => f.File), .. owned.OfType<ForestIndex>().Select(f => f.File)];
+            // A file written between its check and its mapping would be served unchecked, and its later changes compared
+            // against the already-changed state: such a bundle is not served (the next poll tries again).
+            foreach (var file in bundle._mapped)
+            {
+                if (!verified.TryGetValue(Path.GetFileName(file.Path), out var before)) continue;
+                var now = file.Identity;
+                var change = before.Inode != now.Inode || before.Device != now.Device ? "replaced" : now.ChangeSince(in before);
+                if (change is not null) throw new IOException($"{file.Path}: {change} while the bundle was being opened.");
+            }
             return bundle;
         }
         catch
@@ -159,6 +171,12 @@ public sealed unsafe class ModelBundle : IDisposable
 
         var matrices = entry.Matrices.ToDictionary(p => p.Key, p => new MappedMatrix(section(p.Value, MappedMatrix.Kind)), StringComparer.Ordinal);
         var extras = entry.Extras.ToDictionary(p => p.Key, p => new MappedMatrix(section(p.Value, MappedMatrix.Kind)), StringComparer.Ordinal);
+        // A NaN, an infinity or a value whose square overflows poisons every score computed with it (and a fold-in's
+        // solve): refused here, not answered as a 500 or a NaN score later.
+        foreach (var (files, opened) in new[] { (entry.Matrices, matrices), (entry.Extras, extras) })
+            foreach (var (role, matrix) in opened)
+                if (matrix.FirstInvalidValue() is { } where)
+                    throw new InvalidDataException($"{Path.Combine(Directory, files[role])}: non-finite or out-of-range value (beyond {MappedMatrix.MaxMagnitude:G0}) at {where}.");
         Require(matrices.TryGetValue(PartRoles.ItemFactors, out var y), $"part {name} has no {PartRoles.ItemFactors} matrix");
         Require(y!.Rows == items.Count, $"part {name}: {y.Rows} item vectors for {items.Count} {entry.Items}");
         if (matrices.TryGetValue(PartRoles.UserFactors, out var x))
@@ -188,6 +206,27 @@ public sealed unsafe class ModelBundle : IDisposable
             Require(forest.Count == y.Rows && forest.Dimensions == y.Columns, $"{file} holds {forest.Count} x {forest.Dimensions}, expected {y.Rows} x {y.Columns}");
         }
         return new BundlePart(entry, rows, items, matrices, forests, extras);
+    }
+
+    /// <summary>
+    /// The first mapped file of this bundle that changed in place since it was opened (truncated, rewritten or
+    /// re-permissioned), as "path: what changed"; null when none did. <paramref name="contentChanged"/> is false when
+    /// only the file's status changed (a chmod, a hard link made or removed): its bytes are as they were. A few fstat
+    /// calls: cheap enough for every poll.
+    /// </summary>
+    public string? ChangedFile(out bool contentChanged)
+    {
+        contentChanged = false;
+        if (!TryAcquire()) return null;
+        try
+        {
+            foreach (var file in _mapped)
+            {
+                if (file.ChangeSinceOpen(out contentChanged) is { } change) return $"{file.Path}: {change}";
+            }
+            return null;
+        }
+        finally { Release(); }
     }
 
     /// <summary>Takes a reference for the length of a request; false once the bundle has been fully released.</summary>

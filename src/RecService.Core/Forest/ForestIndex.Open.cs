@@ -43,6 +43,9 @@ public sealed unsafe partial class ForestIndex
         }
     }
 
+    /// <summary>The mapped file (the bundle's change check reads its identity).</summary>
+    internal MappedFile File => _file;
+
     private static void ValidateHeader(string path, in ForestHeader h, long fileLength)
     {
         if (h.Magic != ForestHeader.MagicValue) throw Corrupt(path, "not a forest index (bad magic)");

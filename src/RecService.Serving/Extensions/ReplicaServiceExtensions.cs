@@ -124,7 +124,8 @@ public static class ReplicaServiceExtensions
                 o.Services.Map(ReplicaHost.LivenessService, r => r.Tags.Contains("live"));
             })
             .AddCheck("process", () => HealthCheckResult.Healthy("answering"), tags: ["live"])
-            .AddCheck<ModelLoadedCheck>("model", tags: ["ready"]);
+            .AddCheck<ModelLoadedCheck>("model", tags: ["ready"])
+            .AddCheck<ModelSourceCheck>("model-source", tags: ["ready"]);
         services.AddHostedService<ModelsDirectoryWarning>();
         return services;
     }

@@ -44,9 +44,12 @@ public sealed class ModelHolder : IDisposable
         old?.Release();
     }
 
-    public void Dispose()
+    /// <summary>Stops serving: requests answer "no model" until the next swap; leases already taken finish.</summary>
+    public void Clear()
     {
         var old = Interlocked.Exchange(ref _current, null);
         old?.Release();
     }
+
+    public void Dispose() => Clear();
 }
