@@ -140,7 +140,9 @@ public sealed class BundleFaultTests
         using (var ready = await replica.Http.GetAsync("/readyz"))
         {
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-            Assert.Equal("Degraded", await ready.Content.ReadAsStringAsync());
+            // The status, then the reason of each check that is not healthy.
+            var body = await ready.Content.ReadAsStringAsync();
+            Assert.StartsWith("Degraded\nmodel-source: serving " + v2, body);
         }
         // Kubernetes probes readiness over gRPC health: a degraded replica is still SERVING there.
         var health = new Grpc.Health.V1.Health.HealthClient(replica.Channel);
