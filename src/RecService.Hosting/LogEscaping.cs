@@ -1,3 +1,4 @@
+using RecService.Core.Text;
 using System.Buffers;
 using System.Text;
 using Serilog.Core;
@@ -14,33 +15,10 @@ namespace RecService.Hosting;
 /// </summary>
 public static class LogEscaping
 {
-    private static readonly SearchValues<char> Controls = SearchValues.Create(
-        [.. Enumerable.Range(0, 0x20).Select(c => (char)c), .. Enumerable.Range(0x7F, 0x21).Select(c => (char)c), '\u2028', '\u2029']);
-
-    public static bool NeedsEscaping(string value) => value.AsSpan().ContainsAny(Controls);
+    public static bool NeedsEscaping(string value) => ControlCharacters.Any(value);
 
     /// <summary><paramref name="value"/> with its control characters escaped (the same instance when it has none).</summary>
-    public static string Escape(string value) => Escape(value, keepNewlines: false);
-
-    private static string Escape(string value, bool keepNewlines)
-    {
-        var first = value.AsSpan().IndexOfAny(Controls);
-        if (first < 0) return value;
-        var text = new StringBuilder(value.Length + 16).Append(value, 0, first);
-        for (var i = first; i < value.Length; i++)
-        {
-            var c = value[i];
-            if (!Controls.Contains(c) || (keepNewlines && c == '\n')) text.Append(c);
-            else text.Append(c switch
-            {
-                '\n' => @"\n",
-                '\r' => @"\r",
-                '\t' => @"\t",
-                _ => $@"\u{(int)c:x4}",
-            });
-        }
-        return text.ToString();
-    }
+    public static string Escape(string value) => ControlCharacters.Escape(value);
 
     /// <summary><paramref name="value"/> with every string in it escaped; the same instance when nothing needed it.</summary>
     public static LogEventPropertyValue Escape(LogEventPropertyValue value)
@@ -50,7 +28,7 @@ public static class LogEscaping
             case ScalarValue { Value: string s }:
                 return NeedsEscaping(s) ? new ScalarValue(Escape(s)) : value;
             case ScalarValue { Value: char c }:
-                return Controls.Contains(c) ? new ScalarValue(Escape(c.ToString())) : value;
+                return ControlCharacters.Any([c]) ? new ScalarValue(Escape(c.ToString())) : value;
             case ScalarValue { Value: null or bool or byte or sbyte or short or ushort or int or uint or long or ulong or float or double or decimal
                 or DateTime or DateTimeOffset or TimeSpan or Guid or Enum }:
                 return value;
@@ -139,7 +117,7 @@ public static class LogEscaping
     /// </summary>
     private sealed class EscapedException(Exception original) : Exception(Escape(original.Message))
     {
-        private readonly string _text = Escape(
+        private readonly string _text = ControlCharacters.Escape(
             Chain(original).Select(e => e.Message).Where(NeedsEscaping).Distinct().OrderByDescending(m => m.Length)
                 .Aggregate(original.ToString(), (text, message) => text.Replace(message, Escape(message), StringComparison.Ordinal)),
             keepNewlines: true);

@@ -194,7 +194,7 @@ public class InputDefenceTests
         var m = await ReadOneAsync(path);
         var example = Assert.Single(m.Report.Examples);
         Assert.DoesNotContain(example, char.IsControl);
-        Assert.Contains("\\u001b[2J\\u000dforged", example);
+        Assert.Contains("\\u001b[2J\\rforged", example); // the shared escapes (Core.Text.ControlCharacters)
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+using RecService.Core.Files;
+using RecService.Core.Text;
 using System.IO.Hashing;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -171,24 +173,24 @@ public sealed record BundleManifest
     /// </summary>
     private string? Problem()
     {
-        if (ModelVersion is null || !BundleStore.IsVersionName(ModelVersion)) return $"model version '{BundleStore.Printable(ModelVersion ?? "null")}' is not a version name";
+        if (ModelVersion is null || !BundleStore.IsVersionName(ModelVersion)) return $"model version '{ControlCharacters.Quote(ModelVersion ?? "null")}' is not a version name";
         if (Training is null || Data is null || Metrics is null || Parts is null || Files is null) return "training, data, metrics, parts and files must be present (not null)";
         if (Training.Values.Any(v => v is null)) return "a training fact is null";
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var file in Files)
         {
             if (file?.Name is null || file.Xxh3 is null) return "a file entry without a name or checksum";
-            if (file.Bytes < 0) return $"file {BundleStore.Printable(file.Name)} has {file.Bytes} bytes";
+            if (file.Bytes < 0) return $"file {ControlCharacters.Quote(file.Name)} has {file.Bytes} bytes";
             if (file.Name.Length == 0 || file.Name.Contains('/') || file.Name.Contains('\\') || file.Name.StartsWith('.') || file.Name.Any(char.IsControl))
-                return $"unsafe file name '{BundleStore.Printable(file.Name)}'";
+                return $"unsafe file name '{ControlCharacters.Quote(file.Name)}'";
             if (!names.Add(file.Name)) return $"file {file.Name} listed twice";
         }
         foreach (var part in Parts)
         {
             if (part is null) return "a part is null";
             if (part.Name is null || part.Family is null || part.Items is null) return "a part without a name, family or items";
-            if (part.Matrices is null || part.Forests is null || part.Extras is null || part.Metrics is null) return $"part {BundleStore.Printable(part.Name)}: matrices, forests, extras and metrics must be present (not null)";
-            if (part.Matrices.Values.Concat(part.Forests.Values).Concat(part.Extras.Values).Any(v => v is null)) return $"part {BundleStore.Printable(part.Name)} names a null file";
+            if (part.Matrices is null || part.Forests is null || part.Extras is null || part.Metrics is null) return $"part {ControlCharacters.Quote(part.Name)}: matrices, forests, extras and metrics must be present (not null)";
+            if (part.Matrices.Values.Concat(part.Forests.Values).Concat(part.Extras.Values).Any(v => v is null)) return $"part {ControlCharacters.Quote(part.Name)} names a null file";
         }
         return null;
     }

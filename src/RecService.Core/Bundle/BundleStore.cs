@@ -1,3 +1,5 @@
+using RecService.Core.Files;
+using RecService.Core.Text;
 using System.Globalization;
 using System.Runtime.InteropServices;
 
@@ -37,37 +39,20 @@ public sealed partial class BundleStore(string root)
         {
             target = File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path;
             if (!IsInside(target))
-                throw new InvalidDataException($"{path}: a symbolic link to {Printable(target)}, outside the models directory; a linked CURRENT must point inside {Root}.");
+                throw new InvalidDataException($"{path}: a symbolic link to {ControlCharacters.Quote(target)}, outside the models directory; a linked CURRENT must point inside {Root}.");
             entry = FileIdentity.OfPath(target);
-            if (entry.Kind == FileKind.Missing) throw new InvalidDataException($"{path}: a symbolic link to {Printable(target)}, which does not exist.");
+            if (entry.Kind == FileKind.Missing) throw new InvalidDataException($"{path}: a symbolic link to {ControlCharacters.Quote(target)}, which does not exist.");
         }
         if (entry.Kind != FileKind.Regular)
-            throw new InvalidDataException($"{path}: a {KindName(entry.Kind)}, not a regular file; CURRENT must be a file naming a version.");
+            throw new InvalidDataException($"{path}: {FileKinds.Describe(entry.Kind)}, not a regular file; CURRENT must be a file naming a version.");
         if (entry.Size > MaxCurrentBytes)
             throw new InvalidDataException($"{path}: {entry.Size} bytes; CURRENT holds one version name (at most {MaxCurrentBytes} bytes), so it was not read.");
         var version = ReadSmallFile(target, entry).Trim();
-        return IsVersionName(version) ? version : throw new InvalidDataException($"{path}: '{Printable(version)}' is not a bundle version name.");
+        return IsVersionName(version) ? version : throw new InvalidDataException($"{path}: '{ControlCharacters.Quote(version)}' is not a bundle version name.");
     }
 
     private bool IsInside(string path) =>
         Path.GetFullPath(path).StartsWith(Root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal);
-
-    private static string KindName(FileKind kind) => kind switch
-    {
-        FileKind.Directory => "directory",
-        FileKind.SymbolicLink => "symbolic link",
-        _ => "FIFO, socket or device",
-    };
-
-    /// <summary>At most 64 characters of <paramref name="text"/> with control characters escaped: safe to put in a log line.</summary>
-    internal static string Printable(string text)
-    {
-        var cut = text.Length > 64 ? text[..64] : text;
-        var builder = new System.Text.StringBuilder(cut.Length + 8);
-        foreach (var c in cut) builder.Append(char.IsControl(c) || char.IsSurrogate(c) ? $"\\u{(int)c:x4}" : c);
-        if (text.Length > cut.Length) builder.Append("...");
-        return builder.ToString();
-    }
 
     /// <summary>Reads a file already checked to be small and regular. On Linux it is opened non-blocking and checked again
     /// through the open descriptor, so a FIFO (or another file) swapped in since the check can neither block nor be read.</summary>

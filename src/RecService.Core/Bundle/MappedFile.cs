@@ -1,3 +1,4 @@
+using RecService.Core.Files;
 using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;

@@ -1,3 +1,4 @@
+using RecService.Core.Text;
 using RecService.Core.Forest;
 using RecService.Core.Vectors;
 
@@ -96,7 +97,7 @@ public sealed unsafe class ModelBundle : IDisposable
         var listed = manifest.Files.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var name in BundleFiles.CatalogFiles.Concat(manifest.Parts.SelectMany(p => p.FileNames())))
             if (!listed.Contains(name))
-                throw new InvalidDataException($"{Path.Combine(directory, BundleManifest.FileName)}: does not list {BundleStore.Printable(name)}, which the bundle needs.");
+                throw new InvalidDataException($"{Path.Combine(directory, BundleManifest.FileName)}: does not list {ControlCharacters.Quote(name)}, which the bundle needs.");
         manifest.VerifyFiles(directory, verifyChecksums, out var verified);
 
         var owned = new List<IDisposable>();

@@ -1,3 +1,4 @@
+using RecService.Core.Files;
 using System.Text;
 using RecService.Core.Ids;
 using RecService.Ingest.Files;

@@ -1,3 +1,4 @@
+using RecService.Core.Files;
 namespace RecService.Ingest.Files;
 
 /// <summary>Opens input files for reading, refusing anything but a regular file before it is opened (see <see cref="FileKinds"/>).</summary>

@@ -1,3 +1,4 @@
+using RecService.Core.Text;
 using RecService.Core.Ids;
 namespace RecService.Ingest.Logs;
 
@@ -102,18 +103,8 @@ public sealed class IngestReport
         _badByReason[(int)reason]++;
         if (_examples.Count < MaxExamples)
         {
-            lock (_lock) _examples.Add(Printable($"{file}:{line}: {Describe(reason)}{(detail.Length > 0 ? ": " + detail : "")}"));
+            lock (_lock) _examples.Add(ControlCharacters.Escape($"{file}:{line}: {Describe(reason)}{(detail.Length > 0 ? ": " + detail : "")}"));
         }
-    }
-
-    /// <summary>Control characters from the input (an ESC or a newline in a bad field or a file name) written as <c>\uXXXX</c>,
-    /// so an example printed or logged is one line that says what was there.</summary>
-    private static string Printable(string text)
-    {
-        if (!text.AsSpan().ContainsAnyInRange('\0', '\u001f') && !text.AsSpan().ContainsAnyInRange('\u007f', '\u009f')) return text;
-        var escaped = new System.Text.StringBuilder(text.Length + 16);
-        foreach (var c in text) escaped.Append(char.IsControl(c) ? $"\\u{(int)c:x4}" : c);
-        return escaped.ToString();
     }
 
     private static string Describe(BadRowReason reason) => reason switch

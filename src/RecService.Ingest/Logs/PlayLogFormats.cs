@@ -1,3 +1,4 @@
+using RecService.Core.Files;
 using RecService.Ingest.Files;
 
 namespace RecService.Ingest.Logs;

@@ -1,3 +1,4 @@
+using RecService.Core.Files;
 using System.Globalization;
 using RecService.Ingest.Catalog;
 using RecService.Ingest.Files;

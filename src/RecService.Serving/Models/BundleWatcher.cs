@@ -1,3 +1,4 @@
+using RecService.Core.Files;
 using System.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

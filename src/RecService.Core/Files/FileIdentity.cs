@@ -1,11 +1,36 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace RecService.Core.Bundle;
+namespace RecService.Core.Files;
 
 /// <summary>What kind of file system entry a path is, without opening it (a FIFO must never be opened for reading
 /// by a watcher: the open blocks until a writer appears).</summary>
-public enum FileKind { Missing, Regular, Directory, SymbolicLink, Other }
+public enum FileKind { Missing, Regular, Directory, SymbolicLink, Fifo, CharacterDevice, BlockDevice, Socket, Other }
+
+public static class FileKinds
+{
+    /// <summary>The kind in words, for a message ("a FIFO").</summary>
+    public static string Describe(FileKind kind) => kind switch
+    {
+        FileKind.Missing => "missing",
+        FileKind.Regular => "a regular file",
+        FileKind.Directory => "a directory",
+        FileKind.SymbolicLink => "a symbolic link",
+        FileKind.Fifo => "a FIFO",
+        FileKind.CharacterDevice => "a character device",
+        FileKind.BlockDevice => "a block device",
+        FileKind.Socket => "a socket",
+        _ => "not a regular file",
+    };
+
+    /// <summary>Null when <paramref name="path"/> is a regular file (links followed) or missing (left for the open to
+    /// report); otherwise what it is, in words. Nothing is opened, so a FIFO cannot block the caller.</summary>
+    public static string? NotRegular(string path) => FileIdentity.OfPath(path, followLinks: true).Kind switch
+    {
+        FileKind.Regular or FileKind.Missing => null,
+        var kind => Describe(kind),
+    };
+}
 
 /// <summary>
 /// A file's identity and state as the kernel reports it (device, inode, size, modification and change times, type):
@@ -65,6 +90,10 @@ public readonly record struct FileIdentity(ulong Device, ulong Inode, long Size,
                 0x8000 => FileKind.Regular,
                 0x4000 => FileKind.Directory,
                 0xA000 => FileKind.SymbolicLink,
+                0x1000 => FileKind.Fifo,
+                0x2000 => FileKind.CharacterDevice,
+                0x6000 => FileKind.BlockDevice,
+                0xC000 => FileKind.Socket,
                 _ => FileKind.Other,
             });
 }
