@@ -212,23 +212,31 @@ public sealed unsafe class MappedMatrix
     public const float MaxMagnitude = 1e15f;
 
     /// <summary>Where the first NaN, infinity or value beyond <see cref="MaxMagnitude"/> is ("row r, column c: NaN"), or null
-    /// when there is none. One vectorized pass over the mapped values (memory-bound; FORMAT.md gives the cost).</summary>
+    /// when there is none. Vectorized passes over the mapped values, split across cores (memory-bound: it runs at every
+    /// start-up and swap; FORMAT.md gives the cost).</summary>
     public string? FirstInvalidValue()
     {
-        const int chunk = 1 << 26;
+        const int chunk = 1 << 22; // 16 MB: enough chunks to share out, few enough that scheduling is nothing
         var total = (long)Rows * Columns;
-        for (long start = 0; start < total; start += chunk)
+        var chunks = (int)((total + chunk - 1) / chunk);
+        var first = long.MaxValue;
+        var data = (nint)_data;
+        Parallel.For(0, chunks, c =>
         {
-            var values = new ReadOnlySpan<float>(_data + start, (int)Math.Min(chunk, total - start));
-            if (Math.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(values)) <= MaxMagnitude) continue; // false for NaN
+            var start = (long)c * chunk;
+            var values = new ReadOnlySpan<float>((float*)data + start, (int)Math.Min(chunk, total - start));
+            if (Math.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(values)) <= MaxMagnitude) return; // false for NaN
             for (var i = 0; i < values.Length; i++)
             {
                 if (Math.Abs(values[i]) <= MaxMagnitude) continue;
                 var at = start + i;
-                return $"row {at / Columns}, column {at % Columns}: {values[i].ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+                for (var seen = Volatile.Read(ref first); at < seen; seen = Volatile.Read(ref first))
+                    if (Interlocked.CompareExchange(ref first, at, seen) == seen) break;
+                return;
             }
-        }
-        return null;
+        });
+        if (first == long.MaxValue) return null;
+        return $"row {first / Columns}, column {first % Columns}: {_data[first].ToString(System.Globalization.CultureInfo.InvariantCulture)}";
     }
 
     public static void Write(string path, ReadOnlySpan<float> data, int rows, int columns)
