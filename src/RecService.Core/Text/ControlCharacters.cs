@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Text;
 
@@ -13,7 +14,19 @@ public static class ControlCharacters
     private static readonly SearchValues<char> Controls = SearchValues.Create(
         [.. Enumerable.Range(0, 0x20).Select(c => (char)c), .. Enumerable.Range(0x7F, 0x21).Select(c => (char)c), '\u2028', '\u2029']);
 
-    public static bool Any(ReadOnlySpan<char> value) => value.ContainsAny(Controls);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsControl(char c) => c < 0x20 || (uint)(c - 0x7F) <= 0x20 || c is '\u2028' or '\u2029';
+
+    /// <summary>Whether <paramref name="value"/> holds one. Short values (ids: ingest asks this twice per row) are
+    /// scanned directly, where the vectorized search's set-up costs more than the scan.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Any(ReadOnlySpan<char> value)
+    {
+        if (value.Length > 32) return value.ContainsAny(Controls);
+        foreach (var c in value)
+            if (IsControl(c)) return true;
+        return false;
+    }
 
     /// <summary><paramref name="value"/> with its control characters escaped (<c>\n</c>, <c>\r</c>, <c>\t</c>,
     /// <c>\uXXXX</c>); the same instance when it has none. <paramref name="keepNewlines"/> leaves LF as it is (for text

@@ -1,3 +1,4 @@
+using RecService.Core.Text;
 using System.Buffers;
 using RecService.Core.Ids;
 using RecService.Core.Sparse;
@@ -19,10 +20,6 @@ public sealed class PlayAggregator : IPlaySink
     /// becomes infinity in float and made training diverge).
     /// </summary>
     public const double MaxPlays = 1e6;
-
-    /// <summary>C0 and C1 control characters and DEL: refused in ids (see <see cref="BadRowReason.ControlCharacter"/>).</summary>
-    private static readonly SearchValues<char> ControlCharacters = SearchValues.Create(
-        [.. Enumerable.Range(0, 0x20).Select(c => (char)c), .. Enumerable.Range(0x7F, 0x21).Select(c => (char)c)]);
 
     private readonly TrackCatalog? _catalog;
     private readonly IdMap _users = new();
@@ -55,34 +52,33 @@ public sealed class PlayAggregator : IPlaySink
             Report.Bad(BadRowReason.MissingField, file, line, "");
             return;
         }
-        if (!IdLimits.Fits(user) || !IdLimits.Fits(track))
-        {
-            Report.Bad(BadRowReason.IdTooLong, file, line, "");
-            return;
-        }
-        if (HasControlCharacter(user) || HasControlCharacter(track))
-        {
-            Report.Bad(BadRowReason.ControlCharacter, file, line, "");
-            return;
-        }
+        // An id already in a map passed these checks when it entered: only new ids are checked, so a row of known ids
+        // costs its lookups and nothing more.
+        var knownUser = _users.TryGet(user, out var u);
+        if (!knownUser && !ValidId(user, file, line)) return;
+        int t;
+        var knownTrack = _tracks.TryGet(track, out t);
+        if (!knownTrack && _catalog is null && !ValidId(track, file, line)) return;
         if (!(plays >= 0 && plays <= MaxPlays))
         {
             Report.Bad(BadRowReason.BadPlays, file, line, plays.ToString(System.Globalization.CultureInfo.InvariantCulture));
             return;
         }
-        int t;
-        if (_catalog is null) t = _tracks.GetOrAdd(track);
-        else if (!_tracks.TryGet(track, out t))
+        if (!knownTrack)
         {
-            Report.Bad(BadRowReason.UnknownTrack, file, line, track.ToString());
-            return;
+            if (_catalog is not null)
+            {
+                Report.Bad(BadRowReason.UnknownTrack, file, line, track.ToString());
+                return;
+            }
+            t = _tracks.GetOrAdd(track);
         }
         if (plays == 0)
         {
             Report.Skipped();
             return;
         }
-        var u = _users.GetOrAdd(user);
+        if (!knownUser) u = _users.GetOrAdd(user);
         if (_buffered == _bufferKeys.Length) Compact();
         _bufferKeys[_buffered] = PairKeys.Pack(u, t);
         _bufferValues[_buffered] = (float)plays;
@@ -90,8 +86,16 @@ public sealed class PlayAggregator : IPlaySink
         Report.Kept(plays);
     }
 
-    /// <summary>Printable ASCII (nearly every id) is told by one range search; only other ids are searched for controls.</summary>
-    private static bool HasControlCharacter(ReadOnlySpan<char> id) => id.ContainsAnyExceptInRange(' ', '~') && id.ContainsAny(ControlCharacters);
+
+    /// <summary>An id the model may hold: at most <see cref="IdLimits.MaxUtf8Bytes"/> and free of control characters
+    /// (which cannot round-trip through TSV or the bundle's id files); otherwise a bad row.</summary>
+    private bool ValidId(ReadOnlySpan<char> id, string file, long line)
+    {
+        if (!IdLimits.Fits(id)) Report.Bad(BadRowReason.IdTooLong, file, line, "");
+        else if (ControlCharacters.Any(id)) Report.Bad(BadRowReason.ControlCharacter, file, line, "");
+        else return true;
+        return false;
+    }
 
     public void BadRow(BadRowReason reason, string file, long line, string detail) => Report.Bad(reason, file, line, detail);
 
