@@ -39,3 +39,37 @@ public class TagSimilarityTests
         Assert.DoesNotContain(0, near.Of(0).ToArray());
     }
 }
+
+public class GeneratedTagSimilarityTests
+{
+    [Fact]
+    public void On_a_generated_world_the_nearest_artists_by_tags_share_the_genre()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "recservice-tests", Guid.NewGuid().ToString("N"));
+        try
+        {
+            var world = RecService.Synthetic.SampleWorldGenerator.Generate(new RecService.Synthetic.SampleWorldOptions { Users = 500, Artists = 400, Tracks = 1200, Genres = 8, Seed = 5 }, dir);
+            var catalog = RecService.Ingest.Catalog.TrackCatalog.Load(world.CatalogDirectory);
+            var tags = RecService.Ingest.Catalog.ArtistTags.Load(world.TagsFile!, catalog);
+            Assert.Equal(0, tags.BadRows);
+            Assert.Equal(world.TagRows, tags.Rows);
+            var genre = File.ReadLines(world.GenresFile).Skip(1).Select(l => l.Split('\t')).ToDictionary(f => f[0], f => f[1]);
+            var near = TagSimilarity.Nearest(TagSimilarity.Weigh(tags.Applied), k: 5);
+            long same = 0, all = 0;
+            for (var a = 0; a < catalog.ArtistCount; a++)
+                foreach (var b in near.Of(a))
+                {
+                    all++;
+                    if (genre[catalog.Artists[a]] == genre[catalog.Artists[b]]) same++;
+                }
+            // Tags are sparse and one genre tag in twelve is wrong, yet the subgenre tags keep neighbours in the genre
+            // (chance is about 1/8).
+            Assert.True(all > 1000, $"{all} neighbour pairs");
+            Assert.True(same >= 0.85 * all, $"same genre: {same} of {all}");
+        }
+        finally
+        {
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+        }
+    }
+}
