@@ -38,36 +38,7 @@ public sealed class BundleSwapLoadTests(ITestOutputHelper output)
         var (baseMaps, baseFds) = HeldUnder(models.Path);
         Assert.NotEmpty(baseMaps);
 
-        using var stop = new CancellationTokenSource();
-        var failures = new List<string>();
-        var requests = 0;
-        async Task Load(int worker)
-        {
-            var u = worker;
-            while (!stop.IsCancellationRequested)
-            {
-                u = (u + 7) % 400;
-                try
-                {
-                    if (worker % 2 == 0)
-                    {
-                        var r = await replica.Client.RecommendAsync(new RecommendRequest { UserId = TestWorld.UserId(u), Count = 10 });
-                        if (r.Items.Count != 10) lock (failures) failures.Add($"{r.Items.Count} items");
-                    }
-                    else
-                    {
-                        using var response = await replica.Http.GetAsync($"/v1/tracks/{TestWorld.TrackId(u)}/similar?count=5");
-                        if (response.StatusCode != HttpStatusCode.OK) lock (failures) failures.Add($"HTTP {(int)response.StatusCode}");
-                    }
-                    Interlocked.Increment(ref requests);
-                }
-                catch (Exception ex)
-                {
-                    lock (failures) failures.Add(ex.Message);
-                }
-            }
-        }
-        var workers = Enumerable.Range(0, 6).Select(Load).ToList();
+        var load = SwapLoad.Start(replica);
         var last = v1;
         for (var swap = 2; swap <= 4; swap++)
         {
@@ -76,11 +47,10 @@ public sealed class BundleSwapLoadTests(ITestOutputHelper output)
             await replica.WaitForVersionAsync(last);
         }
         await Task.Delay(250);
-        stop.Cancel();
-        await Task.WhenAll(workers);
+        await load.StopAsync();
 
-        Assert.Empty(failures);
-        Assert.True(requests > 100, $"only {requests} requests ran");
+        Assert.Empty(load.Failures);
+        Assert.True(load.Requests > 100, $"only {load.Requests} requests ran");
         // The last lease of each old bundle unmaps it; nothing of v1..v3 stays mapped or open, and the current bundle holds
         // as much as the first did.
         var lastDir = store.PathOf(last) + "/";
@@ -94,7 +64,7 @@ public sealed class BundleSwapLoadTests(ITestOutputHelper output)
         Assert.All(fds, p => Assert.StartsWith(lastDir, p));
         Assert.Equal(baseMaps.Count, maps.Count);
         Assert.Equal(baseFds.Count, fds.Count);
-        output.WriteLine($"{requests} requests over 3 swaps; {maps.Count} mapped regions and {fds.Count} descriptors held, as after the first load");
+        output.WriteLine($"{load.Requests} requests over 3 swaps; {maps.Count} mapped regions and {fds.Count} descriptors held, as after the first load");
     }
 
     private static int Run(string file, params string[] args)

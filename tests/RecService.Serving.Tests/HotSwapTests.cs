@@ -39,38 +39,7 @@ public sealed class HotSwapTests
         await using var replica = await Replica.StartAsync(models.Path, poll: TimeSpan.FromMilliseconds(20));
         await replica.WaitForVersionAsync(v1.ModelVersion);
 
-        using var stop = new CancellationTokenSource();
-        var failures = new List<string>();
-        var versions = new HashSet<string>();
-        var requests = 0;
-        async Task Load(int worker)
-        {
-            var u = worker;
-            while (!stop.IsCancellationRequested)
-            {
-                u = (u + 7) % 400;
-                try
-                {
-                    if (worker % 2 == 0)
-                    {
-                        var r = await replica.Client.RecommendAsync(new RecommendRequest { UserId = TestWorld.UserId(u), Count = 10 });
-                        if (r.Items.Count != 10) lock (failures) failures.Add($"{r.Items.Count} items");
-                        lock (versions) versions.Add(r.ModelVersion);
-                    }
-                    else
-                    {
-                        using var response = await replica.Http.GetAsync($"/v1/tracks/{TestWorld.TrackId(u)}/similar?count=5");
-                        if (response.StatusCode != HttpStatusCode.OK) lock (failures) failures.Add($"HTTP {(int)response.StatusCode}");
-                    }
-                    Interlocked.Increment(ref requests);
-                }
-                catch (Exception ex)
-                {
-                    lock (failures) failures.Add(ex.Message);
-                }
-            }
-        }
-        var workers = Enumerable.Range(0, 6).Select(Load).ToList();
+        var load = SwapLoad.Start(replica);
         await Task.Delay(300);
         var v2 = new TestWorld(seed: 2).Publish(store, "v2");
         await replica.WaitForVersionAsync(v2.ModelVersion);
@@ -78,13 +47,12 @@ public sealed class HotSwapTests
         var v3 = new TestWorld(seed: 3).Publish(store, "v3");
         await replica.WaitForVersionAsync(v3.ModelVersion);
         await Task.Delay(300);
-        stop.Cancel();
-        await Task.WhenAll(workers);
+        await load.StopAsync();
 
-        Assert.Empty(failures);
-        Assert.True(requests > 100, $"only {requests} requests ran");
-        Assert.Contains(v1.ModelVersion, versions);
-        Assert.Contains(v3.ModelVersion, versions);
+        Assert.Empty(load.Failures);
+        Assert.True(load.Requests > 100, $"only {load.Requests} requests ran");
+        Assert.Contains(v1.ModelVersion, load.Versions);
+        Assert.Contains(v3.ModelVersion, load.Versions);
         // The answers really come from the new model: its factors differ, so its recommendations do.
         var now = await replica.Client.RecommendAsync(new RecommendRequest { UserId = TestWorld.UserId(0), Count = 10 });
         Assert.Equal(v3.ModelVersion, now.ModelVersion);
