@@ -28,7 +28,7 @@ public static class LogEscaping
             case ScalarValue { Value: string s }:
                 return NeedsEscaping(s) ? new ScalarValue(Escape(s)) : value;
             case ScalarValue { Value: char c }:
-                return ControlCharacters.Any([c]) ? new ScalarValue(Escape(c.ToString())) : value;
+                return ControlCharacters.IsControl(c) ? new ScalarValue(Escape(c.ToString())) : value;
             case ScalarValue { Value: null or bool or byte or sbyte or short or ushort or int or uint or long or ulong or float or double or decimal
                 or DateTime or DateTimeOffset or TimeSpan or Guid or Enum }:
                 return value;

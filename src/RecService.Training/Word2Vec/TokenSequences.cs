@@ -41,15 +41,12 @@ public sealed class TokenSequences
     public int Count => _offsets.Length - 1;
     public long TokenCount => _tokens.LongLength;
     public ReadOnlySpan<int> this[int sequence] => _tokens.AsSpan((int)_offsets[sequence], (int)(_offsets[sequence + 1] - _offsets[sequence]));
-    public long Start(int sequence) => _offsets[sequence];
-    public int LongestSequence
+    /// <summary>The length of the longest of sequences [<paramref name="first"/>, <paramref name="end"/>).</summary>
+    public int Longest(int first, int end)
     {
-        get
-        {
-            long longest = 0;
-            for (var i = 0; i < Count; i++) longest = Math.Max(longest, _offsets[i + 1] - _offsets[i]);
-            return checked((int)longest);
-        }
+        long longest = 0;
+        for (var i = first; i < end; i++) longest = Math.Max(longest, _offsets[i + 1] - _offsets[i]);
+        return checked((int)longest);
     }
 
     /// <summary>Occurrences of every token.</summary>

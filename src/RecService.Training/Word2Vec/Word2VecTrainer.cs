@@ -147,7 +147,7 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
         {
             var rng = new Xoshiro256(_options.Seed, stream);
             var d = _options.Dimensions;
-            var kept = new int[Math.Max(1, LongestIn(first, end))];
+            var kept = new int[Math.Max(1, _corpus.Longest(first, end))];
             var gradient = new float[d];
             long read = 0, trained = 0, pairs = 0, unpublished = 0;
             var rate = StepSize(Interlocked.Read(ref _progress));
@@ -172,13 +172,6 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
             Interlocked.Add(ref _tokensRead, read);
             Interlocked.Add(ref _tokensTrained, trained);
             Interlocked.Add(ref _pairs, pairs);
-        }
-
-        private int LongestIn(int first, int end)
-        {
-            long longest = 0;
-            for (var s = first; s < end; s++) longest = Math.Max(longest, _corpus[s].Length);
-            return (int)longest;
         }
 
         private float StepSize(long progress)
