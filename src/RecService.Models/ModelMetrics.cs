@@ -18,6 +18,13 @@ public static class ModelMetrics
     /// <summary>The popularity baseline's precision on the same split.</summary>
     public static string PopularityPrecisionAt(int k) => $"popularity.precision@{k}";
 
+    /// <summary>Related-items precision@k on held-out evidence (Training/Ensemble/ENSEMBLE.md): of a blend, under its own name.</summary>
+    public static string RelatedPrecisionAt(int k) => $"related.precision@{k}";
+    /// <summary>The same measure for one part alone, kept in the blend's metrics so one run compares them on the same seeds.</summary>
+    public static string RelatedPrecisionAt(int k, string part) => $"related.precision@{k}.{part}";
+    /// <summary>Seeds the related-items measure was taken over.</summary>
+    public const string RelatedSeeds = "related.seeds";
+
     /// <summary>A part's metric as the bundle-wide flat map names it.</summary>
     public static string Qualified(string part, string metric) => BundleManifest.Qualified(part, metric);
 

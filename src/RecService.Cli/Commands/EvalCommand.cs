@@ -36,6 +36,7 @@ public static class EvalCommand
             train, test, snapshots, catalog, artists, holdout, splitSeed, k, maxUsers, json, names, similar,
         };
         als.AddTo(command);
+        command.Add(EvalRelatedCommand.Create());
         command.SetAction(async (parse, ct) =>
         {
             var options = als.Read(parse);

@@ -24,13 +24,15 @@ public sealed record BundlePartEntry
     public SortedDictionary<string, string> Matrices { get; init; } = [];
     public SortedDictionary<string, string> Forests { get; init; } = [];
     public SortedDictionary<string, string> Extras { get; init; } = [];
+    /// <summary>Sparse matrices by role (<c>.csr</c> files), one row per item (e.g. an artist's tag weights).</summary>
+    public SortedDictionary<string, string> Sparse { get; init; } = [];
     /// <summary>The family's typed hyperparameters (a JSON object the family deserializes into its record).</summary>
     public JsonElement Parameters { get; init; }
     /// <summary>Held-out evaluation of this part (names from the model contract, e.g. "precision@10").</summary>
     public SortedDictionary<string, double> Metrics { get; init; } = [];
 
     /// <summary>Every file this part names.</summary>
-    public IEnumerable<string> FileNames() => Matrices.Values.Concat(Forests.Values).Concat(Extras.Values)
+    public IEnumerable<string> FileNames() => Matrices.Values.Concat(Forests.Values).Concat(Extras.Values).Concat(Sparse.Values)
         .Concat(new[] { Rows, Items }.OfType<string>().Where(IdSpaces.IsFile));
 }
 

@@ -13,8 +13,9 @@ public sealed class BundlePart
     private readonly ViewSlots _views = new();
 
     internal BundlePart(BundlePartEntry entry, MappedIdMap? rows, MappedIdMap items, IReadOnlyDictionary<string, MappedMatrix> matrices,
-        IReadOnlyDictionary<string, ForestIndex> forests, IReadOnlyDictionary<string, MappedMatrix> extras)
+        IReadOnlyDictionary<string, ForestIndex> forests, IReadOnlyDictionary<string, MappedMatrix> extras, IReadOnlyDictionary<string, MappedCsr> sparse)
     {
+        Sparse = sparse;
         Entry = entry;
         Rows = rows;
         Items = items;
@@ -32,16 +33,19 @@ public sealed class BundlePart
     public IReadOnlyDictionary<string, MappedMatrix> Matrices { get; }
     public IReadOnlyDictionary<string, ForestIndex> Forests { get; }
     public IReadOnlyDictionary<string, MappedMatrix> Extras { get; }
+    /// <summary>Sparse matrices, one row per item.</summary>
+    public IReadOnlyDictionary<string, MappedCsr> Sparse { get; }
     public IReadOnlyDictionary<string, double> Metrics => Entry.Metrics;
     /// <summary>The typed parameters as JSON.</summary>
     public JsonElement ParametersJson => Entry.Parameters;
 
-    /// <summary>The item factors (every part has them).</summary>
-    public MappedMatrix ItemFactors => Matrices[PartRoles.ItemFactors];
+    /// <summary>The item factors (every part but one of sparse matrices only has them).</summary>
+    public MappedMatrix ItemFactors => Matrix(PartRoles.ItemFactors);
 
     public MappedMatrix Matrix(string role) => Matrices.TryGetValue(role, out var m) ? m : throw Missing("matrix", role);
     public ForestIndex Forest(string role) => Forests.TryGetValue(role, out var f) ? f : throw Missing("forest", role);
     public MappedMatrix Extra(string role) => Extras.TryGetValue(role, out var m) ? m : throw Missing("extra", role);
+    public MappedCsr SparseMatrix(string role) => Sparse.TryGetValue(role, out var m) ? m : throw Missing("sparse matrix", role);
 
     /// <summary>The parameters deserialized into the family's record; throws <see cref="InvalidDataException"/> when they do not fit it.</summary>
     public T Parameters<T>()

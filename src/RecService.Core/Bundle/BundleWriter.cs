@@ -26,6 +26,8 @@ public sealed record PartContent
     /// <summary>Forests over the <see cref="PartRoles.ItemFactors"/> matrix.</summary>
     public IReadOnlyList<PartForest> Forests { get; init; } = [];
     public IReadOnlyDictionary<string, PartMatrix> Extras { get; init; } = new Dictionary<string, PartMatrix>();
+    /// <summary>Sparse matrices with one row per item (<see cref="BundlePart.Sparse"/>).</summary>
+    public IReadOnlyDictionary<string, CsrMatrix> Sparse { get; init; } = new Dictionary<string, CsrMatrix>();
     /// <summary>The family's typed hyperparameters, as JSON (see <see cref="BundlePart.Parameters{T}"/>).</summary>
     public JsonElement Parameters { get; init; }
     public IReadOnlyDictionary<string, double> Metrics { get; init; } = new Dictionary<string, double>();
@@ -113,6 +115,7 @@ public static class BundleWriter
         if (part.ItemIds is { } ids) MappedIdMap.Write(Path.Combine(directory, part.ItemSpace), ids);
         foreach (var (role, m) in part.Matrices) MappedMatrix.Write(Path.Combine(directory, entry.Matrices[role]), m.Values, m.Rows, m.Columns);
         foreach (var (role, m) in part.Extras) MappedMatrix.Write(Path.Combine(directory, entry.Extras[role]), m.Values, m.Rows, m.Columns);
+        foreach (var (role, m) in part.Sparse) MappedCsr.Write(Path.Combine(directory, entry.Sparse[role]), m);
         if (part.Forests.Count == 0) return;
         // The forests read their vectors from the item matrix written above (ModelBundle.Open hands it in).
         var items = part.Matrices[PartRoles.ItemFactors];
@@ -139,6 +142,7 @@ public static class BundleWriter
         };
         foreach (var role in part.Matrices.Keys) entry.Matrices[role] = BundleFiles.PartFile(part.Name, role, "mat");
         foreach (var role in part.Extras.Keys) entry.Extras[role] = BundleFiles.PartFile(part.Name, role, "mat");
+        foreach (var role in part.Sparse.Keys) entry.Sparse[role] = BundleFiles.PartFile(part.Name, role, "csr");
         foreach (var forest in part.Forests) entry.Forests[forest.Role] = BundleFiles.PartFile(part.Name, forest.Role, "forest");
         return entry;
     }
@@ -167,13 +171,24 @@ public static class BundleWriter
             Require((part.Items is null) != (part.ItemIds is null), $"part {name} must name exactly one of a catalog item space and its own item ids");
             var items = part.Items is { } space ? c.CountOf(space) : part.ItemIds!.Count;
             Require(items >= 0, $"part {name}: '{part.Items}' is not a catalog id space");
-            Require(part.Matrices.TryGetValue(PartRoles.ItemFactors, out var y), $"part {name} has no {PartRoles.ItemFactors} matrix");
             foreach (var (role, m) in part.Matrices.Concat(part.Extras))
             {
                 Require(m.Rows >= 0 && m.Columns > 0 && m.Values.Length == (long)m.Rows * m.Columns, $"part {name}: {role} holds {m.Values.Length} values for {m.Rows} x {m.Columns}");
                 Require(AllFinite(m.Values), $"part {name}: {role} contains NaN or infinity");
             }
-            Require(y!.Rows == items, $"part {name}: {y.Rows} item vectors for {items} items");
+            foreach (var (role, m) in part.Sparse)
+            {
+                Require(m.Rows == items, $"part {name}: sparse {role} has {m.Rows} rows for {items} items");
+                Require(AllFinite(m.Values), $"part {name}: sparse {role} contains NaN or infinity");
+            }
+            if (!part.Matrices.TryGetValue(PartRoles.ItemFactors, out var y))
+            {
+                // A part of sparse rows only (tags) has no vectors: nothing to index or to fold users into.
+                Require(part.Sparse.Count > 0 && part.Forests.Count == 0 && !part.Matrices.ContainsKey(PartRoles.UserFactors),
+                    $"part {name} has no {PartRoles.ItemFactors} matrix (only a part of sparse matrices, without forests or user factors, may lack it)");
+                continue;
+            }
+            Require(y.Rows == items, $"part {name}: {y.Rows} item vectors for {items} items");
             if (part.Matrices.TryGetValue(PartRoles.UserFactors, out var x))
             {
                 var rows = part.Rows is { } r ? c.CountOf(r) : -1;

@@ -303,6 +303,24 @@ public sealed unsafe class MappedCsr
         }
     }
 
+    /// <summary>
+    /// The first problem with the matrix's whole content, or null: row pointers that do not rise from 0 to the non-zero
+    /// count, a column outside the matrix, a non-finite value or one beyond <see cref="MappedMatrix.MaxMagnitude"/>.
+    /// One pass over the file: for the small matrices parts carry (tags), checked when a bundle opens.
+    /// </summary>
+    public string? FirstInvalidValue()
+    {
+        if (_pointers[0] != 0 || _pointers[Rows] != _nonZeros) return $"row pointers run from {_pointers[0]} to {_pointers[Rows]}, not 0 to {_nonZeros}";
+        for (var r = 0; r < Rows; r++)
+            if (_pointers[r + 1] < _pointers[r]) return $"row {r}: pointers decrease";
+        for (long k = 0; k < _nonZeros; k++)
+        {
+            if ((uint)_columns[k] >= (uint)Columns) return $"non-zero {k}: column {_columns[k]} outside {Columns}";
+            if (!(Math.Abs(_values[k]) <= MappedMatrix.MaxMagnitude)) return $"non-zero {k}: {_values[k].ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+        }
+        return null;
+    }
+
     /// <summary>Row's column indices (ascending); each is checked to be inside the matrix.</summary>
     public ReadOnlySpan<int> RowIndices(int row)
     {

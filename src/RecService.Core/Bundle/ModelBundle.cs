@@ -178,8 +178,20 @@ public sealed unsafe class ModelBundle : IDisposable
             foreach (var (role, matrix) in opened)
                 if (matrix.FirstInvalidValue() is { } where)
                     throw new InvalidDataException($"{Path.Combine(Directory, files[role])}: non-finite or out-of-range value (beyond {MappedMatrix.MaxMagnitude:G0}) at {where}.");
-        Require(matrices.TryGetValue(PartRoles.ItemFactors, out var y), $"part {name} has no {PartRoles.ItemFactors} matrix");
-        Require(y!.Rows == items.Count, $"part {name}: {y.Rows} item vectors for {items.Count} {entry.Items}");
+        var sparse = entry.Sparse.ToDictionary(p => p.Key, p => new MappedCsr(section(p.Value, MappedCsr.Kind)), StringComparer.Ordinal);
+        foreach (var (role, matrix) in sparse)
+        {
+            Require(matrix.Rows == items.Count, $"part {name}: sparse {role} has {matrix.Rows} rows for {items.Count} {entry.Items}");
+            if (matrix.FirstInvalidValue() is { } where)
+                throw new InvalidDataException($"{Path.Combine(Directory, entry.Sparse[role])}: non-finite or out-of-range value at {where}.");
+        }
+        if (!matrices.TryGetValue(PartRoles.ItemFactors, out var y))
+        {
+            Require(sparse.Count > 0 && entry.Forests.Count == 0 && !matrices.ContainsKey(PartRoles.UserFactors),
+                $"part {name} has no {PartRoles.ItemFactors} matrix (only a part of sparse matrices, without forests or user factors, may lack it)");
+            return new BundlePart(entry, rows, items, matrices, new Dictionary<string, ForestIndex>(), extras, sparse);
+        }
+        Require(y.Rows == items.Count, $"part {name}: {y.Rows} item vectors for {items.Count} {entry.Items}");
         if (matrices.TryGetValue(PartRoles.UserFactors, out var x))
         {
             Require(rows is not null, $"part {name} has user factors but no row id space");
@@ -206,7 +218,7 @@ public sealed unsafe class ModelBundle : IDisposable
                 throw new InvalidDataException($"{Directory}/{file}: forest metric {forest.Metric}, expected {metric}.");
             Require(forest.Count == y.Rows && forest.Dimensions == y.Columns, $"{file} holds {forest.Count} x {forest.Dimensions}, expected {y.Rows} x {y.Columns}");
         }
-        return new BundlePart(entry, rows, items, matrices, forests, extras);
+        return new BundlePart(entry, rows, items, matrices, forests, extras, sparse);
     }
 
     /// <summary>

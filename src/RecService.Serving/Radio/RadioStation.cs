@@ -23,6 +23,8 @@ public sealed class RadioStation
     /// <summary>When the station started (UTC); it ends <see cref="ServingOptions.RadioSettings.MaxStationAge"/> later.
     /// Unset (a station stored before it was recorded) counts from its next change.</summary>
     public DateTimeOffset Started { get; set; }
+    /// <summary>The model part the station was asked for (null: the bundle's default); a bundle without it serves the default.</summary>
+    public string? Model { get; init; }
     public List<QueuedTrack> Queue { get; set; } = [];
     public List<string> Played { get; set; } = [];
     public List<string> Liked { get; set; } = [];

@@ -24,10 +24,14 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
 
     private ServingOptions.RadioSettings Options => options.Value.Radio;
 
-    public RadioStation Start(ModelBundle bundle, StationSeedKind kind, int seed, string? id = null)
+    public RadioStation Start(ModelBundle bundle, StationSeedKind kind, int seed, string? id = null, string? model = null)
     {
         var seedId = kind == StationSeedKind.Track ? bundle.Tracks[seed] : bundle.Artists[seed];
-        var station = new RadioStation { Id = id ?? RadioStation.NewId(kind, seedId), SeedKind = kind, SeedId = seedId, Started = DateTimeOffset.UtcNow };
+        var station = new RadioStation
+        {
+            Id = id ?? RadioStation.NewId(kind, seedId), SeedKind = kind, SeedId = seedId, Started = DateTimeOffset.UtcNow,
+            Model = string.IsNullOrEmpty(model) ? null : model,
+        };
         if (kind == StationSeedKind.Track) station.Queue.Add(new QueuedTrack(seedId));
         var excluded = kind == StationSeedKind.Track ? [seed] : Array.Empty<int>();
         var fresh = Candidates(bundle, station, seed, Options.StationSize - station.Queue.Count, excluded, because: null);
@@ -80,7 +84,7 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
         var id = bundle.Tracks[track];
         station.Disliked.Remove(id);
         if (!station.Liked.Contains(id)) station.Liked.Add(id);
-        var near = Neighbours(bundle, track, Options.LikeNeighbours, Indices(bundle, station.Played.Concat(station.Disliked)));
+        var near = Neighbours(bundle, station, track, Options.LikeNeighbours, Indices(bundle, station.Played.Concat(station.Disliked)));
         var alreadyQueued = station.Queue.RemoveAll(q => near.Contains(q.Id));
         var front = near.Select(t => new QueuedTrack(t, id)).ToArray();
         Random.Shared.Shuffle(front);
@@ -96,7 +100,7 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
         station.Liked.Remove(id);
         if (!station.Disliked.Contains(id)) station.Disliked.Add(id);
         var removed = station.Queue.RemoveAll(q => q.Id == id);
-        var near = Neighbours(bundle, track, Options.DislikeNeighbours, []);
+        var near = Neighbours(bundle, station, track, Options.DislikeNeighbours, []);
         var demoted = station.Queue.Where(q => near.Contains(q.Id)).ToList();
         station.Queue.RemoveAll(q => near.Contains(q.Id));
         station.Queue.AddRange(demoted);
@@ -121,13 +125,13 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
     }
 
     /// <summary>The ids of the <paramref name="count"/> tracks nearest <paramref name="track"/> by cosine, skipping <paramref name="excluded"/>.</summary>
-    private HashSet<string> Neighbours(ModelBundle bundle, int track, int count, int[] excluded)
+    private HashSet<string> Neighbours(ModelBundle bundle, RadioStation station, int track, int count, int[] excluded)
     {
         var ids = ArrayPool<int>.Shared.Rent(count);
         var scores = ArrayPool<float>.Shared.Rent(count);
         try
         {
-            var n = engine.NearTracks(bundle, track, excluded, ids.AsSpan(0, count), scores.AsSpan(0, count));
+            var n = engine.NearTracks(bundle, By(bundle, station), track, excluded, ids.AsSpan(0, count), scores.AsSpan(0, count));
             var near = new HashSet<string>(n);
             for (var i = 0; i < n; i++) near.Add(bundle.Tracks[ids[i]]);
             return near;
@@ -177,7 +181,7 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
         {
             int n;
             if (byTrack || station.SeedKind == StationSeedKind.Track)
-                n = engine.NearTracks(bundle, seed, excluded, ids.AsSpan(0, k), scores.AsSpan(0, k));
+                n = engine.NearTracks(bundle, By(bundle, station), seed, excluded, ids.AsSpan(0, k), scores.AsSpan(0, k));
             else
             {
                 var direction = ArtistDirection(bundle, seed);
@@ -201,6 +205,11 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
             ArrayPool<float>.Shared.Return(scores);
         }
     }
+
+    /// <summary>What picks the station's tracks in this bundle: its model if the bundle has it, else the default.</summary>
+    private static ItemNeighbours By(ModelBundle bundle, RadioStation station) =>
+        ItemNeighbours.TryResolve(bundle, IdSpaces.Tracks, station.Model, out var by, out _) ? by
+        : ItemNeighbours.TryResolve(bundle, IdSpaces.Tracks, null, out by, out _) ? by : default;
 
     /// <summary>
     /// The unit vector a station's seed stands for in this model: the seed track's, or the direction of its artist's

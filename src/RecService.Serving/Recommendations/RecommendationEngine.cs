@@ -48,9 +48,9 @@ public sealed class RecommendationEngine(IOptions<ServingOptions> options)
         }
     }
 
-    /// <summary>Tracks nearest <paramref name="track"/> by cosine, skipping <paramref name="excluded"/> (radio).</summary>
-    public int NearTracks(ModelBundle bundle, int track, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores) =>
-        ByItem(AlsParts.Of(bundle).Tracks.CosineForest, track, excluded, ids, scores);
+    /// <summary>Tracks nearest <paramref name="track"/> by <paramref name="by"/>, skipping <paramref name="excluded"/> (radio).</summary>
+    public int NearTracks(ModelBundle bundle, in ItemNeighbours by, int track, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores) =>
+        Near(bundle, by, AlsParts.Of(bundle).Tracks, track, excluded, ids, scores);
 
     /// <summary>Tracks nearest a direction by cosine, skipping <paramref name="excluded"/> (radio from an artist).</summary>
     public int NearTracks(ModelBundle bundle, ReadOnlySpan<float> query, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores)
@@ -74,11 +74,16 @@ public sealed class RecommendationEngine(IOptions<ServingOptions> options)
         return n;
     }
 
-    public int SimilarTracks(ModelBundle bundle, int track, Span<int> ids, Span<float> scores) =>
-        ByItem(AlsParts.Of(bundle).Tracks.CosineForest, track, default, ids, scores);
+    public int SimilarTracks(ModelBundle bundle, in ItemNeighbours by, int track, Span<int> ids, Span<float> scores) =>
+        Near(bundle, by, AlsParts.Of(bundle).Tracks, track, default, ids, scores);
 
-    public int RelatedArtists(ModelBundle bundle, int artist, Span<int> ids, Span<float> scores) =>
-        ByItem(AlsParts.Of(bundle).Artists.CosineForest, artist, default, ids, scores);
+    public int RelatedArtists(ModelBundle bundle, in ItemNeighbours by, int artist, Span<int> ids, Span<float> scores) =>
+        Near(bundle, by, AlsParts.Of(bundle).Artists, artist, default, ids, scores);
+
+    private int Near(ModelBundle bundle, in ItemNeighbours by, AlsPart als, int item, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores) =>
+        by.Ranker is { } ranker ? ranker.Rank(item, ids, scores, excluded)
+        : by.Part is { } part ? part.Nearest(item, ids, scores, excluded)
+        : ByItem(als.CosineForest, item, excluded, ids, scores);
 
     private int ByItem(ForestIndex forest, int item, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores) =>
         forest.SearchByItem(item, ids.Length, ids, scores, SearchFor(forest, ids.Length), excluded);

@@ -34,13 +34,13 @@ public sealed class RadioService(ModelHolder holder, RadioStations stations, Sta
                 RpcErrors.RequireId(request.TrackId, "track_id");
                 var track = bundle.Tracks.IndexOf(request.TrackId);
                 if (track < 0) RpcErrors.NotFound($"Track '{RpcErrors.Echo(request.TrackId)}' is not in model {bundle.Version}.");
-                station = stations.Start(bundle, StationSeedKind.Track, track);
+                station = stations.Start(bundle, StationSeedKind.Track, track, model: Model(bundle, request.Model));
                 break;
             case StartRadioRequest.SeedOneofCase.ArtistId:
                 RpcErrors.RequireId(request.ArtistId, "artist_id");
                 var artist = bundle.Artists.IndexOf(request.ArtistId);
                 if (artist < 0) RpcErrors.NotFound($"Artist '{RpcErrors.Echo(request.ArtistId)}' is not in model {bundle.Version}.");
-                station = stations.Start(bundle, StationSeedKind.Artist, artist);
+                station = stations.Start(bundle, StationSeedKind.Artist, artist, model: Model(bundle, request.Model));
                 break;
             default:
                 RpcErrors.InvalidArgument("A station needs a seed: track_id or artist_id.");
@@ -53,6 +53,10 @@ public sealed class RadioService(ModelHolder holder, RadioStations stations, Sta
             RpcErrors.ResourceExhausted("Redis holds as many live stations as Serving:Radio:MaxStations allows: nothing was kept; retry later.");
         return Tracks(context, bundle, station, first, created == StationCreated.StoredLocally);
     }
+
+    /// <summary>The station's model, checked against the bundle (NOT_FOUND naming the part when it lacks it).</summary>
+    private static string? Model(ModelBundle bundle, string model) =>
+        string.IsNullOrEmpty(model) ? null : RecommenderService.Neighbours(bundle, IdSpaces.Tracks, model).Name;
 
     public override async Task<StationTracks> NextTracks(NextTracksRequest request, ServerCallContext context)
     {

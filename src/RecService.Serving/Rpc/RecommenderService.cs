@@ -133,7 +133,10 @@ public sealed class RecommenderService(
         var bundle = lease.Bundle;
         var track = bundle.Tracks.IndexOf(request.TrackId);
         if (track < 0) RpcErrors.NotFound($"Track '{RpcErrors.Echo(request.TrackId)}' is not in model {bundle.Version}.");
-        return Task.FromResult(Items(bundle, count, (ids, scores) => engine.SimilarTracks(bundle, track, ids, scores), TrackItem));
+        var by = Neighbours(bundle, IdSpaces.Tracks, request.Model);
+        var response = Items(bundle, count, (ids, scores) => engine.SimilarTracks(bundle, by, track, ids, scores), TrackItem);
+        response.Model = by.Name;
+        return Task.FromResult(response);
     }
 
     public override Task<ItemsResponse> RelatedArtists(RelatedArtistsRequest request, ServerCallContext context)
@@ -144,7 +147,10 @@ public sealed class RecommenderService(
         var bundle = lease.Bundle;
         var artist = bundle.Artists.IndexOf(request.ArtistId);
         if (artist < 0) RpcErrors.NotFound($"Artist '{RpcErrors.Echo(request.ArtistId)}' is not in model {bundle.Version}.");
-        return Task.FromResult(Items(bundle, count, (ids, scores) => engine.RelatedArtists(bundle, artist, ids, scores), ArtistItem));
+        var by = Neighbours(bundle, IdSpaces.Artists, request.Model);
+        var response = Items(bundle, count, (ids, scores) => engine.RelatedArtists(bundle, by, artist, ids, scores), ArtistItem);
+        response.Model = by.Name;
+        return Task.FromResult(response);
     }
 
     public override Task<ModelInfo> GetModelInfo(GetModelInfoRequest request, ServerCallContext context)
@@ -163,9 +169,18 @@ public sealed class RecommenderService(
             Factors = AlsParts.Of(bundle).Tracks.Factors,
         };
         info.Training.Add(manifest.Training);
-        info.Training.Add(manifest.AllParameters());
+        // A part's typed parameters beside the run's facts; a fact of the same name (a trainer's) gives way to the parameter.
+        foreach (var (key, value) in manifest.AllParameters()) info.Training[key] = value;
         info.Metrics.Add(manifest.AllMetrics());
         return Task.FromResult(info);
+    }
+
+    /// <summary>The request's <c>model</c> resolved against the bundle: NOT_FOUND naming the part when it has none such.</summary>
+    internal static ItemNeighbours Neighbours(ModelBundle bundle, string space, string? model)
+    {
+        if (model is { Length: > 0 }) RpcErrors.RequireId(model, "model");
+        if (!ItemNeighbours.TryResolve(bundle, space, model, out var by, out var problem)) RpcErrors.NotFound(problem);
+        return by;
     }
 
     private BundleLease Lease()

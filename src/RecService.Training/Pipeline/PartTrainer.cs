@@ -6,6 +6,9 @@ namespace RecService.Training.Pipeline;
 /// <summary>What a part trainer gets from a run: the play matrices (with the catalog) and the job's options.</summary>
 public sealed record PartTrainingInput(PlayMatrices Data, TrainingJobOptions Options, Action<TrainingEvent>? Progress)
 {
+    /// <summary>What the run read besides the plays (sequences, tags), for the ensemble's parts.</summary>
+    public TrainingSignals Signals { get; init; } = TrainingSignals.None;
+
     public void Report(string stage, string message) => Progress?.Invoke(new TrainingEvent(stage, message));
 }
 

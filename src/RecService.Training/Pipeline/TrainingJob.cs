@@ -5,6 +5,7 @@ using RecService.Ingest.Catalog;
 using RecService.Ingest.Logs;
 using RecService.Models;
 using RecService.Training.Als;
+using RecService.Training.Ensemble;
 using RecService.Training.Evaluation;
 
 namespace RecService.Training.Pipeline;
@@ -28,6 +29,8 @@ public sealed record TrainingJobOptions
     /// <summary>Train the published models on all the data after evaluating on the split (true), or publish the split's models.</summary>
     public bool RetrainOnAll { get; init; } = true;
     public BundleForestOptions Forests { get; init; } = new();
+    /// <summary>The ensemble's extra parts (BPR, word2vec, tags) and the blend over them.</summary>
+    public EnsembleOptions Ensemble { get; init; } = new();
 }
 
 /// <summary>A training step worth reporting: a stage starting, or one ALS iteration.</summary>
@@ -60,7 +63,26 @@ public sealed record TrainingResult(
 public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent>? progress = null, IReadOnlyList<IPartTrainer>? parts = null)
 {
     public TrainingJobOptions Options { get; } = options;
-    public IReadOnlyList<IPartTrainer> PartTrainers { get; } = parts ?? AlsPartTrainer.Defaults(options);
+    private readonly bool _defaultParts = parts is null;
+
+    /// <summary>The part trainers: the given list, or the ALS parts plus (after the read, once it is known what the run
+    /// has) the ensemble's parts.</summary>
+    public IReadOnlyList<IPartTrainer> PartTrainers { get; private set; } = parts ?? AlsPartTrainer.Defaults(options);
+
+    /// <summary>The artists' tags, when the catalog has them (a missing file means no tag part).</summary>
+    private TrainingSignals ReadSignals(PlayMatrices data)
+    {
+        if (!_defaultParts || !Options.Ensemble.Enabled || data.Catalog is null) return TrainingSignals.None;
+        var tagsPath = Path.Combine(Options.CatalogDirectory, ArtistTags.FileName);
+        ArtistTags? tags = null;
+        if (File.Exists(tagsPath))
+        {
+            tags = ArtistTags.Load(tagsPath, data.Catalog);
+            Report("read", $"{tags.Rows} tag rows on {tags.Applied.Rows} artists ({tags.Tags.Count} tags, {tags.BadRows} bad)");
+            foreach (var example in tags.Examples) Report("read", $"bad tag row {example}");
+        }
+        return new TrainingSignals(null, 0, tags);
+    }
 
     public async Task<TrainingResult> RunAsync(CancellationToken ct = default)
     {
@@ -83,7 +105,9 @@ public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent
         ThrowIfNothingToTrain(data, window);
         Done("read");
 
-        var input = new PartTrainingInput(data, Options, progress);
+        var signals = ReadSignals(data);
+        var input = new PartTrainingInput(data, Options, progress) { Signals = signals };
+        PartTrainers = [.. PartTrainers, .. _defaultParts ? EnsemblePartTrainers.For(Options, signals) : []];
         var evaluations = new PartEvaluation?[PartTrainers.Count];
         if (Options.HoldoutFraction > 0)
         {
@@ -99,6 +123,16 @@ public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent
         var trained = PartTrainers.Select((t, i) => new TrainedPart(contents[i]!, evaluations[i])).ToList();
         foreach (var (trainer, part) in PartTrainers.Zip(trained))
             if (part.Content.Name != trainer.PartName) throw new InvalidOperationException($"Part trainer {trainer.PartName} made a part named {part.Content.Name}.");
+        if (_defaultParts && Options.Ensemble.Enabled)
+        {
+            if (Options.HoldoutFraction > 0)
+            {
+                var blends = BlendStage.Fit(input, evaluations.Select(e => e!.SplitModel).ToList(), ct);
+                trained.AddRange(blends.Select(b => new TrainedPart(b.Content, null)));
+                Done("blend");
+            }
+            else Report("blend", "No hold-out split (holdout 0): no blend is fitted, and replicas answer from the ALS parts alone");
+        }
         return new TrainingResult(data, trained, window, stages);
     }
 

@@ -1,0 +1,245 @@
+using RecService.Core.Bundle;
+using RecService.Core.Vectors;
+using RecService.Models.Similarity;
+
+namespace RecService.Models.Ensemble;
+
+/// <summary>
+/// The ensemble: candidates from every part's nearest items (over tracks, also the tracks of the nearest artists by the
+/// artist parts), each candidate scored by every part, the scores blended by the learned weights of a blend part
+/// (<see cref="BlendFamily"/>). The trainer fits the weights on exactly the features this class computes, over a bundle
+/// of the parts trained on the hold-out split, so training and serving cannot disagree on what a feature is.
+/// Per-thread buffers; a call allocates nothing once they have grown.
+/// </summary>
+public sealed class EnsembleRanker
+{
+    /// <summary>Most candidates asked of one part per seed: a radio station's pool, without scanning a large catalog.</summary>
+    public const int MaxPerPart = 1000;
+    /// <summary>Tracks taken from each nearest artist when ranking tracks (its most played ones).</summary>
+    public const int TracksPerArtist = 10;
+
+    private readonly Signal[] _signals;
+    private readonly float[] _weights;
+    private readonly float _intercept;
+    private readonly float _sameArtistWeight;
+    private readonly bool _hasSameArtist;
+    private readonly IItemSimilarity[] _sources;
+    private readonly IItemSimilarity[] _artistSources;
+    private readonly BundleCatalog _catalog;
+
+    [ThreadStatic] private static int[]? t_candidates;
+    [ThreadStatic] private static float[]? t_scratchScores;
+    [ThreadStatic] private static int[]? t_excluded;
+
+    private readonly record struct Signal(IItemSimilarity View, bool ViaArtist, int SimilarityIndex, int MissingIndex);
+
+    private EnsembleRanker(ModelBundle bundle, string space, IReadOnlyList<string> features, ReadOnlySpan<float> weights, BundlePart? blend)
+    {
+        if (weights.Length != features.Count) throw new InvalidDataException($"{features.Count} features with {weights.Length} weights");
+        Space = space;
+        Blend = blend;
+        Features = features;
+        _catalog = bundle.Catalog;
+        _weights = weights.ToArray();
+        var signals = new Dictionary<string, (IItemSimilarity View, int Similarity, int Missing)>(StringComparer.Ordinal);
+        for (var i = 0; i < features.Count; i++)
+        {
+            var (kind, partName) = BlendFeatures.Parse(features[i]);
+            switch (kind)
+            {
+                case BlendFeatures.Kind.Intercept:
+                    _intercept += _weights[i];
+                    break;
+                case BlendFeatures.Kind.SameArtist:
+                    if (space != IdSpaces.Tracks) throw new InvalidDataException($"feature '{features[i]}' ranks tracks, not {space}");
+                    _hasSameArtist = true;
+                    _sameArtistWeight += _weights[i];
+                    break;
+                default:
+                    if (!bundle.TryGetPart(partName!, out var part)) throw new InvalidDataException($"feature '{features[i]}' names part '{partName}', which the bundle lacks");
+                    var view = ItemSimilarities.Of(part) ?? throw new InvalidDataException($"feature '{features[i]}': part {partName} (family {part.Family}) has no item similarity");
+                    if (view.Space != space && !(space == IdSpaces.Tracks && view.Space == IdSpaces.Artists))
+                        throw new InvalidDataException($"feature '{features[i]}': part {partName} is over {view.Space}, which does not rank {space}");
+                    var slot = signals.TryGetValue(partName!, out var known) ? known : (View: view, Similarity: -1, Missing: -1);
+                    signals[partName!] = kind == BlendFeatures.Kind.Similarity ? slot with { Similarity = i } : slot with { Missing = i };
+                    break;
+            }
+        }
+        _signals = signals.Values.Select(s => new Signal(s.View, s.View.Space != space, s.Similarity, s.Missing)).ToArray();
+        _sources = _signals.Where(s => !s.ViaArtist).Select(s => s.View).ToArray();
+        _artistSources = _signals.Where(s => s.ViaArtist).Select(s => s.View).ToArray();
+        Parts = _signals.Select(s => s.View.Part.Name).ToArray();
+    }
+
+    /// <summary>The ranker a blend part defines, made once per part; throws <see cref="InvalidDataException"/> when it does not fit the bundle.</summary>
+    public static EnsembleRanker Of(ModelBundle bundle, BundlePart blend) =>
+        blend.View(p =>
+        {
+            var parameters = p.Parameters<BlendParameters>();
+            var weights = p.ItemFactors;
+            var features = new string[p.Items.Count];
+            for (var i = 0; i < features.Length; i++) features[i] = p.Items[i];
+            var values = new float[weights.Rows];
+            for (var i = 0; i < values.Length; i++) values[i] = weights.Row(i)[0];
+            return new EnsembleRanker(bundle, parameters.Space, features, values, p);
+        });
+
+    /// <summary>The bundle's ranker over <paramref name="space"/>, or null when it has no blend for it.</summary>
+    public static EnsembleRanker? For(ModelBundle bundle, string space) =>
+        bundle.TryGetPart(EnsembleParts.BlendFor(space), out var blend) ? Of(bundle, blend) : null;
+
+    /// <summary>A ranker with the given weights (the trainer's: zeros while it gathers features).</summary>
+    public static EnsembleRanker Create(ModelBundle bundle, string space, IReadOnlyList<string> features, ReadOnlySpan<float> weights) =>
+        new(bundle, space, features, weights, blend: null);
+
+    public string Space { get; }
+    /// <summary>The blend part the weights came from; null for a trainer's ranker.</summary>
+    public BundlePart? Blend { get; }
+    public IReadOnlyList<string> Features { get; }
+    /// <summary>The parts the ranker scores with.</summary>
+    public IReadOnlyList<string> Parts { get; }
+
+    /// <summary>Candidates asked of each part for <paramref name="count"/> results.</summary>
+    public static int PerPart(int count) => Math.Clamp(3 * count, 30, MaxPerPart);
+
+    /// <summary>The pair's features, in <see cref="Features"/> order (intercept 1).</summary>
+    public void FeaturesOf(int seed, int candidate, Span<float> x)
+    {
+        x.Clear();
+        for (var i = 0; i < Features.Count; i++)
+            if (Features[i] == BlendFeatures.Intercept) x[i] = 1;
+        int seedArtist = -1, candidateArtist = -1;
+        if (Space == IdSpaces.Tracks)
+        {
+            seedArtist = _catalog.ArtistOf(seed);
+            candidateArtist = _catalog.ArtistOf(candidate);
+            for (var i = 0; i < Features.Count; i++)
+                if (Features[i] == BlendFeatures.SameArtist) x[i] = seedArtist == candidateArtist ? 1 : 0;
+        }
+        foreach (var s in _signals)
+        {
+            var (a, b) = s.ViaArtist ? (seedArtist, candidateArtist) : (seed, candidate);
+            var has = s.View.Has(a) && s.View.Has(b);
+            if (s.SimilarityIndex >= 0) x[s.SimilarityIndex] = has ? s.View.Similarity(a, b) : 0;
+            if (s.MissingIndex >= 0) x[s.MissingIndex] = has ? 0 : 1;
+        }
+    }
+
+    /// <summary>The blended score of a pair (a logit): the same sum as <see cref="FeaturesOf"/> dotted with the weights,
+    /// without building the vector.</summary>
+    public float Score(int seed, int candidate)
+    {
+        var z = _intercept;
+        int seedArtist = -1, candidateArtist = -1;
+        if (Space == IdSpaces.Tracks)
+        {
+            seedArtist = _catalog.ArtistOf(seed);
+            candidateArtist = _catalog.ArtistOf(candidate);
+            if (_hasSameArtist && seedArtist == candidateArtist) z += _sameArtistWeight;
+        }
+        foreach (var s in _signals)
+        {
+            var (a, b) = s.ViaArtist ? (seedArtist, candidateArtist) : (seed, candidate);
+            if (s.View.Has(a) && s.View.Has(b))
+            {
+                if (s.SimilarityIndex >= 0) z += _weights[s.SimilarityIndex] * s.View.Similarity(a, b);
+            }
+            else if (s.MissingIndex >= 0) z += _weights[s.MissingIndex];
+        }
+        return z;
+    }
+
+    /// <summary>
+    /// The union of every part's nearest items to <paramref name="seed"/> (<paramref name="perPart"/> each; ranking tracks,
+    /// also up to <see cref="TracksPerArtist"/> tracks of each of the seed's nearest artists and of its own), without the
+    /// seed and <paramref name="excluded"/>, deduplicated, into a per-thread buffer that stays valid until the next call.
+    /// </summary>
+    public ReadOnlySpan<int> Candidates(int seed, int perPart, ReadOnlySpan<int> excluded)
+    {
+        perPart = Math.Clamp(perPart, 1, MaxPerPart);
+        var artistCount = Math.Max(5, perPart / TracksPerArtist);
+        var capacity = perPart * _sources.Length + (artistCount + 1) * TracksPerArtist * (_artistSources.Length + 1);
+        var buffer = t_candidates is { } b && b.Length >= capacity ? b : t_candidates = new int[Math.Max(capacity, 256)];
+        var scores = t_scratchScores is { } s && s.Length >= Math.Max(perPart, artistCount) ? s : t_scratchScores = new float[Math.Max(MaxPerPart, 256)];
+        var n = 0;
+        foreach (var source in _sources)
+            n += source.Nearest(seed, buffer.AsSpan(n, perPart), scores.AsSpan(0, perPart), default);
+        if (Space == IdSpaces.Tracks)
+        {
+            var artist = _catalog.ArtistOf(seed);
+            n += TopTracks(artist, buffer.AsSpan(n, TracksPerArtist));
+            var artists = buffer.AsSpan(capacity - artistCount, artistCount); // the buffer's tail, past what tracks can fill
+            foreach (var source in _artistSources)
+            {
+                var found = source.Nearest(artist, artists, scores.AsSpan(0, artistCount), default);
+                for (var i = 0; i < found; i++)
+                {
+                    var near = artists[i];
+                    n += TopTracks(near, buffer.AsSpan(n, TracksPerArtist));
+                }
+            }
+        }
+        var all = buffer.AsSpan(0, n);
+        all.Sort();
+        var excludedSorted = SortedCopy(excluded);
+        var kept = 0;
+        for (var i = 0; i < all.Length; i++)
+        {
+            var item = all[i];
+            if (item == seed || (kept > 0 && all[kept - 1] == item) || (!excludedSorted.IsEmpty && excludedSorted.BinarySearch(item) >= 0)) continue;
+            all[kept++] = item;
+        }
+        return all[..kept];
+    }
+
+    /// <summary>
+    /// The <c>ids.Length</c> best candidates for <paramref name="seed"/> by the blend, best first, scores as probabilities;
+    /// never the seed nor <paramref name="excluded"/>. Returns how many.
+    /// </summary>
+    public int Rank(int seed, Span<int> ids, Span<float> scores, ReadOnlySpan<int> excluded = default, int perPart = 0)
+    {
+        if (ids.IsEmpty) return 0;
+        var candidates = Candidates(seed, perPart > 0 ? perPart : PerPart(ids.Length), excluded);
+        var top = new TopK(scores, ids);
+        foreach (var c in candidates) top.Add(Score(seed, c), c);
+        var n = top.SortDescending();
+        for (var i = 0; i < n; i++) scores[i] = 1f / (1f + MathF.Exp(-scores[i]));
+        return n;
+    }
+
+    /// <summary>Up to <c>into.Length</c> of the artist's tracks, most played first.</summary>
+    private int TopTracks(int artist, Span<int> into)
+    {
+        var tracks = _catalog.TracksOf(artist);
+        if (tracks.Length <= into.Length)
+        {
+            tracks.CopyTo(into);
+            return tracks.Length;
+        }
+        // Insertion into a short list: artists with many tracks are few, and the list is a handful long.
+        var n = 0;
+        foreach (var t in tracks)
+        {
+            var p = _catalog.Popularity(t);
+            if (n == into.Length && p <= _catalog.Popularity(into[n - 1])) continue;
+            var at = n == into.Length ? n - 1 : n++;
+            while (at > 0 && _catalog.Popularity(into[at - 1]) < p)
+            {
+                into[at] = into[at - 1];
+                at--;
+            }
+            into[at] = t;
+        }
+        return n;
+    }
+
+    private static ReadOnlySpan<int> SortedCopy(ReadOnlySpan<int> excluded)
+    {
+        if (excluded.IsEmpty) return default;
+        var copy = t_excluded is { } e && e.Length >= excluded.Length ? e : t_excluded = new int[Math.Max(excluded.Length, 64)];
+        var span = copy.AsSpan(0, excluded.Length);
+        excluded.CopyTo(span);
+        span.Sort();
+        return span;
+    }
+}

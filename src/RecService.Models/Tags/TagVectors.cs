@@ -1,0 +1,62 @@
+using RecService.Core.Bundle;
+using RecService.Models.Similarity;
+
+namespace RecService.Models.Tags;
+
+/// <summary>The serving view of a tag part (<see cref="TagFamily"/>): pair cosine by a merge of two sorted tag rows,
+/// nearest items from the stored neighbour lists.</summary>
+public sealed class TagVectors : IItemSimilarity
+{
+    private readonly MappedCsr _weights;
+    private readonly MappedCsr _neighbours;
+
+    private TagVectors(BundlePart part)
+    {
+        if (part.Family != TagFamily.Name) throw new InvalidDataException($"Part {part.Name} is of family {part.Family}, not {TagFamily.Name}.");
+        Part = part;
+        Space = part.Entry.Items;
+        _weights = part.SparseMatrix(TagFamily.Weights);
+        _neighbours = part.SparseMatrix(TagFamily.Neighbours);
+    }
+
+    public static TagVectors Of(BundlePart part) => part.View(static p => new TagVectors(p));
+
+    public BundlePart Part { get; }
+    public string Space { get; }
+
+    public bool Has(int item) => (uint)item < (uint)_weights.Rows && _weights.RowIndices(item).Length > 0;
+
+    public float Similarity(int a, int b)
+    {
+        if ((uint)a >= (uint)_weights.Rows || (uint)b >= (uint)_weights.Rows) return 0;
+        var ta = _weights.RowIndices(a);
+        var tb = _weights.RowIndices(b);
+        if (ta.IsEmpty || tb.IsEmpty) return 0;
+        var va = _weights.RowValues(a);
+        var vb = _weights.RowValues(b);
+        float sum = 0;
+        int i = 0, j = 0;
+        while (i < ta.Length && j < tb.Length)
+        {
+            if (ta[i] == tb[j]) sum += va[i++] * vb[j++];
+            else if (ta[i] < tb[j]) i++;
+            else j++;
+        }
+        return Math.Clamp(sum, -1f, 1f);
+    }
+
+    public int Nearest(int item, Span<int> ids, Span<float> scores, ReadOnlySpan<int> excluded)
+    {
+        if ((uint)item >= (uint)_neighbours.Rows) return 0;
+        var near = _neighbours.RowIndices(item);
+        var cosines = _neighbours.RowValues(item);
+        var n = 0;
+        for (var i = 0; i < near.Length && n < ids.Length; i++)
+        {
+            if (near[i] == item || excluded.Contains(near[i])) continue;
+            ids[n] = near[i];
+            scores[n++] = cosines[i];
+        }
+        return n;
+    }
+}

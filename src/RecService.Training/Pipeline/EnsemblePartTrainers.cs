@@ -1,0 +1,167 @@
+using RecService.Core.Bundle;
+using RecService.Core.Sparse;
+using RecService.Models;
+using RecService.Models.Bpr;
+using RecService.Models.Ensemble;
+using RecService.Models.Similarity;
+using RecService.Models.Tags;
+using RecService.Models.Word2Vec;
+using RecService.Training.Bpr;
+using RecService.Training.Evaluation;
+using RecService.Training.Tags;
+using RecService.Training.Word2Vec;
+
+namespace RecService.Training.Pipeline;
+
+/// <summary>The ensemble's settings: which extra parts to train and how, and the blend.</summary>
+public sealed record EnsembleOptions
+{
+    /// <summary>Train the extra parts and the blend (false: ALS only, as before the ensemble).</summary>
+    public bool Enabled { get; init; } = true;
+    public BprOptions Bpr { get; init; } = new() { Epochs = 20 };
+    public Word2VecOptions Word2Vec { get; init; } = new();
+    /// <summary>Corpus tokens a word2vec part trains on at least (passes are raised for a small corpus, up to <see cref="Word2VecMaxEpochs"/>).</summary>
+    public long Word2VecMinTokens { get; init; } = 5_000_000;
+    public int Word2VecMaxEpochs { get; init; } = 40;
+    public TagParameters Tags { get; init; } = TagParameters.Defaults;
+    /// <summary>Seeds per space the blend is fitted and measured on (half each).</summary>
+    public int BlendSeeds { get; init; } = 4000;
+    public double BlendL2 { get; init; } = 1e-2;
+    public int Threads { get; init; }
+}
+
+/// <summary>The ensemble's part trainers for a run, given what it read (<see cref="TrainingSignals"/>).</summary>
+public static class EnsemblePartTrainers
+{
+    public static IReadOnlyList<IPartTrainer> For(TrainingJobOptions job, TrainingSignals signals)
+    {
+        var e = job.Ensemble;
+        if (!e.Enabled) return [];
+        var parts = new List<IPartTrainer> { new BprPartTrainer(EnsembleParts.BprTracks, e.Bpr with { Seed = job.Seed, Threads = e.Threads }) };
+        if (signals.HasSequences)
+        {
+            parts.Add(new Word2VecPartTrainer(EnsembleParts.Word2VecTracks, IdSpaces.Tracks, e));
+            parts.Add(new Word2VecPartTrainer(EnsembleParts.Word2VecArtists, IdSpaces.Artists, e));
+        }
+        if (signals.HasTags) parts.Add(new TagPartTrainer(EnsembleParts.TagArtists, e.Tags, e.Threads));
+        return parts;
+    }
+}
+
+/// <summary>BPR over users x tracks, on the same hold-out split as the ALS tracks part; published as item vectors (the bias
+/// column dropped) with a cosine forest.</summary>
+public sealed class BprPartTrainer(string name, BprOptions options) : IPartTrainer
+{
+    public string PartName => name;
+
+    // Everything that defines the part is in its parameters.
+    public IReadOnlyDictionary<string, string> Facts { get; } = new Dictionary<string, string>();
+
+    private BprParameters Parameters => new(options.Factors, options.Epochs, options.LearningRate, options.Regularization);
+
+    public PartEvaluation Evaluate(PartTrainingInput input, CancellationToken ct)
+    {
+        var job = input.Options;
+        var split = HoldoutSplit.Random(input.Data.UserTrack, job.HoldoutFraction, job.Seed);
+        var model = Fit($"{name} (held-out split)", split.Train, input, ct);
+        var k = job.EvaluationK;
+        var report = RankingEvaluator.Evaluate(split, new FactorScorer(model.AsFactorModel()), k, options.Threads, job.EvaluationUsers, job.Seed);
+        input.Report("evaluate", $"{name}: precision@{k} {report.Precision:F4}, NDCG@{k} {report.Ndcg:F4}, AUC {report.Auc:F4}");
+        var metrics = new Dictionary<string, double>
+        {
+            [ModelMetrics.PrecisionAt(k)] = report.Precision,
+            [ModelMetrics.NdcgAt(k)] = report.Ndcg,
+            [ModelMetrics.Auc] = report.Auc,
+        };
+        return new PartEvaluation(metrics, Content(model));
+    }
+
+    public PartContent Train(PartTrainingInput input, CancellationToken ct) => Content(Fit(name, input.Data.UserTrack, input, ct));
+
+    private BprModel Fit(string label, CsrMatrix plays, PartTrainingInput input, CancellationToken ct)
+    {
+        input.Report("train", $"Training {label}: BPR, {plays.Rows} x {plays.Columns}, {plays.NonZeros} non-zeros, {options.Factors} factors, {options.Epochs} epochs");
+        var model = new BprTrainer(options).Fit(plays, ct);
+        input.Report("train", $"{label}: {model.Seconds:F1} s");
+        return model;
+    }
+
+    private PartContent Content(BprModel model)
+    {
+        // Rows end in the item bias (BprModel): similarity is between the learned directions only.
+        var f = model.Factors - 1;
+        var vectors = new float[checked(model.Items * f)];
+        for (var i = 0; i < model.Items; i++) model.ItemFactors.AsSpan(i * model.Factors, f).CopyTo(vectors.AsSpan(i * f, f));
+        return VectorFamily.Content(name, BprFamily.Name, IdSpaces.Tracks, vectors, model.Items, f, Parameters);
+    }
+}
+
+/// <summary>Word2vec over the run's sequences (playlists and sessions), of tracks or of their artists; evaluated on the
+/// sequences left after holding some out (the blend's evidence).</summary>
+public sealed class Word2VecPartTrainer(string name, string space, EnsembleOptions ensemble) : IPartTrainer
+{
+    public string PartName => name;
+
+    public IReadOnlyDictionary<string, string> Facts { get; } = new Dictionary<string, string>();
+
+    public PartEvaluation Evaluate(PartTrainingInput input, CancellationToken ct)
+    {
+        var (train, _) = input.Signals.Split(input.Options.HoldoutFraction, input.Options.Seed);
+        var content = Fit($"{name} (held-out split)", train, input, ct, out var stats);
+        return new PartEvaluation(new Dictionary<string, double> { ["tokensPerSecondPerThread"] = stats.TokensPerSecondPerThread, ["vocabularyCovered"] = stats.Covered }, content);
+    }
+
+    public PartContent Train(PartTrainingInput input, CancellationToken ct) => Fit(name, input.Signals.Tracks!, input, ct, out _);
+
+    private PartContent Fit(string label, TokenSequences tracks, PartTrainingInput input, CancellationToken ct, out (double TokensPerSecondPerThread, double Covered) stats)
+    {
+        var catalog = input.Data.Catalog ?? throw new InvalidOperationException("Word2vec needs the catalog.");
+        var corpus = space == IdSpaces.Artists ? TrainingSignals.ToArtists(tracks, catalog) : tracks;
+        var o = ensemble.Word2Vec;
+        // A small corpus gets more passes, so rare items (the long tail this part is for) get enough updates.
+        var epochs = corpus.TokenCount == 0 ? o.Epochs
+            : (int)Math.Clamp((ensemble.Word2VecMinTokens + corpus.TokenCount - 1) / corpus.TokenCount, o.Epochs, Math.Max(o.Epochs, ensemble.Word2VecMaxEpochs));
+        var options = o with { Epochs = epochs, Seed = input.Options.Seed, Threads = ensemble.Threads };
+        input.Report("train", $"Training {label}: word2vec over {corpus.Count} sequences, {corpus.TokenCount} tokens, {corpus.Vocabulary} {space}, {epochs} epochs");
+        var model = new Word2VecTrainer(options).Fit(corpus, ct);
+        var covered = model.Counts.Count(c => c > 0) / (double)Math.Max(1, corpus.Vocabulary);
+        input.Report("train", $"{label}: {model.Stats.Seconds:F1} s, {model.Stats.TokensPerSecondPerThread / 1e3:F0}k tokens/s per thread, {covered:P1} of {space} covered");
+        stats = (model.Stats.TokensPerSecondPerThread, covered);
+        var parameters = new Word2VecParameters(options.Dimensions, options.Window, options.Negatives, epochs, options.Subsample, input.Signals.Sources);
+        return VectorFamily.Content(name, Word2VecFamily.Name, space, model.Vectors, corpus.Vocabulary, options.Dimensions, parameters);
+    }
+}
+
+/// <summary>The artists' tags as TF-IDF rows and their exact nearest artists. Tags are not user data: the split and the
+/// final part are the same.</summary>
+public sealed class TagPartTrainer(string name, TagParameters parameters, int threads) : IPartTrainer
+{
+    public string PartName => name;
+
+    public IReadOnlyDictionary<string, string> Facts { get; } = new Dictionary<string, string>();
+
+    public PartEvaluation Evaluate(PartTrainingInput input, CancellationToken ct)
+    {
+        var content = Train(input, ct);
+        var tagged = content.Sparse[TagFamily.Weights];
+        var covered = Enumerable.Range(0, tagged.Rows).Count(r => tagged.RowLength(r) > 0) / (double)Math.Max(1, tagged.Rows);
+        return new PartEvaluation(new Dictionary<string, double> { ["artistsTagged"] = covered }, content);
+    }
+
+    public PartContent Train(PartTrainingInput input, CancellationToken ct)
+    {
+        var tags = input.Signals.Tags ?? throw new InvalidOperationException("The tag part needs the artists' tags.");
+        var weights = TagSimilarity.Weigh(tags.Applied);
+        var near = TagSimilarity.Nearest(weights, parameters.Neighbours, parameters.MaxPosting, threads);
+        input.Report("train", $"{name}: {tags.Tags.Count} tags on {weights.Rows} artists, {near.Items.Length} neighbour pairs");
+        var neighbours = new CsrMatrix(near.Count, near.Count, near.Offsets, near.Items, near.Scores);
+        return new PartContent
+        {
+            Name = name,
+            Family = TagFamily.Name,
+            Items = IdSpaces.Artists,
+            Sparse = new Dictionary<string, CsrMatrix> { [TagFamily.Weights] = weights, [TagFamily.Neighbours] = neighbours },
+            Parameters = PartContent.ParametersOf(parameters),
+        };
+    }
+}
