@@ -7,6 +7,8 @@ using Microsoft.Extensions.Options;
 using RecService.Core.Bundle;
 using RecService.Ingest.Logs;
 using RecService.Models;
+using RecService.Models.Ensemble;
+using System.Text.Json;
 using RecService.Models.Als;
 using RecService.Redis;
 using RecService.Training.Als;
@@ -221,6 +223,31 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
         if (candidate < previous * (1 - Options.GateTolerance))
             return Refuse("precision_drop",
                 $"{GateMetric} {candidate:F4} is more than {Options.GateTolerance:P0} below the current model's {previous:F4} ({current.ModelVersion})");
+        return EnsembleGate(result.Parts, current, Options.GateTolerance) is { } refusal ? Refuse(refusal.Reason, refusal.Detail) : null;
+    }
+
+    /// <summary>
+    /// The ensemble's gate, per blend part: its held-out related-items precision must be finite, not more than the
+    /// tolerance below the best single part's on the same seeds (a blend that loses to one of its parts is not shipped),
+    /// and not more than the tolerance below the current model's blend (when that has one).
+    /// </summary>
+    public static (string Reason, string Detail)? EnsembleGate(IReadOnlyList<TrainedPart> parts, BundleManifest? current, double tolerance)
+    {
+        foreach (var part in parts.Where(p => p.Content.Family == BlendFamily.Name))
+        {
+            var name = part.Content.Name;
+            var k = part.Content.Parameters.Deserialize<BlendParameters>(BundleManifest.Json)?.Space == IdSpaces.Tracks ? 10 : 20;
+            var metric = ModelMetrics.RelatedPrecisionAt(k);
+            var metrics = part.Content.Metrics;
+            if (!metrics.TryGetValue(metric, out var ensemble)) return ("metric_missing", $"blend {name} has no {metric}");
+            if (!double.IsFinite(ensemble)) return ("non_finite", $"blend {name}: {metric} is not a finite number");
+            var prefix = metric + ".";
+            foreach (var (key, single) in metrics.Where(m => m.Key.StartsWith(prefix, StringComparison.Ordinal)))
+                if (double.IsFinite(single) && ensemble < single * (1 - tolerance))
+                    return ("ensemble_below_part", $"blend {name}: {metric} {ensemble:F4} is more than {tolerance:P0} below part {key[prefix.Length..]}'s {single:F4}");
+            if (current?.PartMetric(name, metric) is { } previous && double.IsFinite(previous) && ensemble < previous * (1 - tolerance))
+                return ("related_drop", $"blend {name}: {metric} {ensemble:F4} is more than {tolerance:P0} below the current model's {previous:F4} ({current.ModelVersion})");
+        }
         return null;
     }
 
