@@ -14,8 +14,9 @@ public sealed record RowLayout(string Rows, string KeyColumn, string ItemColumn,
     public static RowLayout Playlists { get; } = new("playlists", "playlist_id", "track_id", "position", null,
         $"position is not a whole number from 0 to {RecService.Ingest.Playlists.PlaylistSet.MaxPosition}");
 
-    /// <summary>The header line's start, with its tab: a first line starting so is skipped.</summary>
-    internal byte[] HeaderPrefix { get; } = System.Text.Encoding.UTF8.GetBytes(KeyColumn + "\t");
+    /// <summary>The header line's start, with its tab: a first line starting so is skipped. Built when asked (only for a
+    /// file's first line), so the layout's equality is that of its names.</summary>
+    internal byte[] HeaderPrefix => System.Text.Encoding.UTF8.GetBytes(KeyColumn + "\t");
 
     /// <summary>The row's shape for a missing-field message: <c>user_id&lt;TAB&gt;track_id[&lt;TAB&gt;plays[&lt;TAB&gt;timestamp]]</c>.</summary>
     public string Shape => TimeColumn is null
