@@ -1,4 +1,3 @@
-using RecService.Core.Text;
 using System.Buffers;
 using RecService.Core.Ids;
 using RecService.Core.Sparse;
@@ -43,6 +42,7 @@ public sealed class PlayAggregator : IPlaySink
     private long[] _eventTimes = [];
     private float[] _eventPlays = []; // only with recency: weighted in Build
     private int _events;
+    private bool _eventsSummed; // with recency, once Build has added the timestamped plays
 
     public PlayAggregator(TrackCatalog? catalog = null, int bufferRows = 1 << 21) : this(catalog, null, bufferRows) { }
 
@@ -172,13 +172,13 @@ public sealed class PlayAggregator : IPlaySink
     /// <summary>The aggregated matrices: users x tracks always, users x artists when a catalog gives each track's artist.</summary>
     public PlayMatrices Build()
     {
-        if (_options.RecencyHalfLifeDays > 0 && _events > 0)
+        if (_options.RecencyHalfLifeDays > 0 && _events > 0 && !_eventsSummed)
         {
             var newest = long.MinValue;
             for (var i = 0; i < _events; i++) newest = Math.Max(newest, _eventTimes[i]);
             for (var i = 0; i < _events; i++)
                 Buffer(_eventUsers[i], _eventTracks[i], (float)(_eventPlays[i] * _options.RecencyWeight((newest - _eventTimes[i]) / 86_400.0)));
-            _eventPlays = [];
+            _eventsSummed = true;
         }
         Compact();
         var userTrack = CsrMatrix.FromSortedKeys(_users.Count, _tracks.Count, _runKeys.AsSpan(0, _runLength), _runValues.AsSpan(0, _runLength));

@@ -8,7 +8,8 @@ namespace RecService.Ingest.Logs;
 /// </summary>
 public sealed record RowLayout(string Rows, string KeyColumn, string ItemColumn, string ValueColumn, string? TimeColumn, string ValueRule)
 {
-    public static RowLayout Plays { get; } = new("plays", "user_id", "track_id", "plays", "timestamp",
+    public static RowLayout Plays { get; } = new("plays", ParquetPlayLogReader.UserColumn, ParquetPlayLogReader.TrackColumn,
+        ParquetPlayLogReader.PlaysColumn, ParquetPlayLogReader.TimestampColumn,
         $"plays is not a number from 0 to {PlayAggregator.MaxPlays:G}");
 
     public static RowLayout Playlists { get; } = new("playlists", "playlist_id", "track_id", "position", null,

@@ -78,10 +78,10 @@ public sealed class TsvPlayLogReader : IPlayLogReader
         await AbandonableReads.WaitAsync(reading, cancellationToken);
     }
 
-    /// <summary>The read loop: one pooled window, reads straight into it, complete lines parsed in place.</summary>
     /// <summary>Where parsed rows go and how they are laid out: one per file, so the per-line calls carry one reference.</summary>
     private sealed record RowTarget(string Label, IPlaySink Sink, RowLayout Layout);
 
+    /// <summary>The read loop: one pooled window, reads straight into it, complete lines parsed in place.</summary>
     private static void Read(Stream stream, RowTarget rows, CancellationToken cancellationToken)
     {
         var window = ArrayPool<byte>.Shared.Rent(MaxLineBytes);
