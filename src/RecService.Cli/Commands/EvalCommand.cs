@@ -29,11 +29,13 @@ public static class EvalCommand
         var json = new Option<bool>("--json") { Description = "Print one JSON document instead of text." };
         var names = new Option<string?>("--names") { Description = "item<TAB>name file, for --similar." };
         var similar = new Option<string?>("--similar") { Description = "Semicolon-separated item names (or ids): print their 10 nearest items by cosine." };
+        var halfLife = TrainCommand.HalfLifeOption();
+        halfLife.Description = "With --snapshots: weight each training play by 0.5^(age in days / this), age from the newest training snapshot (or timestamp); 0 = off.";
         var als = new AlsCommandOptions();
 
         var command = new Command("eval", "Train ALS on one file and report precision@k, MAP@k, NDCG@k and AUC on held-out interactions, against popularity.")
         {
-            train, test, snapshots, catalog, artists, holdout, splitSeed, k, maxUsers, json, names, similar,
+            train, test, snapshots, catalog, artists, holdout, splitSeed, k, maxUsers, json, names, similar, halfLife,
         };
         als.AddTo(command);
         command.Add(EvalRelatedCommand.Create());
@@ -45,7 +47,7 @@ public static class EvalCommand
             IdMap itemIds;
             if (parse.GetValue(snapshots) is { } snapshotDir)
             {
-                (split, itemIds) = await TimeSplitAsync(snapshotDir, parse.GetValue(catalog), parse.GetValue(artists), ct);
+                (split, itemIds) = await TimeSplitAsync(snapshotDir, parse.GetValue(catalog), parse.GetValue(artists), TrainCommand.HalfLife(parse.GetValue(halfLife)), ct);
             }
             else
             {
@@ -113,13 +115,13 @@ public static class EvalCommand
     }
 
     /// <summary>Train on every snapshot but the latest; test on the latest's pairs that train does not already have.</summary>
-    private static async Task<(Holdout Split, IdMap Items)> TimeSplitAsync(string directory, string? catalogDirectory, bool artists, CancellationToken ct)
+    private static async Task<(Holdout Split, IdMap Items)> TimeSplitAsync(string directory, string? catalogDirectory, bool artists, double halfLifeDays, CancellationToken ct)
     {
         var set = SnapshotSet.Discover(directory);
         if (set.Snapshots.Count < 2) throw new ArgumentException($"A time split needs at least two snapshots in {directory}; found {set.Snapshots.Count}.");
         if (artists && catalogDirectory is null) throw new ArgumentException("--artists needs --catalog.");
         var catalog = catalogDirectory is null ? null : TrackCatalog.Load(catalogDirectory);
-        var earlier = await set.ReadAsync([.. set.Snapshots.Take(set.Snapshots.Count - 1)], catalog, ct: ct);
+        var earlier = await set.ReadAsync([.. set.Snapshots.Take(set.Snapshots.Count - 1)], catalog, new PlayReadOptions { RecencyHalfLifeDays = halfLifeDays }, ct);
         var latest = await set.ReadAsync([set.Snapshots[^1]], catalog, ct: ct);
         if (artists)
         {

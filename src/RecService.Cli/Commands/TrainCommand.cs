@@ -1,5 +1,6 @@
 using System.CommandLine;
 using RecService.Core.Bundle;
+using RecService.Ingest.Logs;
 using RecService.Training.Pipeline;
 
 namespace RecService.Cli.Commands;
@@ -18,10 +19,13 @@ public static class TrainCommand
         var codedTrees = IndexCommand.CodedTreesOption();
         var keep = new Option<int>("--keep") { Description = "Published versions to keep", DefaultValueFactory = _ => 5 };
         var noPublish = new Option<bool>("--no-publish") { Description = "Train and evaluate only" };
+        var playlists = new Option<string?>("--playlists") { Description = "Directory of playlist files (default: playlists/ beside --snapshots, read if present)" };
+        var sessionGap = new Option<double>("--session-gap") { Description = "Minutes between timestamped plays that start a new listening session", DefaultValueFactory = _ => PlayReadOptions.DefaultSessionGap.TotalMinutes };
+        var halfLife = HalfLifeOption();
         var als = new AlsCommandOptions();
         var command = new Command("train", "Train track and artist models from snapshot logs, evaluate them, and publish a model bundle.")
         {
-            snapshots, catalog, models, days, holdout, trees, codedTrees, keep, noPublish,
+            snapshots, catalog, models, days, holdout, trees, codedTrees, keep, noPublish, playlists, sessionGap, halfLife,
         };
         als.AddTo(command);
         command.SetAction(async (parse, ct) =>
@@ -33,6 +37,9 @@ public static class TrainCommand
                 CatalogDirectory = parse.GetValue(catalog)!,
                 WindowDays = parse.GetValue(days),
                 HoldoutFraction = parse.GetValue(holdout),
+                PlaylistsDirectory = parse.GetValue(playlists),
+                SessionGap = SessionGap(parse.GetValue(sessionGap)),
+                RecencyHalfLifeDays = HalfLife(parse.GetValue(halfLife)),
                 Tracks = alsOptions,
                 Artists = alsOptions,
                 Seed = alsOptions.Seed,
@@ -53,6 +60,19 @@ public static class TrainCommand
         });
         return command;
     }
+
+    /// <summary><c>--half-life-days</c>, shared with <c>rec eval</c>.</summary>
+    public static Option<double> HalfLifeOption() => new("--half-life-days")
+    {
+        Description = "Weight each play by 0.5^(age in days / this), age from the newest snapshot (or timestamp); 0 = off",
+        DefaultValueFactory = _ => 0,
+    };
+
+    public static double HalfLife(double days) =>
+        days >= 0 && double.IsFinite(days) ? days : throw new ArgumentException($"--half-life-days must be 0 (off) or a positive number of days (got {days}).");
+
+    private static TimeSpan SessionGap(double minutes) =>
+        minutes > 0 && minutes <= TimeSpan.MaxValue.TotalMinutes / 2 ? TimeSpan.FromMinutes(minutes) : throw new ArgumentException($"--session-gap must be a positive number of minutes (got {minutes}).");
 
     /// <summary>Runs a job, printing stages and iterations; publishes when a store is given. Shared with <c>rec demo</c>.</summary>
     public static async Task<BundleManifest?> RunAsync(TrainingJobOptions options, BundleStore? store, int keep, CancellationToken ct)

@@ -17,6 +17,14 @@ public interface IPlaySink
     /// <summary>One row; the sink may still count it bad (see the type's summary).</summary>
     void Add(ReadOnlySpan<char> user, ReadOnlySpan<char> track, double plays, string file, long line);
 
+    /// <summary>
+    /// One row as the readers give it, with what its optional columns held: <paramref name="value"/> (plays, or a
+    /// playlist's position) null when absent, <paramref name="unixSeconds"/> the play's time, null when the row has none.
+    /// A sink that needs neither keeps the default: absent plays count 1, the time is dropped.
+    /// </summary>
+    void Add(ReadOnlySpan<char> user, ReadOnlySpan<char> track, double? value, long? unixSeconds, string file, long line) =>
+        Add(user, track, value ?? 1, file, line);
+
     /// <summary>A row the reader could not turn into (user, track, plays); a non-empty <paramref name="detail"/> follows the reason in the report.</summary>
     void BadRow(BadRowReason reason, string file, long line, string detail);
 }

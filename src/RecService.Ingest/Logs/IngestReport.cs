@@ -7,7 +7,8 @@ public enum BadRowReason
 {
     /// <summary>No user or no track (an empty field, or a line without the tab).</summary>
     MissingField,
-    /// <summary>Plays is not a number, or not between 0 and <see cref="PlayAggregator.MaxPlays"/> (negative, infinite, absurd).</summary>
+    /// <summary>The third column is not a number, or out of its range: plays not between 0 and <see cref="PlayAggregator.MaxPlays"/>
+    /// (negative, infinite, absurd), a playlist position not a whole number from 0 to <see cref="RecService.Ingest.Playlists.PlaylistSet.MaxPosition"/>.</summary>
     BadPlays,
     /// <summary>A catalog was given and the track is not in it.</summary>
     UnknownTrack,
@@ -21,13 +22,16 @@ public enum BadRowReason
     InvalidUtf8,
     /// <summary>An id holding a control character (tab, CR, LF, ESC...): it cannot round-trip through TSV or the bundle's id files.</summary>
     ControlCharacter,
+    /// <summary>A play's time that is neither unix seconds nor ISO 8601 with a zone, or before 1970 or after 9999 (<see cref="PlayTimestamps"/>).</summary>
+    BadTimestamp,
 }
 
 /// <summary>
 /// What reading a set of logs found: rows read and kept, bad rows by reason, and where the first few were
-/// (file and line), so an operator can fix the source instead of guessing.
+/// (file and line), so an operator can fix the source instead of guessing. The <see cref="RowLayout"/> (plays by
+/// default) words the reasons.
 /// </summary>
-public sealed class IngestReport
+public sealed class IngestReport(RowLayout? layout = null)
 {
     /// <summary>How many bad rows are kept with file and line: enough to diagnose, bounded so a bad feed can't fill memory.</summary>
     public const int MaxExamples = 10;
@@ -39,6 +43,7 @@ public sealed class IngestReport
     private readonly List<string> _warnings = [];
     private readonly Lock _lock = new();
 
+    public RowLayout Layout { get; } = layout ?? RowLayout.Plays;
     public long RowsRead { get; private set; }
     public long RowsKept { get; private set; }
     public long RowsSkipped { get; private set; }
@@ -97,6 +102,23 @@ public sealed class IngestReport
         RowsSkipped++;
     }
 
+    /// <summary>A row of this layout read and kept whose value is not a play count (a playlist row).</summary>
+    internal void Kept()
+    {
+        RowsRead++;
+        RowsKept++;
+    }
+
+    /// <summary>An id the model may hold: at most <see cref="IdLimits.MaxUtf8Bytes"/> and free of control characters
+    /// (which cannot round-trip through TSV or the bundle's id files); otherwise counted as a bad row.</summary>
+    internal bool CheckId(ReadOnlySpan<char> id, string file, long line)
+    {
+        if (!IdLimits.Fits(id)) Bad(BadRowReason.IdTooLong, file, line, "");
+        else if (ControlCharacters.Any(id)) Bad(BadRowReason.ControlCharacter, file, line, "");
+        else return true;
+        return false;
+    }
+
     internal void Bad(BadRowReason reason, string file, long line, string detail)
     {
         RowsRead++;
@@ -107,16 +129,17 @@ public sealed class IngestReport
         }
     }
 
-    private static string Describe(BadRowReason reason) => reason switch
+    private string Describe(BadRowReason reason) => reason switch
     {
-        BadRowReason.MissingField => "missing field (expected user_id<TAB>track_id[<TAB>plays])",
-        BadRowReason.BadPlays => $"plays is not a number from 0 to {PlayAggregator.MaxPlays:G}",
+        BadRowReason.MissingField => $"missing field (expected {Layout.Shape})",
+        BadRowReason.BadPlays => Layout.ValueRule,
         BadRowReason.UnknownTrack => "track not in the catalog",
         BadRowReason.IdTooLong => $"id longer than {IdLimits.MaxUtf8Bytes} UTF-8 bytes",
         BadRowReason.Unreadable => "row could not be read",
         BadRowReason.LineTooLong => $"line longer than {TsvPlayLogReader.MaxLineBytes} bytes (skipped to its end)",
         BadRowReason.InvalidUtf8 => "id is not valid UTF-8",
         BadRowReason.ControlCharacter => "id holds a control character (tab, CR, LF or another)",
+        BadRowReason.BadTimestamp => $"{Layout.TimeColumn} is neither unix seconds nor ISO 8601 with a zone (Z or an offset), from 1970 to 9999",
         _ => reason.ToString(),
     };
 
@@ -126,7 +149,7 @@ public sealed class IngestReport
         if (BadRows > 0 && BadFraction > maxBadFraction)
         {
             throw new InvalidDataException(
-                $"{BadRows} of {RowsRead} rows are bad ({BadFraction:P2}, limit {maxBadFraction:P2}). First: {string.Join("; ", _examples)}");
+                $"{BadRows} of {RowsRead} rows{(Layout == RowLayout.Plays ? "" : " of " + Layout.Rows)} are bad ({BadFraction:P2}, limit {maxBadFraction:P2}). First: {string.Join("; ", _examples)}");
         }
     }
 
@@ -135,7 +158,8 @@ public sealed class IngestReport
         var parts = Enum.GetValues<BadRowReason>().Where(r => BadRowsFor(r) > 0).Select(r => $"{r}={BadRowsFor(r)}");
         var bad = BadRows == 0 ? "no bad rows" : $"{BadRows} bad rows ({string.Join(", ", parts)})";
         var skipped = Warnings.Count == 0 ? "" : $", {Warnings.Count} files skipped (see warnings)";
-        return $"{Files.Count} files, {RowsRead} rows read, {RowsKept} kept, {PlaysKept} plays, {bad}{skipped}";
+        var plays = Layout == RowLayout.Plays ? $", {PlaysKept} plays" : "";
+        return $"{Files.Count} files, {RowsRead} rows read, {RowsKept} kept{plays}, {bad}{skipped}";
     }
 
     /// <summary>One line per file that had bad rows (at most <see cref="MaxExamples"/>), with its counts by reason.</summary>

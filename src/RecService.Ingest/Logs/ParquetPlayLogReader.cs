@@ -5,16 +5,22 @@ using RecService.Ingest.Files;
 namespace RecService.Ingest.Logs;
 
 /// <summary>
-/// Reads Parquet play logs with columns <c>user_id</c> and <c>track_id</c> (strings) and an optional numeric
-/// <c>plays</c> (int32, int64, float or double; null or absent means 1). Bad rows are labelled by row number; a file
-/// whose metadata or pages cannot be decoded fails naming the file, the row group and the column. Cancellation returns
-/// at once, even while the library waits on a read (the sink may still get the rows of the group being added).
+/// Reads Parquet play logs with columns <c>user_id</c> and <c>track_id</c> (strings), an optional numeric
+/// <c>plays</c> (int32, int64, float or double; null or absent means 1) and an optional <c>timestamp</c> (a Parquet
+/// timestamp, int32/int64 unix seconds, or strings as <see cref="PlayTimestamps"/> reads them; null means none). With
+/// another <see cref="RowLayout"/>, that layout's columns (playlists: <c>playlist_id</c>, <c>track_id</c>, <c>position</c>).
+/// Bad rows are labelled by row number; a file whose metadata or pages cannot be decoded fails naming the file, the
+/// row group and the column. Cancellation returns at once, even while the library waits on a read (the sink may still
+/// get the rows of the group being added).
 /// </summary>
-public sealed class ParquetPlayLogReader : IPlayLogReader
+public sealed class ParquetPlayLogReader(RowLayout? layout = null) : IPlayLogReader
 {
     public const string UserColumn = "user_id";
     public const string TrackColumn = "track_id";
     public const string PlaysColumn = "plays";
+    public const string TimestampColumn = "timestamp";
+
+    private readonly RowLayout _layout = layout ?? RowLayout.Plays;
 
     /// <summary>Rows one row group may hold: a group is read whole, so its size bounds memory (write smaller groups).</summary>
     public const long MaxRowGroupRows = 1 << 25;
@@ -27,7 +33,7 @@ public sealed class ParquetPlayLogReader : IPlayLogReader
         sink.FileStarted(path);
         try
         {
-            await AbandonableReads.WaitAsync(ReadAsync(stream, path, sink, cancellationToken), cancellationToken);
+            await AbandonableReads.WaitAsync(ReadAsync(stream, path, sink, _layout, cancellationToken), cancellationToken);
         }
         catch (Exception ex) when (ex is not (InvalidDataException or OperationCanceledException or OutOfMemoryException))
         {
@@ -36,18 +42,21 @@ public sealed class ParquetPlayLogReader : IPlayLogReader
         }
     }
 
-    private static async Task ReadAsync(Stream stream, string path, IPlaySink sink, CancellationToken cancellationToken)
+    private static async Task ReadAsync(Stream stream, string path, IPlaySink sink, RowLayout layout, CancellationToken cancellationToken)
     {
         await using var reader = await ParquetReader.CreateAsync(stream, cancellationToken: cancellationToken);
         {
             var fields = reader.Schema.GetDataFields();
-            var userField = Find(fields, UserColumn, path, required: true)!;
-            var trackField = Find(fields, TrackColumn, path, required: true)!;
-            var playsField = Find(fields, PlaysColumn, path, required: false);
+            var userField = Find(fields, layout.KeyColumn, path, required: true)!;
+            var trackField = Find(fields, layout.ItemColumn, path, required: true)!;
+            var playsField = Find(fields, layout.ValueColumn, path, required: false);
+            var timeField = layout.TimeColumn is null ? null : Find(fields, layout.TimeColumn, path, required: false);
             RequireStrings(userField, path);
             RequireStrings(trackField, path);
             if (playsField is not null && !IsNumber(playsField.ClrType))
-                throw new InvalidDataException($"{path}: column '{PlaysColumn}' holds {Describe(playsField.ClrType)}; expected numbers ({NumberTypes}).");
+                throw new InvalidDataException($"{path}: column '{playsField.Name}' holds {Describe(playsField.ClrType)}; expected numbers ({NumberTypes}).");
+            if (timeField is not null && !IsTime(timeField.ClrType))
+                throw new InvalidDataException($"{path}: column '{timeField.Name}' holds {Describe(timeField.ClrType)}; expected timestamps, int32 or int64 unix seconds, or strings.");
             long rowBase = 0;
             for (var g = 0; g < reader.RowGroupCount; g++)
             {
@@ -66,13 +75,17 @@ public sealed class ParquetPlayLogReader : IPlayLogReader
                     await ReadColumnAsync(path, g, playsField, () => ReadPlaysAsync(group, playsField, values, cancellationToken));
                     plays = values;
                 }
+                var times = new TimeColumn(timeField, n);
+                if (timeField is not null) await ReadColumnAsync(path, g, timeField, () => times.ReadAsync(group, cancellationToken));
                 for (var i = 0; i < n; i++)
                 {
                     var user = users[i] ?? "";
                     var track = tracks[i] ?? "";
+                    var row = rowBase + i + 1;
                     // The library decodes strings itself, putting U+FFFD where the bytes were not UTF-8.
-                    if (user.Contains('\uFFFD') || track.Contains('\uFFFD')) sink.BadRow(BadRowReason.InvalidUtf8, path, rowBase + i + 1, "");
-                    else sink.Add(user, track, plays?[i] ?? 1.0, path, rowBase + i + 1);
+                    if (user.Contains('\uFFFD') || track.Contains('\uFFFD')) sink.BadRow(BadRowReason.InvalidUtf8, path, row, "");
+                    else if (!times.TryGet(i, out var time)) sink.BadRow(BadRowReason.BadTimestamp, path, row, times.Text(i));
+                    else sink.Add(user, track, plays?[i], time, path, row);
                 }
                 rowBase += n;
             }
@@ -94,6 +107,69 @@ public sealed class ParquetPlayLogReader : IPlayLogReader
     }
 
     private static bool IsString(Type type) => type == typeof(string) || type == typeof(ReadOnlyMemory<char>);
+
+    private static bool IsTime(Type type) =>
+        IsString(type) || type == typeof(int) || type == typeof(long) || type == typeof(DateTime) || type == typeof(DateTimeOffset);
+
+    /// <summary>
+    /// One row group's time column as unix seconds: a Parquet timestamp (UTC; the library's unspecified kind is taken as
+    /// UTC), whole unix seconds, or text (<see cref="PlayTimestamps"/>). Holds what the group's rows had until asked.
+    /// </summary>
+    private sealed class TimeColumn(DataField? field, int rows)
+    {
+        private readonly long?[] _seconds = new long?[field is null ? 0 : rows];
+        private readonly bool[] _bad = new bool[field is null ? 0 : rows];
+        private string?[]? _text;
+
+        public async Task ReadAsync(ParquetRowGroupReader group, CancellationToken ct)
+        {
+            var type = field!.ClrType;
+            if (IsString(type))
+            {
+                _text = new string?[rows];
+                await group.ReadAsync(field, _text.AsMemory(), null, ct);
+                for (var i = 0; i < rows; i++)
+                {
+                    if (_text[i] is not { } text) continue;
+                    if (PlayTimestamps.TryParse(text.AsSpan(), out var s)) _seconds[i] = s;
+                    else _bad[i] = true;
+                }
+            }
+            else if (type == typeof(int)) await Read<int>(group, v => v, ct);
+            else if (type == typeof(long)) await Read<long>(group, v => v, ct);
+            else if (type == typeof(DateTimeOffset)) await Read<DateTimeOffset>(group, v => v.ToUnixTimeSeconds(), ct);
+            else await Read<DateTime>(group, v => new DateTimeOffset(v.Kind == DateTimeKind.Local ? v.ToUniversalTime() : DateTime.SpecifyKind(v, DateTimeKind.Utc)).ToUnixTimeSeconds(), ct);
+        }
+
+        private async Task Read<T>(ParquetRowGroupReader group, Func<T, long> seconds, CancellationToken ct) where T : struct
+        {
+            var values = new T?[rows];
+            if (field!.IsNullable) await group.ReadAsync(field, values.AsMemory(), null, ct);
+            else
+            {
+                var plain = new T[rows];
+                await group.ReadAsync(field, plain.AsMemory(), null, ct);
+                for (var i = 0; i < rows; i++) values[i] = plain[i];
+            }
+            for (var i = 0; i < rows; i++)
+            {
+                if (values[i] is not { } v) continue;
+                var s = seconds(v);
+                if (PlayTimestamps.InRange(s)) _seconds[i] = s;
+                else _bad[i] = true;
+            }
+        }
+
+        /// <summary>Row <paramref name="i"/>'s time (null when the column is absent or null there); false when it is bad.</summary>
+        public bool TryGet(int i, out long? seconds)
+        {
+            seconds = _seconds.Length == 0 ? null : _seconds[i];
+            return _bad.Length == 0 || !_bad[i];
+        }
+
+        /// <summary>A bad value for the report, shortened.</summary>
+        public string Text(int i) => _text?[i] is { } t ? t[..Math.Min(t.Length, 40)] : "out of range";
+    }
 
     private static bool IsNumber(Type type) => type == typeof(int) || type == typeof(long) || type == typeof(float) || type == typeof(double);
 
@@ -153,6 +229,25 @@ public sealed class ParquetPlayLogReader : IPlayLogReader
             await group.ReadAsync(field, values.AsMemory(), null, ct);
             for (var i = 0; i < values.Length; i++) result[i] = convert(values[i]);
         }
+    }
+
+    /// <summary>Writes rows as Parquet (tests use it to make input files): plays, or with <paramref name="layout"/>
+    /// another layout's columns; <paramref name="times"/> (strings, or null for none) fill the layout's time column.</summary>
+    public static async Task WriteAsync(string path, RowLayout layout, IReadOnlyList<string> keys, IReadOnlyList<string> items, ReadOnlyMemory<int>? values,
+        IReadOnlyList<string?>? times = null, CancellationToken ct = default)
+    {
+        var keyField = new DataField<string>(layout.KeyColumn);
+        var itemField = new DataField<string>(layout.ItemColumn);
+        var valueField = new DataField<int>(layout.ValueColumn);
+        var timeField = new DataField<string>(layout.TimeColumn ?? TimestampColumn);
+        var schema = new ParquetSchema([keyField, itemField, .. values is null ? Array.Empty<Field>() : [valueField], .. times is null ? Array.Empty<Field>() : [timeField]]);
+        await using var stream = File.Create(path);
+        await using var writer = await ParquetWriter.CreateAsync(schema, stream, cancellationToken: ct);
+        using var group = writer.CreateRowGroup();
+        await group.WriteAsync(keyField, keys.ToArray(), null);
+        await group.WriteAsync(itemField, items.ToArray(), null);
+        if (values is { } v) await group.WriteAsync(valueField, v, null, null, ct);
+        if (times is not null) await group.WriteAsync(timeField, times.ToArray(), null);
     }
 
     /// <summary>Writes rows as Parquet (tests use it to make input files).</summary>

@@ -1,8 +1,8 @@
-using RecService.Core.Text;
 using System.Buffers;
 using RecService.Core.Ids;
 using RecService.Core.Sparse;
 using RecService.Ingest.Catalog;
+using RecService.Ingest.Playlists;
 
 namespace RecService.Ingest.Logs;
 
@@ -11,6 +11,10 @@ namespace RecService.Ingest.Logs;
 /// rows land in a fixed buffer of packed keys; a full buffer is sorted, merged and folded into the sorted run
 /// of distinct pairs. With a catalog, track ids resolve against it and an unknown track is a bad row;
 /// without one, tracks get indices as they appear. The sink ingest's readers feed (see <see cref="IPlaySink"/>).
+/// Timestamped rows are also kept as (user, track, time) in flat arrays, 16 bytes a play (24 with recency weighting),
+/// for the sessions; so those must fit in memory. With a recency half-life, each play is weighted by its age
+/// (<see cref="PlayReadOptions.RecencyWeight"/>): a row without a time by its snapshot's age (<see cref="StartSnapshot"/>),
+/// a timestamped one by its time's age from the newest time, known only at the end, so those are summed in <see cref="Build"/>.
 /// </summary>
 public sealed class PlayAggregator : IPlaySink
 {
@@ -31,9 +35,22 @@ public sealed class PlayAggregator : IPlaySink
     private float[] _runValues = [];
     private int _runLength;
 
-    public PlayAggregator(TrackCatalog? catalog = null, int bufferRows = 1 << 21)
+    private readonly PlayReadOptions _options;
+    private float _snapshotWeight = 1;
+    private int[] _eventUsers = [];
+    private int[] _eventTracks = [];
+    private long[] _eventTimes = [];
+    private float[] _eventPlays = []; // only with recency: weighted in Build
+    private int _events;
+    private bool _eventsSummed; // with recency, once Build has added the timestamped plays
+
+    public PlayAggregator(TrackCatalog? catalog = null, int bufferRows = 1 << 21) : this(catalog, null, bufferRows) { }
+
+    public PlayAggregator(TrackCatalog? catalog, PlayReadOptions? options, int bufferRows = 1 << 21)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(bufferRows, 16);
+        _options = options ?? new PlayReadOptions();
+        _options.Validate();
         _catalog = catalog;
         _tracks = catalog?.Tracks ?? new IdMap();
         _bufferKeys = new long[bufferRows];
@@ -44,9 +61,18 @@ public sealed class PlayAggregator : IPlaySink
     public IdMap Users => _users;
     public IdMap Tracks => _tracks;
 
+    /// <summary>Rows added from now on (those without a time) come from a snapshot <paramref name="ageDays"/> older than
+    /// the newest: with a recency half-life they are weighted so.</summary>
+    public void StartSnapshot(double ageDays) => _snapshotWeight = (float)_options.RecencyWeight(ageDays);
+
     /// <summary>Adds one row; <paramref name="file"/> and <paramref name="line"/> only label a bad row.</summary>
-    public void Add(ReadOnlySpan<char> user, ReadOnlySpan<char> track, double plays, string file, long line)
+    public void Add(ReadOnlySpan<char> user, ReadOnlySpan<char> track, double plays, string file, long line) =>
+        Add(user, track, plays, null, file, line);
+
+    /// <summary>Adds one row as the readers give it: absent plays count 1; a row with a time is also a play of the sessions.</summary>
+    public void Add(ReadOnlySpan<char> user, ReadOnlySpan<char> track, double? value, long? unixSeconds, string file, long line)
     {
+        var plays = value ?? 1;
         if (user.IsEmpty || track.IsEmpty)
         {
             Report.Bad(BadRowReason.MissingField, file, line, "");
@@ -55,10 +81,10 @@ public sealed class PlayAggregator : IPlaySink
         // An id already in a map passed these checks when it entered: only new ids are checked, so a row of known ids
         // costs its lookups and nothing more.
         var knownUser = _users.TryGet(user, out var u);
-        if (!knownUser && !ValidId(user, file, line)) return;
+        if (!knownUser && !Report.CheckId(user, file, line)) return;
         int t;
         var knownTrack = _tracks.TryGet(track, out t);
-        if (!knownTrack && _catalog is null && !ValidId(track, file, line)) return;
+        if (!knownTrack && _catalog is null && !Report.CheckId(track, file, line)) return;
         if (!(plays >= 0 && plays <= MaxPlays))
         {
             Report.Bad(BadRowReason.BadPlays, file, line, plays.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -79,22 +105,39 @@ public sealed class PlayAggregator : IPlaySink
             return;
         }
         if (!knownUser) u = _users.GetOrAdd(user);
-        if (_buffered == _bufferKeys.Length) Compact();
-        _bufferKeys[_buffered] = PairKeys.Pack(u, t);
-        _bufferValues[_buffered] = (float)plays;
-        _buffered++;
         Report.Kept(plays);
+        if (unixSeconds is { } time)
+        {
+            AddEvent(u, t, time, (float)plays);
+            if (_options.RecencyHalfLifeDays > 0) return; // summed in Build, once the newest time is known
+            Buffer(u, t, (float)plays);
+        }
+        else Buffer(u, t, (float)(plays * _snapshotWeight));
     }
 
-
-    /// <summary>An id the model may hold: at most <see cref="IdLimits.MaxUtf8Bytes"/> and free of control characters
-    /// (which cannot round-trip through TSV or the bundle's id files); otherwise a bad row.</summary>
-    private bool ValidId(ReadOnlySpan<char> id, string file, long line)
+    private void Buffer(int user, int track, float plays)
     {
-        if (!IdLimits.Fits(id)) Report.Bad(BadRowReason.IdTooLong, file, line, "");
-        else if (ControlCharacters.Any(id)) Report.Bad(BadRowReason.ControlCharacter, file, line, "");
-        else return true;
-        return false;
+        if (_buffered == _bufferKeys.Length) Compact();
+        _bufferKeys[_buffered] = PairKeys.Pack(user, track);
+        _bufferValues[_buffered] = plays;
+        _buffered++;
+    }
+
+    private void AddEvent(int user, int track, long time, float plays)
+    {
+        if (_events == _eventUsers.Length)
+        {
+            var capacity = Math.Max(1024, _events * 2);
+            Array.Resize(ref _eventUsers, capacity);
+            Array.Resize(ref _eventTracks, capacity);
+            Array.Resize(ref _eventTimes, capacity);
+            if (_options.RecencyHalfLifeDays > 0) Array.Resize(ref _eventPlays, capacity);
+        }
+        _eventUsers[_events] = user;
+        _eventTracks[_events] = track;
+        _eventTimes[_events] = time;
+        if (_options.RecencyHalfLifeDays > 0) _eventPlays[_events] = plays;
+        _events++;
     }
 
     public void BadRow(BadRowReason reason, string file, long line, string detail) => Report.Bad(reason, file, line, detail);
@@ -129,10 +172,19 @@ public sealed class PlayAggregator : IPlaySink
     /// <summary>The aggregated matrices: users x tracks always, users x artists when a catalog gives each track's artist.</summary>
     public PlayMatrices Build()
     {
+        if (_options.RecencyHalfLifeDays > 0 && _events > 0 && !_eventsSummed)
+        {
+            var newest = long.MinValue;
+            for (var i = 0; i < _events; i++) newest = Math.Max(newest, _eventTimes[i]);
+            for (var i = 0; i < _events; i++)
+                Buffer(_eventUsers[i], _eventTracks[i], (float)(_eventPlays[i] * _options.RecencyWeight((newest - _eventTimes[i]) / 86_400.0)));
+            _eventsSummed = true;
+        }
         Compact();
         var userTrack = CsrMatrix.FromSortedKeys(_users.Count, _tracks.Count, _runKeys.AsSpan(0, _runLength), _runValues.AsSpan(0, _runLength));
         var userArtist = _catalog is null ? null : ToArtists(userTrack, _catalog);
-        return new PlayMatrices(_users, _tracks, _catalog, userTrack, userArtist, Report);
+        var sessions = _events == 0 ? null : Sessions.Cut(_users.Count, _eventUsers, _eventTracks, _eventTimes, _events, _options.SessionGap);
+        return new PlayMatrices(_users, _tracks, _catalog, userTrack, userArtist, Report) { Sessions = sessions };
     }
 
     /// <summary>Folds each row's tracks onto their artists: sums per (user, artist), columns ascending.</summary>
@@ -174,11 +226,19 @@ public sealed class PlayAggregator : IPlaySink
     }
 }
 
-/// <summary>The output of ingest: id maps and the two play matrices ALS trains on.</summary>
+/// <summary>The output of ingest: id maps and the two play matrices ALS trains on, the listening sessions when rows
+/// had times, and the playlists beside the snapshots when read (<see cref="PlaylistSet.ReadAsync"/>).</summary>
 public sealed record PlayMatrices(
     IdMap Users,
     IdMap Tracks,
     TrackCatalog? Catalog,
     CsrMatrix UserTrack,
     CsrMatrix? UserArtist,
-    IngestReport Report);
+    IngestReport Report)
+{
+    /// <summary>The timestamped plays cut into sessions; null when no row had a time.</summary>
+    public Sessions? Sessions { get; init; }
+
+    /// <summary>The playlists read beside the snapshots, against the same catalog; null when not read.</summary>
+    public PlaylistSet? Playlists { get; init; }
+}

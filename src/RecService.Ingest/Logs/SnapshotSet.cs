@@ -66,20 +66,26 @@ public sealed class SnapshotSet
 
     /// <summary>Reads the given snapshots (or the whole set) into play matrices; fails if too many rows are bad or a file
     /// cannot be read. Files skipped at discovery (not regular files) are listed in the report's warnings.</summary>
-    public async Task<PlayMatrices> ReadAsync(IReadOnlyList<Snapshot>? window = null, TrackCatalog? catalog = null, double maxBadFraction = 0.01, CancellationToken ct = default)
+    public Task<PlayMatrices> ReadAsync(IReadOnlyList<Snapshot>? window = null, TrackCatalog? catalog = null, double maxBadFraction = PlayReadOptions.DefaultMaxBadFraction, CancellationToken ct = default) =>
+        ReadAsync(window, catalog, new PlayReadOptions { MaxBadFraction = maxBadFraction }, ct);
+
+    /// <summary>Reads as the overload above, with the session gap and recency weighting of <paramref name="options"/>.</summary>
+    public async Task<PlayMatrices> ReadAsync(IReadOnlyList<Snapshot>? window, TrackCatalog? catalog, PlayReadOptions options, CancellationToken ct = default)
     {
         window ??= Snapshots;
         if (window.Count == 0) throw new InvalidDataException($"No snapshots (yyyy-MM-dd directories with {_formats.Describe()} files) under {Root}.");
-        var aggregator = new PlayAggregator(catalog);
+        var aggregator = new PlayAggregator(catalog, options);
+        var newest = window.Max(s => s.Date);
         foreach (var (date, warning) in _skipped)
         {
             if (date >= window[0].Date && date <= window[^1].Date) aggregator.Report.Warn(warning);
         }
         foreach (var snapshot in window)
         {
+            aggregator.StartSnapshot(newest.DayNumber - snapshot.Date.DayNumber);
             foreach (var file in snapshot.Files) await _formats.ReadAsync(file, aggregator, ct);
         }
-        aggregator.Report.ThrowIfTooManyBad(maxBadFraction);
+        aggregator.Report.ThrowIfTooManyBad(options.MaxBadFraction);
         return aggregator.Build();
     }
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using RecService.Core.Bundle;
 using RecService.Ingest.Catalog;
 using RecService.Ingest.Logs;
+using RecService.Ingest.Playlists;
 using RecService.Models;
 using RecService.Training.Als;
 using RecService.Training.Ensemble;
@@ -18,6 +19,16 @@ public sealed record TrainingJobOptions
     /// <summary>Only the last N days of snapshots (0 = all).</summary>
     public int WindowDays { get; init; }
     public double MaxBadFraction { get; init; } = 0.01;
+    /// <summary>Playlists directory (must exist); null = <c>playlists/</c> beside the snapshots directory (<see cref="ResolvedPlaylistsDirectory"/>), read only if it exists.</summary>
+    public string? PlaylistsDirectory { get; init; }
+    /// <summary>A timestamped play more than this after the user's previous one starts a new session.</summary>
+    public TimeSpan SessionGap { get; init; } = PlayReadOptions.DefaultSessionGap;
+    /// <summary>Plays weighted by 0.5^(age in days / this), from the newest snapshot or timestamp; 0 = off.</summary>
+    public double RecencyHalfLifeDays { get; init; }
+
+    /// <summary>The playlists directory read: <see cref="PlaylistsDirectory"/>, or <c>playlists/</c> beside the snapshots directory.</summary>
+    public string ResolvedPlaylistsDirectory =>
+        PlaylistsDirectory ?? Path.Combine(Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(SnapshotsDirectory))) ?? ".", "playlists");
     public AlsOptions Tracks { get; init; } = new();
     public AlsOptions Artists { get; init; } = new();
     /// <summary>Share of (user, item) pairs held out for evaluation; 0 skips evaluation.</summary>
@@ -98,11 +109,26 @@ public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent
         var catalog = TrackCatalog.Load(Options.CatalogDirectory);
         var set = SnapshotSet.Discover(Options.SnapshotsDirectory);
         var window = set.Window(Options.WindowDays);
-        var data = await set.ReadAsync(window, catalog, Options.MaxBadFraction, ct);
+        var reading = new PlayReadOptions { MaxBadFraction = Options.MaxBadFraction, SessionGap = Options.SessionGap, RecencyHalfLifeDays = Options.RecencyHalfLifeDays };
+        var data = await set.ReadAsync(window, catalog, reading, ct);
         Report("read", data.Report.Summary());
         foreach (var file in data.Report.FilesWithBadRows()) Report("read", $"bad rows in {file}");
         foreach (var warning in data.Report.Warnings) Report("read", $"warning: {warning}");
+        if (data.Sessions is { } sessions) Report("read", $"{sessions.Count} sessions of {sessions.Tracks.Length} timestamped plays (gap {sessions.Gap.TotalMinutes:G} min)");
+        if (Options.RecencyHalfLifeDays > 0) Report("read", $"plays weighted by recency, half-life {Options.RecencyHalfLifeDays:G} days");
         ThrowIfNothingToTrain(data, window);
+        var playlistsDirectory = Options.ResolvedPlaylistsDirectory;
+        // One named on purpose must be there; the default one beside the snapshots is optional.
+        if (Options.PlaylistsDirectory is not null && !Directory.Exists(playlistsDirectory))
+            throw new DirectoryNotFoundException($"Playlists directory not found: {playlistsDirectory}");
+        if (Directory.Exists(playlistsDirectory))
+        {
+            var playlists = await PlaylistSet.ReadAsync(playlistsDirectory, catalog, Options.MaxBadFraction, ct);
+            Report("read", $"playlists from {playlistsDirectory}: {playlists.Summary()}");
+            foreach (var file in playlists.Report.FilesWithBadRows()) Report("read", $"bad rows in {file}");
+            foreach (var warning in playlists.Report.Warnings) Report("read", $"warning: {warning}");
+            data = data with { Playlists = playlists };
+        }
         Done("read");
 
         var signals = ReadSignals(data);
