@@ -22,10 +22,11 @@ public static class TrainCommand
         var playlists = new Option<string?>("--playlists") { Description = "Directory of playlist files (default: playlists/ beside --snapshots, read if present)" };
         var sessionGap = new Option<double>("--session-gap") { Description = "Minutes between timestamped plays that start a new listening session", DefaultValueFactory = _ => PlayReadOptions.DefaultSessionGap.TotalMinutes };
         var halfLife = HalfLifeOption();
+        var noEnsemble = new Option<bool>("--no-ensemble") { Description = "Train the ALS parts only (no BPR, word2vec, tag parts or blend): replicas answer from ALS alone" };
         var als = new AlsCommandOptions();
         var command = new Command("train", "Train track and artist models from snapshot logs, evaluate them, and publish a model bundle.")
         {
-            snapshots, catalog, models, days, holdout, trees, codedTrees, keep, noPublish, playlists, sessionGap, halfLife,
+            snapshots, catalog, models, days, holdout, trees, codedTrees, keep, noPublish, playlists, sessionGap, halfLife, noEnsemble,
         };
         als.AddTo(command);
         command.SetAction(async (parse, ct) =>
@@ -43,6 +44,7 @@ public static class TrainCommand
                 Tracks = alsOptions,
                 Artists = alsOptions,
                 Seed = alsOptions.Seed,
+                Ensemble = new EnsembleOptions { Enabled = !parse.GetValue(noEnsemble), Threads = alsOptions.Threads },
                 Forests = new BundleForestOptions
                 {
                     TrackTrees = parse.GetValue(trees), ArtistTrees = parse.GetValue(trees), CodedTrees = parse.GetValue(codedTrees), Threads = alsOptions.Threads,

@@ -26,10 +26,16 @@ public sealed class EnsembleRanker
     private readonly IItemSimilarity[] _sources;
     private readonly IItemSimilarity[] _artistSources;
     private readonly BundleCatalog _catalog;
+    private readonly int _popularityIndex = -1;
+    private readonly int _gapIndex = -1;
+    /// <summary>Each item's log(1 + plays) over the catalog's largest, in [0, 1]; artists sum their tracks' plays.</summary>
+    private readonly float[] _logPopularity;
 
     [ThreadStatic] private static int[]? t_candidates;
     [ThreadStatic] private static float[]? t_scratchScores;
     [ThreadStatic] private static int[]? t_excluded;
+    [ThreadStatic] private static int[]? t_artists;
+    [ThreadStatic] private static float[]? t_artistScores;
 
     private readonly record struct Signal(IItemSimilarity View, bool ViaArtist, int SimilarityIndex, int MissingIndex);
 
@@ -50,6 +56,12 @@ public sealed class EnsembleRanker
                 case BlendFeatures.Kind.Intercept:
                     _intercept += _weights[i];
                     break;
+                case BlendFeatures.Kind.Popularity:
+                    _popularityIndex = i;
+                    break;
+                case BlendFeatures.Kind.PopularityGap:
+                    _gapIndex = i;
+                    break;
                 case BlendFeatures.Kind.SameArtist:
                     if (space != IdSpaces.Tracks) throw new InvalidDataException($"feature '{features[i]}' ranks tracks, not {space}");
                     _hasSameArtist = true;
@@ -65,6 +77,7 @@ public sealed class EnsembleRanker
                     break;
             }
         }
+        _logPopularity = LogPopularity(bundle.Catalog, space);
         _signals = signals.Values.Select(s => new Signal(s.View, s.View.Space != space, s.Similarity, s.Missing)).ToArray();
         _sources = _signals.Where(s => !s.ViaArtist).Select(s => s.View).ToArray();
         _artistSources = _signals.Where(s => s.ViaArtist).Select(s => s.View).ToArray();
@@ -102,6 +115,17 @@ public sealed class EnsembleRanker
     /// <summary>Candidates asked of each part for <paramref name="count"/> results.</summary>
     public static int PerPart(int count) => Math.Clamp(3 * count, 30, MaxPerPart);
 
+    private static float[] LogPopularity(BundleCatalog catalog, string space)
+    {
+        var plays = new double[space == IdSpaces.Tracks ? catalog.TrackCount : catalog.ArtistCount];
+        for (var t = 0; t < catalog.TrackCount; t++) plays[space == IdSpaces.Tracks ? t : catalog.ArtistOf(t)] += catalog.Popularity(t);
+        var max = plays.Length == 0 ? 0 : Math.Log(1 + plays.Max());
+        var scaled = new float[plays.Length];
+        if (max > 0)
+            for (var i = 0; i < plays.Length; i++) scaled[i] = (float)(Math.Log(1 + Math.Max(0, plays[i])) / max);
+        return scaled;
+    }
+
     /// <summary>The pair's features, in <see cref="Features"/> order (intercept 1).</summary>
     public void FeaturesOf(int seed, int candidate, Span<float> x)
     {
@@ -116,6 +140,8 @@ public sealed class EnsembleRanker
             for (var i = 0; i < Features.Count; i++)
                 if (Features[i] == BlendFeatures.SameArtist) x[i] = seedArtist == candidateArtist ? 1 : 0;
         }
+        if (_popularityIndex >= 0) x[_popularityIndex] = _logPopularity[candidate];
+        if (_gapIndex >= 0) x[_gapIndex] = MathF.Abs(_logPopularity[candidate] - _logPopularity[seed]);
         foreach (var s in _signals)
         {
             var (a, b) = s.ViaArtist ? (seedArtist, candidateArtist) : (seed, candidate);
@@ -130,6 +156,8 @@ public sealed class EnsembleRanker
     public float Score(int seed, int candidate)
     {
         var z = _intercept;
+        if (_popularityIndex >= 0) z += _weights[_popularityIndex] * _logPopularity[candidate];
+        if (_gapIndex >= 0) z += _weights[_gapIndex] * MathF.Abs(_logPopularity[candidate] - _logPopularity[seed]);
         int seedArtist = -1, candidateArtist = -1;
         if (Space == IdSpaces.Tracks)
         {
@@ -205,6 +233,39 @@ public sealed class EnsembleRanker
         var n = top.SortDescending();
         for (var i = 0; i < n; i++) scores[i] = 1f / (1f + MathF.Exp(-scores[i]));
         return n;
+    }
+
+    /// <summary>
+    /// Radio's pool: the tracks of the seed's artist and of its <paramref name="artistCount"/> nearest artists by the
+    /// artists' ensemble (<paramref name="artists"/>), at most <paramref name="perArtist"/> (the most played) of each, ranked by
+    /// this (tracks) blend; never the seed nor <paramref name="excluded"/>. A station stays in the seed's neighbourhood of
+    /// artists however deep it goes, where the nearest tracks of any one part drift after the first few dozen.
+    /// </summary>
+    public int RankAmongArtists(int seed, EnsembleRanker artists, int artistCount, int perArtist, Span<int> ids, Span<float> scores, ReadOnlySpan<int> excluded = default)
+    {
+        if (Space != IdSpaces.Tracks || artists.Space != IdSpaces.Artists) throw new InvalidOperationException("RankAmongArtists ranks tracks from a ranker of artists.");
+        if (ids.IsEmpty) return 0;
+        artistCount = Math.Clamp(artistCount, 1, MaxPerPart);
+        perArtist = Math.Clamp(perArtist, 1, 1000);
+        var near = t_artists is { } a && a.Length >= artistCount + 1 ? a : t_artists = new int[Math.Max(artistCount + 1, 256)];
+        var nearScores = t_artistScores is { } b && b.Length >= artistCount ? b : t_artistScores = new float[Math.Max(artistCount, 256)];
+        var seedArtist = _catalog.ArtistOf(seed);
+        near[0] = seedArtist;
+        var found = 1 + artists.Rank(seedArtist, near.AsSpan(1, artistCount), nearScores.AsSpan(0, artistCount));
+        var capacity = found * perArtist;
+        var pool = t_candidates is { } c && c.Length >= capacity ? c : t_candidates = new int[Math.Max(capacity, 256)];
+        var n = 0;
+        for (var i = 0; i < found; i++) n += TopTracks(near[i], pool.AsSpan(n, perArtist));
+        var excludedSorted = SortedCopy(excluded);
+        var top = new TopK(scores, ids);
+        foreach (var candidate in pool.AsSpan(0, n))
+        {
+            if (candidate == seed || (!excludedSorted.IsEmpty && excludedSorted.BinarySearch(candidate) >= 0)) continue;
+            top.Add(Score(seed, candidate), candidate);
+        }
+        var kept = top.SortDescending();
+        for (var i = 0; i < kept; i++) scores[i] = 1f / (1f + MathF.Exp(-scores[i]));
+        return kept;
     }
 
     /// <summary>Up to <c>into.Length</c> of the artist's tracks, most played first.</summary>

@@ -181,7 +181,7 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
         {
             int n;
             if (byTrack || station.SeedKind == StationSeedKind.Track)
-                n = engine.NearTracks(bundle, By(bundle, station), seed, excluded, ids.AsSpan(0, k), scores.AsSpan(0, k));
+                n = engine.StationTracks(bundle, By(bundle, station), seed, Options.TracksPerArtist, excluded, ids.AsSpan(0, k), scores.AsSpan(0, k));
             else
             {
                 var direction = ArtistDirection(bundle, seed);

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using RecService.Core.Bundle;
 using RecService.Models.Als;
 using RecService.Core.Forest;
+using RecService.Models.Ensemble;
 
 namespace RecService.Serving.Recommendations;
 
@@ -48,9 +49,23 @@ public sealed class RecommendationEngine(IOptions<ServingOptions> options)
         }
     }
 
-    /// <summary>Tracks nearest <paramref name="track"/> by <paramref name="by"/>, skipping <paramref name="excluded"/> (radio).</summary>
+    /// <summary>Tracks nearest <paramref name="track"/> by <paramref name="by"/>, skipping <paramref name="excluded"/> (radio's likes and dislikes).</summary>
     public int NearTracks(ModelBundle bundle, in ItemNeighbours by, int track, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores) =>
         Near(bundle, by, AlsParts.Of(bundle).Tracks, track, excluded, ids, scores);
+
+    /// <summary>Tracks nearest the seed for a station: with the ensemble, drawn from the seed artist's nearest artists
+    /// (<see cref="EnsembleRanker.RankAmongArtists"/>); otherwise as <see cref="NearTracks(ModelBundle, in ItemNeighbours, int, ReadOnlySpan{int}, Span{int}, Span{float})"/>.</summary>
+    /// <param name="perArtist">Most tracks a station takes of one artist: the pool needs enough artists to fill it.</param>
+    public int StationTracks(ModelBundle bundle, in ItemNeighbours by, int track, int perArtist, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores)
+    {
+        if (by.Ranker is { } ranker && EnsembleRanker.For(bundle, IdSpaces.Artists) is { } artists)
+        {
+            // Radio asks for a few times the tracks it keeps; this many artists at the cap still fill it.
+            var artistCount = Math.Clamp(ids.Length / Math.Max(1, 3 * perArtist), 20, EnsembleRanker.MaxPerPart);
+            return ranker.RankAmongArtists(track, artists, artistCount, 2 * perArtist, ids, scores, excluded);
+        }
+        return NearTracks(bundle, by, track, excluded, ids, scores);
+    }
 
     /// <summary>Tracks nearest a direction by cosine, skipping <paramref name="excluded"/> (radio from an artist).</summary>
     public int NearTracks(ModelBundle bundle, ReadOnlySpan<float> query, ReadOnlySpan<int> excluded, Span<int> ids, Span<float> scores)

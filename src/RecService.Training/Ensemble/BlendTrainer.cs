@@ -23,7 +23,7 @@ public sealed class BlendTrainer(int seeds, double l2, ulong seed)
 {
     /// <summary>Candidates per part when gathering examples: deeper than a 10-item answer, so the blend also learns the
     /// order of a radio station's pool.</summary>
-    public const int ExamplesPerPart = 100;
+    public const int ExamplesPerPart = 60;
     /// <summary>Cap on examples (each seed's candidates), so the fit's memory stays bounded on a big catalog.</summary>
     public const int MaxExamples = 1_000_000;
 

@@ -18,14 +18,14 @@ public sealed record EnsembleOptions
 {
     /// <summary>Train the extra parts and the blend (false: ALS only, as before the ensemble).</summary>
     public bool Enabled { get; init; } = true;
-    public BprOptions Bpr { get; init; } = new() { Epochs = 20 };
+    public BprOptions Bpr { get; init; } = new() { Epochs = 8 };
     public Word2VecOptions Word2Vec { get; init; } = new();
     /// <summary>Corpus tokens a word2vec part trains on at least (passes are raised for a small corpus, up to <see cref="Word2VecMaxEpochs"/>).</summary>
-    public long Word2VecMinTokens { get; init; } = 5_000_000;
+    public long Word2VecMinTokens { get; init; } = 3_000_000;
     public int Word2VecMaxEpochs { get; init; } = 40;
     public TagParameters Tags { get; init; } = TagParameters.Defaults;
     /// <summary>Seeds per space the blend is fitted and measured on (half each).</summary>
-    public int BlendSeeds { get; init; } = 4000;
+    public int BlendSeeds { get; init; } = 2000;
     public double BlendL2 { get; init; } = 1e-2;
     public int Threads { get; init; }
 }
@@ -53,6 +53,7 @@ public static class EnsemblePartTrainers
 public sealed class BprPartTrainer(string name, BprOptions options) : IPartTrainer
 {
     public string PartName => name;
+    public bool PublishesSplitModel => true;
 
     // Everything that defines the part is in its parameters.
     public IReadOnlyDictionary<string, string> Facts { get; } = new Dictionary<string, string>();
@@ -101,6 +102,7 @@ public sealed class BprPartTrainer(string name, BprOptions options) : IPartTrain
 public sealed class Word2VecPartTrainer(string name, string space, EnsembleOptions ensemble) : IPartTrainer
 {
     public string PartName => name;
+    public bool PublishesSplitModel => true;
 
     public IReadOnlyDictionary<string, string> Facts { get; } = new Dictionary<string, string>();
 
@@ -137,6 +139,7 @@ public sealed class Word2VecPartTrainer(string name, string space, EnsembleOptio
 public sealed class TagPartTrainer(string name, TagParameters parameters, int threads) : IPartTrainer
 {
     public string PartName => name;
+    public bool PublishesSplitModel => true;
 
     public IReadOnlyDictionary<string, string> Facts { get; } = new Dictionary<string, string>();
 

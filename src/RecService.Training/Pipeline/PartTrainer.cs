@@ -37,4 +37,8 @@ public interface IPartTrainer
 
     /// <summary>Trains on all the data.</summary>
     PartContent Train(PartTrainingInput input, CancellationToken ct);
+
+    /// <summary>Publish the model trained on the hold-out split even when the job retrains on all data (the ensemble's
+    /// parts: the blend's weights were fitted on exactly those models, and it halves their cost).</summary>
+    bool PublishesSplitModel => false;
 }

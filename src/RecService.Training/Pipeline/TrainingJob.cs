@@ -7,6 +7,7 @@ using RecService.Ingest.Playlists;
 using RecService.Models;
 using RecService.Training.Als;
 using RecService.Training.Ensemble;
+using RecService.Training.Word2Vec;
 using RecService.Training.Evaluation;
 
 namespace RecService.Training.Pipeline;
@@ -92,7 +93,24 @@ public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent
             Report("read", $"{tags.Rows} tag rows on {tags.Applied.Rows} artists ({tags.Tags.Count} tags, {tags.BadRows} bad)");
             foreach (var example in tags.Examples) Report("read", $"bad tag row {example}");
         }
-        return new TrainingSignals(null, 0, tags);
+        // Word2vec's corpus: the playlists, then the listening sessions, as one sequence list over catalog tracks.
+        var playlists = data.Playlists;
+        var sessions = data.Sessions;
+        var count = (playlists?.Count ?? 0) + (sessions?.Count ?? 0);
+        if (count == 0) return new TrainingSignals(null, 0, tags);
+        var offsets = new long[count + 1];
+        var tokens = new int[checked((playlists?.Tracks.Length ?? 0) + (sessions?.Tracks.Length ?? 0))];
+        var at = 0;
+        var n = 0;
+        void Add(ReadOnlySpan<int> sequence)
+        {
+            sequence.CopyTo(tokens.AsSpan(at));
+            at += sequence.Length;
+            offsets[++n] = at;
+        }
+        for (var i = 0; i < (playlists?.Count ?? 0); i++) Add(playlists![i]);
+        for (var i = 0; i < (sessions?.Count ?? 0); i++) Add(sessions![i]);
+        return new TrainingSignals(new TokenSequences(data.Catalog.TrackCount, offsets, tokens), playlists?.Count ?? 0, tags);
     }
 
     public async Task<TrainingResult> RunAsync(CancellationToken ct = default)
@@ -143,7 +161,8 @@ public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent
         var contents = evaluations.Select(e => e?.SplitModel).ToArray();
         if (Options.RetrainOnAll || Options.HoldoutFraction <= 0)
         {
-            for (var i = 0; i < PartTrainers.Count; i++) contents[i] = PartTrainers[i].Train(input, ct);
+            for (var i = 0; i < PartTrainers.Count; i++)
+                if (contents[i] is null || !PartTrainers[i].PublishesSplitModel) contents[i] = PartTrainers[i].Train(input, ct);
             Done("train");
         }
         var trained = PartTrainers.Select((t, i) => new TrainedPart(contents[i]!, evaluations[i])).ToList();
