@@ -19,15 +19,16 @@ public static class EvalRelatedCommand
     {
         var world = new Option<string>("--world") { Description = "A world written by rec generate (snapshots/, catalog/, artist_genres.tsv).", Required = true };
         var server = new Option<string>("--server") { Description = "The replica's REST endpoint.", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
-        var model = new Option<string?>("--model") { Description = "Ask for one model part (e.g. tracks, w2v-tracks) instead of the default." };
-        var artistModel = new Option<string?>("--artist-model") { Description = "The part for related artists when --model names a track part (e.g. artists)." };
+        var model = new Option<string?>("--model") { Description = "Ask for one track part (e.g. tracks, w2v-tracks) for similar tracks and radio instead of the default." };
+        var artistModel = new Option<string?>("--artist-model") { Description = "Ask for one artist part (e.g. artists, w2v-artists) for related artists instead of the default." };
         var seeds = new Option<int>("--seeds") { Description = "Seeds per measure.", DefaultValueFactory = _ => 200 };
         var radioTracks = new Option<int>("--radio-tracks") { Description = "Tracks taken from each station.", DefaultValueFactory = _ => 250 };
         var fewListeners = new Option<int>("--few-listeners") { Description = "A seed track with at most this many listeners is a long-tail seed.", DefaultValueFactory = _ => 3 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the seed sample.", DefaultValueFactory = _ => 7 };
+        var perArtist = new Option<int>("--tracks-per-artist") { Description = "The replica's Serving:Radio:TracksPerArtist, for the ceiling it puts on radio's same-genre share.", DefaultValueFactory = _ => new RecService.Serving.ServingOptions.RadioSettings().TracksPerArtist };
         var command = new Command("related", "Same-genre share of RelatedArtists, SimilarTracks and Radio answers of a replica serving a generated world.")
         {
-            world, server, model, artistModel, seeds, radioTracks, fewListeners, seed,
+            world, server, model, artistModel, seeds, radioTracks, fewListeners, seed, perArtist,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -48,7 +49,8 @@ public static class EvalRelatedCommand
 
             using var http = new HttpClient { BaseAddress = new Uri(parse.GetValue(server)!.TrimEnd('/') + "/"), Timeout = TimeSpan.FromSeconds(30) };
             var part = parse.GetValue(model);
-            var artistPart = parse.GetValue(artistModel) ?? part;
+            // A track part cannot answer related artists: without --artist-model those come from the default.
+            var artistPart = parse.GetValue(artistModel);
             var n = parse.GetValue(seeds);
             var rng = new Xoshiro256(parse.GetValue(seed), 0xE7A1);
             int[] Sample(int[] from)
@@ -108,6 +110,18 @@ public static class EvalRelatedCommand
             Console.WriteLine($"SimilarTracks ({answeredBy}): same genre {similarSame / Math.Max(1, similarAll):F3} over {similarAll} tracks of {Math.Min(n, played.Length)} seeds (top 10)");
 
             var stationTracks = parse.GetValue(radioTracks);
+            // The best a station can do: with at most this many tracks per artist, a small genre cannot fill it.
+            var cap = parse.GetValue(perArtist);
+            var tracksOfArtist = new int[catalog.ArtistCount];
+            for (var t = 0; t < catalog.TrackCount; t++) tracksOfArtist[catalog.ArtistOf(t)]++;
+            var genreCapacity = new Dictionary<string, int>();
+            for (var a = 0; a < catalog.ArtistCount; a++)
+            {
+                var genre = genreOf.GetValueOrDefault(catalog.Artists.Ids[a], "?");
+                genreCapacity[genre] = genreCapacity.GetValueOrDefault(genre) + Math.Min(cap, tracksOfArtist[a]);
+            }
+            double Ceiling(int[] seedTracks) => seedTracks.Length == 0 ? 0
+                : seedTracks.Average(t => Math.Min(stationTracks, Math.Max(0, genreCapacity[GenreOfTrack(t)] - 1)) / (double)stationTracks);
             async Task<(double Same, double All)> Radio(int[] seedTracks)
             {
                 double same = 0, all = 0;
@@ -136,10 +150,11 @@ public static class EvalRelatedCommand
             }
             var radioSample = Sample(played);
             var (rs, ra) = await Radio(radioSample);
-            Console.WriteLine($"Radio: same genre {rs / Math.Max(1, ra):F3} over the first {stationTracks} tracks of {radioSample.Length} stations ({ra} tracks)");
+            Console.WriteLine($"Radio: same genre {rs / Math.Max(1, ra):F3} over the first {stationTracks} tracks of {radioSample.Length} stations ({ra} tracks); " +
+                $"ceiling {Ceiling(radioSample):F3} at {cap} tracks per artist");
             var fewSample = Sample(few);
             var (fs, fa) = await Radio(fewSample);
-            Console.WriteLine($"Radio, seeds with <= {parse.GetValue(fewListeners)} listeners ({few.Length} such tracks): same genre {fs / Math.Max(1, fa):F3} over {fewSample.Length} stations ({fa} tracks)");
+            Console.WriteLine($"Radio, seeds with <= {parse.GetValue(fewListeners)} listeners ({few.Length} such tracks): same genre {fs / Math.Max(1, fa):F3} over {fewSample.Length} stations ({fa} tracks); ceiling {Ceiling(fewSample):F3}");
             foreach (var (what, list) in times)
             {
                 list.Sort();

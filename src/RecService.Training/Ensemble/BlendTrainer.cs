@@ -16,7 +16,7 @@ public sealed record BlendResult(PartContent Content, double Ensemble, IReadOnly
 /// <summary>
 /// Fits the blend of one space over a bundle of the parts trained on the hold-out split: the same
 /// <see cref="EnsembleRanker"/> the replica runs gathers each seed's candidates and their features, labelled by
-/// <see cref="HeldOutEvidence"/>; logistic regression (<see cref="LogisticBlend"/>) fits the weights on half the seeds,
+/// <see cref="HeldOutEvidence"/>; a listwise fit (<see cref="ListwiseBlend"/>, calibrated by <see cref="LogisticBlend"/>) sets the weights on half the seeds,
 /// and the other half measures related-items precision of the ensemble and of each part alone.
 /// </summary>
 public sealed class BlendTrainer(int seeds, double l2, ulong seed)
@@ -49,6 +49,7 @@ public sealed class BlendTrainer(int seeds, double l2, ulong seed)
 
         var x = new List<float>();
         var y = new List<byte>();
+        var groups = new List<int> { 0 };
         var related = new List<int>();
         var row = new float[features.Count];
         foreach (var s in fitSeeds)
@@ -62,16 +63,30 @@ public sealed class BlendTrainer(int seeds, double l2, ulong seed)
                 x.AddRange(row);
                 y.Add(related.BinarySearch(c) >= 0 ? (byte)1 : (byte)0);
             }
+            groups.Add(y.Count);
         }
-        // The intercept is a feature of its own (always 1): the fit's separate intercept stays at 0 by construction.
-        var fit = y.Count > 0 && y.Contains(1) && y.Contains(0)
-            ? LogisticBlend.Fit(x.ToArray(), y.ToArray(), features.Count, l2)
-            : null;
+        // Weights for ranking each seed's candidates (listwise), then one scale and offset fitted by logistic regression
+        // on the blended score so that the served score reads as a probability; the order is the listwise fit's.
         var weights = new float[features.Count];
-        if (fit is not null)
-            for (var j = 0; j < features.Count; j++) weights[j] = (float)fit.Weights[j];
-        for (var j = 0; j < features.Count; j++)
-            if (features[j] == BlendFeatures.Intercept) weights[j] += (float)(fit?.Intercept ?? 0);
+        BlendFit? fit = null;
+        if (y.Count > 0 && y.Contains(1) && y.Contains(0))
+        {
+            var examples = x.ToArray();
+            var labels = y.ToArray();
+            var ranking = ListwiseBlend.Fit(examples, labels, groups.ToArray(), features.Count, l2);
+            var blended = new float[labels.Length];
+            for (var i = 0; i < labels.Length; i++)
+            {
+                double z = 0;
+                for (var j = 0; j < features.Count; j++) z += ranking[j] * examples[i * features.Count + j];
+                blended[i] = (float)z;
+            }
+            fit = LogisticBlend.Fit(blended, labels, 1, l2: 0);
+            var scale = Math.Max(fit.Weights[0], 1e-6); // a blend worse than chance would flip the order: keep it
+            for (var j = 0; j < features.Count; j++) weights[j] = (float)(scale * ranking[j]);
+            for (var j = 0; j < features.Count; j++)
+                if (features[j] == BlendFeatures.Intercept) weights[j] += (float)fit.Intercept;
+        }
         var ranker = EnsembleRanker.Create(split, space, features, weights);
 
         // Related-items precision@k on the other seeds: the ensemble, and each part over this space alone.
