@@ -39,6 +39,7 @@ public static class EvalCommand
         };
         als.AddTo(command);
         command.Add(EvalRelatedCommand.Create());
+        command.Add(EvalTagsCommand.Create());
         command.SetAction(async (parse, ct) =>
         {
             var options = als.Read(parse);

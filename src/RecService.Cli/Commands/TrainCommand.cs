@@ -23,10 +23,11 @@ public static class TrainCommand
         var sessionGap = new Option<double>("--session-gap") { Description = "Minutes between timestamped plays that start a new listening session", DefaultValueFactory = _ => PlayReadOptions.DefaultSessionGap.TotalMinutes };
         var halfLife = HalfLifeOption();
         var noEnsemble = new Option<bool>("--no-ensemble") { Description = "Train the ALS parts only (no BPR, word2vec, tag parts or blend): replicas answer from ALS alone" };
+        var without = new Option<string[]>("--without") { Description = "An ensemble part not to train (bpr-tracks, w2v-tracks, w2v-artists, tags-artists); repeatable", AllowMultipleArgumentsPerToken = true };
         var als = new AlsCommandOptions();
         var command = new Command("train", "Train track and artist models from snapshot logs, evaluate them, and publish a model bundle.")
         {
-            snapshots, catalog, models, days, holdout, trees, codedTrees, keep, noPublish, playlists, sessionGap, halfLife, noEnsemble,
+            snapshots, catalog, models, days, holdout, trees, codedTrees, keep, noPublish, playlists, sessionGap, halfLife, noEnsemble, without,
         };
         als.AddTo(command);
         command.SetAction(async (parse, ct) =>
@@ -44,7 +45,10 @@ public static class TrainCommand
                 Tracks = alsOptions,
                 Artists = alsOptions,
                 Seed = alsOptions.Seed,
-                Ensemble = new EnsembleOptions { Enabled = !parse.GetValue(noEnsemble), Threads = alsOptions.Threads },
+                Ensemble = new EnsembleOptions
+                {
+                    Enabled = !parse.GetValue(noEnsemble), Threads = alsOptions.Threads, Without = (parse.GetValue(without) ?? []).ToHashSet(StringComparer.Ordinal),
+                },
                 Forests = new BundleForestOptions
                 {
                     TrackTrees = parse.GetValue(trees), ArtistTrees = parse.GetValue(trees), CodedTrees = parse.GetValue(codedTrees), Threads = alsOptions.Threads,

@@ -52,8 +52,6 @@ public static class BlendFeatures
             names.Add(MissingOf(part.Name));
         }
         if (space == IdSpaces.Tracks) names.Add(SameArtist);
-        names.Add(Popularity);
-        names.Add(PopularityGap);
         names.Add(Intercept);
         return names;
     }

@@ -6,9 +6,11 @@ namespace RecService.Models.Ensemble;
 public static class EnsembleParts
 {
     public const string BprTracks = "bpr-tracks";
+    public const string BprArtists = "bpr-artists";
     public const string Word2VecTracks = "w2v-tracks";
     public const string Word2VecArtists = "w2v-artists";
     public const string TagArtists = "tags-artists";
+    public const string CooccurrenceArtists = "cooc-artists";
     /// <summary>The blend ranking tracks (SimilarTracks, radio) and the one ranking artists (RelatedArtists).</summary>
     public const string BlendTracks = "blend-tracks";
     public const string BlendArtists = "blend-artists";

@@ -1,6 +1,7 @@
 using RecService.Core.Bundle;
 using RecService.Models.Als;
 using RecService.Models.Bpr;
+using RecService.Models.Cooccurrence;
 using RecService.Models.Tags;
 using RecService.Models.Word2Vec;
 
@@ -18,6 +19,7 @@ public static class ItemSimilarities
         {
             AlsFamily.Name or BprFamily.Name or Word2VecFamily.Name when part.Forests.ContainsKey(PartRoles.Cosine) => CosineVectors.Of(part),
             TagFamily.Name => TagVectors.Of(part),
+            CooccurrenceFamily.Name => NeighbourLists.Of(part),
             _ => null,
         };
     }

@@ -95,6 +95,7 @@ public static class ReplicaServiceExtensions
         services.AddModelFamily(AlsFamily.Instance);
         services.AddSingleton(sp => new ModelFamilies(sp.GetServices<IModelFamily>()));
         // Recommend's candidate sources, asked in their Order; a new one is a class plus AddCandidateSource.
+        services.AddCandidateSource<EnsembleSource>();
         services.AddCandidateSource<RealtimeSource>();
         services.AddCandidateSource<PrecomputedSource>();
         services.AddCandidateSource<ModelSource>();

@@ -6,9 +6,11 @@ namespace RecService.Training.Ensemble;
 /// <summary>
 /// Which items go together in data the parts were not trained on: "baskets" of items, each a user's held-out plays
 /// (the hold-out split's test pairs) or a held-out playlist or session. A candidate is related to a seed when they share
-/// a basket more often than chance: co(s, c) >= 1 and lift = co(s, c) N / (n(s) n(c)) >= 1, with n(x) the baskets holding
-/// x and N all baskets. The lift keeps a popular item, which shares a basket with almost anything, from counting as
-/// related to everything. The blend learns from this label, and related-items precision is measured against it.
+/// a basket more often than chance, with n(x) the baskets holding
+/// x and N all baskets, beyond chance: co(s, c) >= E + 2 sqrt(E), with E = n(s) n(c) / N the baskets two independent items
+/// would share (two Poisson deviations above it). A popular item shares baskets with almost anything; a plain lift
+/// >= 1 still calls it related to half the catalog, and a blend learned on that label ranks by popularity. The blend
+/// learns from this label, and related-items precision is measured against it.
 /// </summary>
 public sealed class HeldOutEvidence
 {
@@ -71,7 +73,9 @@ public sealed class HeldOutEvidence
             }
         foreach (var c in touched)
         {
-            if ((long)counts[c] * Baskets >= (long)ns * Count(c)) related.Add(c);
+            // Expected shared baskets if the two were independent, and the count two Poisson deviations above it.
+            var expected = (double)ns * Count(c) / Baskets;
+            if (counts[c] >= expected + 2 * Math.Sqrt(expected)) related.Add(c);
             counts[c] = 0;
         }
         touched.Clear();

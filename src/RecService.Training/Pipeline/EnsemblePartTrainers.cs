@@ -1,7 +1,10 @@
 using RecService.Core.Bundle;
 using RecService.Core.Sparse;
+using RecService.Ingest.Logs;
 using RecService.Models;
 using RecService.Models.Bpr;
+using RecService.Models.Cooccurrence;
+using RecService.Training.Cooccurrence;
 using RecService.Models.Ensemble;
 using RecService.Models.Similarity;
 using RecService.Models.Tags;
@@ -18,12 +21,19 @@ public sealed record EnsembleOptions
 {
     /// <summary>Train the extra parts and the blend (false: ALS only, as before the ensemble).</summary>
     public bool Enabled { get; init; } = true;
+    /// <summary>Ensemble parts not to train (e.g. "tags-artists", to measure the blend without it).</summary>
+    public IReadOnlySet<string> Without { get; init; } = new HashSet<string>();
     public BprOptions Bpr { get; init; } = new() { Epochs = 8 };
+    /// <summary>SGD steps a BPR part takes at least: a small matrix gets more passes (up to <see cref="BprMaxEpochs"/>), since
+    /// a pass over it is only a few hundred thousand steps.</summary>
+    public long BprMinSteps { get; init; } = 16_000_000;
+    public int BprMaxEpochs { get; init; } = 200;
     public Word2VecOptions Word2Vec { get; init; } = new();
     /// <summary>Corpus tokens a word2vec part trains on at least (passes are raised for a small corpus, up to <see cref="Word2VecMaxEpochs"/>).</summary>
     public long Word2VecMinTokens { get; init; } = 3_000_000;
     public int Word2VecMaxEpochs { get; init; } = 40;
     public TagParameters Tags { get; init; } = TagParameters.Defaults;
+    public CooccurrenceParameters Cooccurrence { get; init; } = CooccurrenceParameters.Defaults;
     /// <summary>Seeds per space the blend is fitted and measured on (half each).</summary>
     public int BlendSeeds { get; init; } = 2000;
     public double BlendL2 { get; init; } = 1e-2;
@@ -33,24 +43,34 @@ public sealed record EnsembleOptions
 /// <summary>The ensemble's part trainers for a run, given what it read (<see cref="TrainingSignals"/>).</summary>
 public static class EnsemblePartTrainers
 {
+    public static IReadOnlyList<string> KnownParts { get; } = [EnsembleParts.BprTracks, EnsembleParts.BprArtists, EnsembleParts.Word2VecTracks, EnsembleParts.Word2VecArtists, EnsembleParts.TagArtists, EnsembleParts.CooccurrenceArtists];
+
     public static IReadOnlyList<IPartTrainer> For(TrainingJobOptions job, TrainingSignals signals)
     {
         var e = job.Ensemble;
         if (!e.Enabled) return [];
-        var parts = new List<IPartTrainer> { new BprPartTrainer(EnsembleParts.BprTracks, e.Bpr with { Seed = job.Seed, Threads = e.Threads }) };
+        var bpr = e.Bpr with { Seed = job.Seed, Threads = e.Threads };
+        var parts = new List<IPartTrainer>
+        {
+            new BprPartTrainer(EnsembleParts.BprTracks, IdSpaces.Tracks, d => d.UserTrack, bpr, e),
+            new BprPartTrainer(EnsembleParts.BprArtists, IdSpaces.Artists, d => d.UserArtist!, bpr, e),
+            new CooccurrencePartTrainer(EnsembleParts.CooccurrenceArtists, IdSpaces.Artists, d => d.UserArtist!, e.Cooccurrence, e.Threads),
+        };
         if (signals.HasSequences)
         {
             parts.Add(new Word2VecPartTrainer(EnsembleParts.Word2VecTracks, IdSpaces.Tracks, e));
             parts.Add(new Word2VecPartTrainer(EnsembleParts.Word2VecArtists, IdSpaces.Artists, e));
         }
         if (signals.HasTags) parts.Add(new TagPartTrainer(EnsembleParts.TagArtists, e.Tags, e.Threads));
-        return parts;
+        foreach (var name in e.Without)
+            if (!KnownParts.Contains(name)) throw new ArgumentException($"No ensemble part is named '{name}' (they are: {string.Join(", ", KnownParts)}).");
+        return parts.Where(p => !e.Without.Contains(p.PartName)).ToList();
     }
 }
 
-/// <summary>BPR over users x tracks, on the same hold-out split as the ALS tracks part; published as item vectors (the bias
-/// column dropped) with a cosine forest.</summary>
-public sealed class BprPartTrainer(string name, BprOptions options) : IPartTrainer
+/// <summary>BPR over users x tracks (or artists), on the same hold-out split as the ALS part of that space; published as item
+/// vectors (the bias column dropped) with a cosine forest.</summary>
+public sealed class BprPartTrainer(string name, string space, Func<PlayMatrices, CsrMatrix> interactions, BprOptions options, EnsembleOptions ensemble) : IPartTrainer
 {
     public string PartName => name;
     public bool PublishesSplitModel => true;
@@ -58,12 +78,11 @@ public sealed class BprPartTrainer(string name, BprOptions options) : IPartTrain
     // Everything that defines the part is in its parameters.
     public IReadOnlyDictionary<string, string> Facts { get; } = new Dictionary<string, string>();
 
-    private BprParameters Parameters => new(options.Factors, options.Epochs, options.LearningRate, options.Regularization);
 
     public PartEvaluation Evaluate(PartTrainingInput input, CancellationToken ct)
     {
         var job = input.Options;
-        var split = HoldoutSplit.Random(input.Data.UserTrack, job.HoldoutFraction, job.Seed);
+        var split = HoldoutSplit.Random(interactions(input.Data), job.HoldoutFraction, job.Seed);
         var model = Fit($"{name} (held-out split)", split.Train, input, ct);
         var k = job.EvaluationK;
         var report = RankingEvaluator.Evaluate(split, new FactorScorer(model.AsFactorModel()), k, options.Threads, job.EvaluationUsers, job.Seed);
@@ -77,12 +96,18 @@ public sealed class BprPartTrainer(string name, BprOptions options) : IPartTrain
         return new PartEvaluation(metrics, Content(model));
     }
 
-    public PartContent Train(PartTrainingInput input, CancellationToken ct) => Content(Fit(name, input.Data.UserTrack, input, ct));
+    public PartContent Train(PartTrainingInput input, CancellationToken ct) => Content(Fit(name, interactions(input.Data), input, ct));
+
+    private BprParameters? _fitted;
 
     private BprModel Fit(string label, CsrMatrix plays, PartTrainingInput input, CancellationToken ct)
     {
-        input.Report("train", $"Training {label}: BPR, {plays.Rows} x {plays.Columns}, {plays.NonZeros} non-zeros, {options.Factors} factors, {options.Epochs} epochs");
-        var model = new BprTrainer(options).Fit(plays, ct);
+        var epochs = plays.NonZeros == 0 ? options.Epochs
+            : (int)Math.Clamp((ensemble.BprMinSteps + plays.NonZeros - 1) / plays.NonZeros, options.Epochs, Math.Max(options.Epochs, ensemble.BprMaxEpochs));
+        var o = options with { Epochs = epochs };
+        _fitted = new(o.Factors, o.Epochs, o.LearningRate, o.Regularization);
+        input.Report("train", $"Training {label}: BPR, {plays.Rows} x {plays.Columns}, {plays.NonZeros} non-zeros, {o.Factors} factors, {epochs} epochs");
+        var model = new BprTrainer(o).Fit(plays, ct);
         input.Report("train", $"{label}: {model.Seconds:F1} s");
         return model;
     }
@@ -93,7 +118,7 @@ public sealed class BprPartTrainer(string name, BprOptions options) : IPartTrain
         var f = model.Factors - 1;
         var vectors = new float[checked(model.Items * f)];
         for (var i = 0; i < model.Items; i++) model.ItemFactors.AsSpan(i * model.Factors, f).CopyTo(vectors.AsSpan(i * f, f));
-        return VectorFamily.Content(name, BprFamily.Name, IdSpaces.Tracks, vectors, model.Items, f, Parameters);
+        return VectorFamily.Content(name, BprFamily.Name, space, vectors, model.Items, f, _fitted!);
     }
 }
 
@@ -164,6 +189,39 @@ public sealed class TagPartTrainer(string name, TagParameters parameters, int th
             Family = TagFamily.Name,
             Items = IdSpaces.Artists,
             Sparse = new Dictionary<string, CsrMatrix> { [TagFamily.Weights] = weights, [TagFamily.Neighbours] = neighbours },
+            Parameters = PartContent.ParametersOf(parameters),
+        };
+    }
+}
+
+/// <summary>Item-based co-listening over users x items (<see cref="CooccurrenceFamily"/>), on the hold-out split's train
+/// pairs (the published model is the split's, like the other ensemble parts).</summary>
+public sealed class CooccurrencePartTrainer(string name, string space, Func<PlayMatrices, CsrMatrix> interactions, CooccurrenceParameters parameters, int threads) : IPartTrainer
+{
+    public string PartName => name;
+    public bool PublishesSplitModel => true;
+
+    public IReadOnlyDictionary<string, string> Facts { get; } = new Dictionary<string, string>();
+
+    public PartEvaluation Evaluate(PartTrainingInput input, CancellationToken ct)
+    {
+        var job = input.Options;
+        var split = HoldoutSplit.Random(interactions(input.Data), job.HoldoutFraction, job.Seed);
+        return new PartEvaluation(new Dictionary<string, double>(), Fit(split.Train, input, ct));
+    }
+
+    public PartContent Train(PartTrainingInput input, CancellationToken ct) => Fit(interactions(input.Data), input, ct);
+
+    private PartContent Fit(CsrMatrix plays, PartTrainingInput input, CancellationToken ct)
+    {
+        var near = CooccurrenceNeighbours.Compute(plays, parameters.Neighbours, parameters.Shrinkage, threads: threads, ct: ct);
+        input.Report("train", $"{name}: co-listening neighbours of {near.Rows} {space}, {near.NonZeros} pairs");
+        return new PartContent
+        {
+            Name = name,
+            Family = CooccurrenceFamily.Name,
+            Items = space,
+            Sparse = new Dictionary<string, CsrMatrix> { [CooccurrenceFamily.Neighbours] = near },
             Parameters = PartContent.ParametersOf(parameters),
         };
     }
