@@ -172,6 +172,37 @@ public sealed class EnsembleServingTests : IDisposable
     }
 
     [Fact]
+    public async Task A_new_user_with_a_few_fresh_plays_gets_fold_in_reranked_toward_the_ensembles_neighbours()
+    {
+        var played = new[] { 3, 17, 141 };
+        async Task<(List<string> List, string Source, int Near, string KnownSource)> Ask(float w2vWeight, string name)
+        {
+            // Weights like a fitted blend's (large, with a negative intercept), so its probabilities tell neighbours apart.
+            await using var replica = await Serve(Content([0, 0, w2vWeight, 0, 0, 0, w2vWeight == 0 ? 0 : -6], [1, 0, 0, 0]), name);
+            var plays = new RecordPlaysRequest { UserId = "newcomer-7" };
+            plays.Plays.AddRange(played.Select(t => new Play { TrackId = TestWorld.TrackId(t), Count = 20 }));
+            Assert.Equal(3, (await replica.Client.RecordPlaysAsync(plays)).Accepted);
+            var list = await replica.Client.RecommendAsync(new RecommendRequest { UserId = "newcomer-7", Count = 10 });
+            Assert.Equal(10, list.Items.Count);
+            Assert.DoesNotContain(list.Items, i => played.Select(TestWorld.TrackId).Contains(i.Id));
+            var near = new HashSet<string>();
+            foreach (var t in played)
+                near.UnionWith(Ids(await replica.Client.SimilarTracksAsync(new SimilarTracksRequest { TrackId = TestWorld.TrackId(t), Count = 20, Model = EnsembleParts.Word2VecTracks })));
+            var known = await replica.Client.RecommendAsync(new RecommendRequest { UserId = TestWorld.UserId(5), Count = 10 });
+            return (list.Items.Select(i => i.Id).ToList(), list.Source, list.Items.Count(i => near.Contains(i.Id)), known.Source);
+        }
+        // A blend of zero weights adds nothing: the list is fold-in's own order.
+        var flat = await Ask(0, "flat");
+        // All weight on word2vec: the played tracks' word2vec neighbours move into the list.
+        var w2v = await Ask(12, "w2v-heavy");
+        Assert.Equal("ensemble", flat.Source);
+        Assert.Equal("ensemble", w2v.Source);
+        Assert.Equal("model", w2v.KnownSource); // a user the model knows is the model's
+        Assert.NotEqual(flat.List, w2v.List);
+        Assert.True(w2v.Near > flat.Near, $"{w2v.Near} of the list are word2vec neighbours of the played tracks, against {flat.Near} without the ensemble's term");
+    }
+
+    [Fact]
     public void A_blend_naming_a_part_the_bundle_lacks_or_an_unknown_feature_is_refused_at_open()
     {
         var missingPart = Publish(Content([1, 0, 0, 0, 0, 0, 0, 1], [1, 0, 0, 0], [.. TrackFeatures, BlendFeatures.SimilarityOf("bpr-tracks")]), "no-part");

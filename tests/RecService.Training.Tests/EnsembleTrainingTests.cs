@@ -35,7 +35,7 @@ public sealed class EnsembleTrainingTests : IDisposable
             Tracks = als,
             Artists = als,
             // One thread everywhere: Hogwild updates (BPR, word2vec) would differ in the last bits between runs.
-            Ensemble = new EnsembleOptions { Threads = 1, Word2VecMinTokens = 200_000, Word2Vec = new() { Dimensions = 16 }, Bpr = new() { Factors = 16, Epochs = 8 } },
+            Ensemble = new EnsembleOptions { Threads = 1, Word2VecMinTokens = 200_000, Word2Vec = new() { Dimensions = 16 }, Bpr = new() { Factors = 16, Epochs = 8 }, BprMinSteps = 0 },
             Forests = new BundleForestOptions { TrackTrees = 4, ArtistTrees = 4, Threads = 1 },
         });
         var result = await job.RunAsync();
@@ -49,7 +49,8 @@ public sealed class EnsembleTrainingTests : IDisposable
     {
         var (result, manifest, directory) = await TrainAsync("models");
         Assert.Equal(
-            ["artists", EnsembleParts.BlendArtists, EnsembleParts.BlendTracks, EnsembleParts.BprTracks, EnsembleParts.TagArtists, "tracks", EnsembleParts.Word2VecArtists, EnsembleParts.Word2VecTracks],
+            ["artists", EnsembleParts.BlendArtists, EnsembleParts.BlendTracks, EnsembleParts.BprArtists, EnsembleParts.BprTracks, EnsembleParts.CooccurrenceArtists,
+                EnsembleParts.TagArtists, "tracks", EnsembleParts.Word2VecArtists, EnsembleParts.Word2VecTracks],
             manifest.Parts.Select(p => p.Name).Order());
 
         using var bundle = ModelBundle.Open(directory, families: KnownFamilies.All);
@@ -96,18 +97,21 @@ public sealed class EnsembleTrainingTests : IDisposable
     {
         var (first, _, _) = await TrainAsync("a");
         var (second, _, _) = await TrainAsync("b");
-        foreach (var name in new[] { EnsembleParts.BprTracks, EnsembleParts.Word2VecTracks, EnsembleParts.Word2VecArtists, EnsembleParts.BlendTracks, EnsembleParts.BlendArtists })
+        foreach (var name in new[] { EnsembleParts.BprTracks, EnsembleParts.BprArtists, EnsembleParts.Word2VecTracks, EnsembleParts.Word2VecArtists, EnsembleParts.BlendTracks, EnsembleParts.BlendArtists })
         {
             var a = first.Part(name).Content.Matrices[PartRoles.ItemFactors].Values;
             var b = second.Part(name).Content.Matrices[PartRoles.ItemFactors].Values;
             Assert.True(a.AsSpan().SequenceEqual(b), $"part {name} differs between two runs with the same seed");
         }
-        var tagsA = first.Part(EnsembleParts.TagArtists).Content.Sparse;
-        var tagsB = second.Part(EnsembleParts.TagArtists).Content.Sparse;
-        foreach (var role in tagsA.Keys)
+        foreach (var name in new[] { EnsembleParts.TagArtists, EnsembleParts.CooccurrenceArtists })
         {
-            Assert.Equal(tagsA[role].ColumnIndices, tagsB[role].ColumnIndices);
-            Assert.Equal(tagsA[role].Values, tagsB[role].Values);
+            var a = first.Part(name).Content.Sparse;
+            var b = second.Part(name).Content.Sparse;
+            foreach (var role in a.Keys)
+            {
+                Assert.Equal(a[role].ColumnIndices, b[role].ColumnIndices);
+                Assert.Equal(a[role].Values, b[role].Values);
+            }
         }
     }
 }

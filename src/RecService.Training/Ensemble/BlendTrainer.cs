@@ -73,7 +73,22 @@ public sealed class BlendTrainer(int seeds, double l2, ulong seed)
         {
             var examples = x.ToArray();
             var labels = y.ToArray();
-            var ranking = ListwiseBlend.Fit(examples, labels, groups.ToArray(), features.Count, l2);
+            // Standardised for the fit: the penalty then weighs every feature alike, whatever its range (a co-listening
+            // similarity of 0.1 would otherwise need a weight the penalty forbids). The weights map back to raw features.
+            var m = features.Count;
+            var mean = new double[m];
+            var sd = new double[m];
+            for (var i = 0; i < labels.Length; i++)
+                for (var j = 0; j < m; j++) mean[j] += examples[i * m + j];
+            for (var j = 0; j < m; j++) mean[j] /= labels.Length;
+            for (var i = 0; i < labels.Length; i++)
+                for (var j = 0; j < m; j++) sd[j] += Math.Pow(examples[i * m + j] - mean[j], 2);
+            for (var j = 0; j < m; j++) sd[j] = Math.Sqrt(sd[j] / labels.Length);
+            var standard = new float[examples.Length];
+            for (var i = 0; i < labels.Length; i++)
+                for (var j = 0; j < m; j++) standard[i * m + j] = sd[j] > 0 ? (float)((examples[i * m + j] - mean[j]) / sd[j]) : 0f;
+            var ranking = ListwiseBlend.Fit(standard, labels, groups.ToArray(), m, l2);
+            for (var j = 0; j < m; j++) ranking[j] = sd[j] > 0 ? ranking[j] / sd[j] : 0;
             var blended = new float[labels.Length];
             for (var i = 0; i < labels.Length; i++)
             {
