@@ -141,6 +141,9 @@ public sealed partial class BundleWatcher(
                 throw;
             }
             var previous = holder.Current?.Version;
+            // CURRENT's own bundle ends any degraded state: cleared before the swap, so no request sees the new version
+            // beside the old reason (the poll's end recomputes it either way).
+            if (fallbackFor is null) _degraded = null;
             holder.Swap(bundle);
             _servedDirectory = directory;
             WatchServedFiles(directory);
