@@ -1,3 +1,9 @@
+using RecService.Models.Ensemble;
+using RecService.Models.Similarity;
+using RecService.Models.Tags;
+using RecService.Models.Cooccurrence;
+using RecService.Models.Word2Vec;
+using RecService.Models.Bpr;
 using System.CommandLine;
 using System.Diagnostics;
 using RecService.Core.Bundle;
@@ -26,9 +32,10 @@ public static class BenchBundleCommand
         var trees = new Option<int>("--trees") { Description = "Trees per forest", DefaultValueFactory = _ => new BundleForestOptions().TrackTrees };
         var codedTrees = IndexCommand.CodedTreesOption();
         var seed = new Option<int>("--seed") { Description = "Seed", DefaultValueFactory = _ => 1 };
+        var ensemble = new Option<bool>("--ensemble") { Description = "Also the ensemble's parts (BPR, word2vec, co-listening and tag parts, blends), as training publishes them" };
         var command = new Command("bundle", "Publish a synthetic model bundle (ALS-shaped factors) for serving benchmarks.")
         {
-            models, tracks, users, artists, factors, played, trees, codedTrees, seed,
+            models, tracks, users, artists, factors, played, trees, codedTrees, seed, ensemble,
         };
         command.SetAction(parse =>
         {
@@ -63,6 +70,7 @@ public static class BenchBundleCommand
                     AlsFamily.Content(AlsParts.ArtistsPart, IdSpaces.Users, IdSpaces.Artists, parameters, artistVectors, nArtists, null, 0, [Metric.Cosine]),
                 ],
             };
+            if (parse.GetValue(ensemble)) content = content with { Parts = [.. content.Parts, .. SyntheticEnsembleParts(nTracks, nArtists, f, parse.GetValue(seed))] };
             Console.WriteLine($"Synthesized {nUsers:N0} users, {nTracks:N0} tracks, {nArtists:N0} artists x {f} factors in {clock.Elapsed.TotalSeconds:F1} s");
             clock.Restart();
             var store = new BundleStore(parse.GetValue(models)!);
@@ -75,5 +83,67 @@ public static class BenchBundleCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The ensemble's parts with synthetic content of the shapes training gives them: dense parts over tracks
+    /// and artists (a tenth of word2vec's rows zero, as for items no sequence holds), 100 neighbours per artist for the
+    /// co-listening and tag parts, a few tags per artist, and both blends over all of them.</summary>
+    private static IEnumerable<PartContent> SyntheticEnsembleParts(int nTracks, int nArtists, int f, int seed)
+    {
+        float[] Vectors(int count, int offset, bool zeroTenth)
+        {
+            var (v, _) = SyntheticFactors.Generate(new SyntheticFactors.Options(count, f, 0, seed + offset));
+            if (zeroTenth)
+                for (var i = 0; i < count; i += 10) v.AsSpan(i * f, f).Clear();
+            return v;
+        }
+        var rng = new Xoshiro256((ulong)seed, 0xE45E);
+        CsrMatrix Random(int rows, int columns, int perRow)
+        {
+            var pointers = new int[rows + 1];
+            var indices = new int[rows * perRow];
+            var values = new float[rows * perRow];
+            for (var r = 0; r < rows; r++)
+            {
+                var row = new SortedSet<int>();
+                while (row.Count < Math.Min(perRow, columns - 1)) row.Add(rng.NextInt(columns));
+                row.Remove(r);
+                var at = pointers[r];
+                foreach (var c in row)
+                {
+                    indices[at] = c;
+                    values[at++] = (float)rng.NextDouble();
+                }
+                pointers[r + 1] = at;
+            }
+            return new CsrMatrix(rows, columns, pointers, indices[..pointers[rows]], values[..pointers[rows]]);
+        }
+        var bpr = new BprParameters(f, 8, 0.05f, 0.002f);
+        var w2v = new Word2VecParameters(f, 5, 5, 5, 1e-3, "playlists");
+        yield return VectorFamily.Content(Models.Ensemble.EnsembleParts.BprTracks, BprFamily.Name, IdSpaces.Tracks, Vectors(nTracks, 11, false), nTracks, f, bpr);
+        yield return VectorFamily.Content(Models.Ensemble.EnsembleParts.Word2VecTracks, Word2VecFamily.Name, IdSpaces.Tracks, Vectors(nTracks, 12, true), nTracks, f, w2v);
+        yield return VectorFamily.Content(Models.Ensemble.EnsembleParts.BprArtists, BprFamily.Name, IdSpaces.Artists, Vectors(nArtists, 13, false), nArtists, f, bpr);
+        yield return VectorFamily.Content(Models.Ensemble.EnsembleParts.Word2VecArtists, Word2VecFamily.Name, IdSpaces.Artists, Vectors(nArtists, 14, true), nArtists, f, w2v);
+        yield return new PartContent
+        {
+            Name = Models.Ensemble.EnsembleParts.CooccurrenceArtists, Family = CooccurrenceFamily.Name, Items = IdSpaces.Artists,
+            Sparse = new Dictionary<string, CsrMatrix> { [CooccurrenceFamily.Neighbours] = Random(nArtists, nArtists, 100) },
+            Parameters = PartContent.ParametersOf(CooccurrenceParameters.Defaults),
+        };
+        yield return new PartContent
+        {
+            Name = Models.Ensemble.EnsembleParts.TagArtists, Family = TagFamily.Name, Items = IdSpaces.Artists,
+            Sparse = new Dictionary<string, CsrMatrix> { [TagFamily.Weights] = Random(nArtists, 2000, 8), [TagFamily.Neighbours] = Random(nArtists, nArtists, 100) },
+            Parameters = PartContent.ParametersOf(TagParameters.Defaults),
+        };
+        string[] artistParts = [AlsParts.ArtistsPart, Models.Ensemble.EnsembleParts.BprArtists, Models.Ensemble.EnsembleParts.Word2VecArtists,
+            Models.Ensemble.EnsembleParts.CooccurrenceArtists, Models.Ensemble.EnsembleParts.TagArtists];
+        string[] trackParts = [AlsParts.TracksPart, Models.Ensemble.EnsembleParts.BprTracks, Models.Ensemble.EnsembleParts.Word2VecTracks];
+        IEnumerable<string> Signals(IEnumerable<string> parts) => parts.SelectMany(p => new[] { BlendFeatures.SimilarityOf(p), BlendFeatures.MissingOf(p) });
+        var trackFeatures = Signals(trackParts.Concat(artistParts)).Append(BlendFeatures.SameArtist).Append(BlendFeatures.Intercept).ToList();
+        var artistFeatures = Signals(artistParts).Append(BlendFeatures.Intercept).ToList();
+        float[] Weights(List<string> names) => names.Select(n => n == BlendFeatures.Intercept ? -4f : n.StartsWith("missing:", StringComparison.Ordinal) ? -0.5f : 2f).ToArray();
+        yield return BlendFamily.Content(Models.Ensemble.EnsembleParts.BlendTracks, new BlendParameters(IdSpaces.Tracks, 60, 0.01, "synthetic"), trackFeatures, Weights(trackFeatures), new Dictionary<string, double>());
+        yield return BlendFamily.Content(Models.Ensemble.EnsembleParts.BlendArtists, new BlendParameters(IdSpaces.Artists, 60, 0.01, "synthetic"), artistFeatures, Weights(artistFeatures), new Dictionary<string, double>());
     }
 }

@@ -22,19 +22,24 @@ public static class BenchServeCommand
         var warmup = new Option<double>("--warmup") { Description = "Unmeasured seconds before each scenario", DefaultValueFactory = _ => 2 };
         var concurrency = new Option<int>("--concurrency") { Description = "Concurrent callers", DefaultValueFactory = _ => 16 };
         var count = new Option<int>("--count") { Description = "Recommendations per request", DefaultValueFactory = _ => 10 };
-        var command = new Command("serve", "Load a running replica: throughput and p50/p90/p99 latency of Recommend vs GetModelInfo, gRPC and REST.")
+        var scenario = new Option<string[]>("--scenario") { Description = "Run only the scenarios whose name contains one of these (e.g. Similar, Radio, REST)", AllowMultipleArgumentsPerToken = true };
+        var command = new Command("serve", "Load a running replica: throughput and p50/p90/p99 latency of Recommend vs GetModelInfo (gRPC and REST), and of SimilarTracks, RelatedArtists and StartRadio over gRPC.")
         {
-            grpc, http, models, seconds, warmup, concurrency, count,
+            grpc, http, models, seconds, warmup, concurrency, count, scenario,
         };
         command.SetAction(async (parse, ct) =>
         {
             var store = new BundleStore(parse.GetValue(models)!);
             var version = store.CurrentVersion() ?? throw new InvalidOperationException($"No CURRENT in {store.Root}.");
-            List<string> userIds;
+            List<string> userIds, trackIds, artistIds;
             using (var bundle = ModelBundle.Open(store.PathOf(version), verifyChecksums: false))
             {
                 userIds = Enumerable.Range(0, Math.Min(bundle.Users.Count, 100_000)).Select(i => bundle.Users[i]).ToList();
+                // Seeds spread over the whole catalog (a stride), so the mapped pages read are not all hot.
+                trackIds = Enumerable.Range(0, Math.Min(bundle.Tracks.Count, 100_000)).Select(i => bundle.Tracks[(int)((long)i * bundle.Tracks.Count / Math.Min(bundle.Tracks.Count, 100_000))]).ToList();
+                artistIds = Enumerable.Range(0, Math.Min(bundle.Artists.Count, 100_000)).Select(i => bundle.Artists[(int)((long)i * bundle.Artists.Count / Math.Min(bundle.Artists.Count, 100_000))]).ToList();
             }
+            var only = parse.GetValue(scenario) ?? [];
             var n = parse.GetValue(concurrency);
             var k = parse.GetValue(count);
             using var channel = GrpcChannel.ForAddress(parse.GetValue(grpc)!, new GrpcChannelOptions
@@ -42,6 +47,7 @@ public static class BenchServeCommand
                 HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
             });
             var client = new Recommender.RecommenderClient(channel);
+            var radio = new Radio.RadioClient(channel);
             using var rest = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = n }) { BaseAddress = new Uri(parse.GetValue(http)!) };
 
             var scenarios = new (string Name, Func<int, Task> Call)[]
@@ -50,7 +56,11 @@ public static class BenchServeCommand
                 ("gRPC Recommend", async i => await client.RecommendAsync(new RecommendRequest { UserId = userIds[i % userIds.Count], Count = k }, cancellationToken: ct)),
                 ("REST GetModelInfo", async _ => await Get(rest, "/v1/model", ct)),
                 ("REST Recommend", async i => await Get(rest, $"/v1/users/{userIds[i % userIds.Count]}/recommendations?count={k}", ct)),
+                ("gRPC SimilarTracks", async i => await client.SimilarTracksAsync(new SimilarTracksRequest { TrackId = trackIds[i % trackIds.Count], Count = k }, cancellationToken: ct)),
+                ("gRPC RelatedArtists", async i => await client.RelatedArtistsAsync(new RelatedArtistsRequest { ArtistId = artistIds[i % artistIds.Count], Count = 20 }, cancellationToken: ct)),
+                ("gRPC StartRadio", async i => await radio.StartRadioAsync(new StartRadioRequest { TrackId = trackIds[i % trackIds.Count], Count = k }, cancellationToken: ct)),
             };
+            if (only.Length > 0) scenarios = scenarios.Where(s => only.Any(o => s.Name.Contains(o, StringComparison.OrdinalIgnoreCase))).ToArray();
             Console.WriteLine($"Replica {parse.GetValue(grpc)} / {parse.GetValue(http)}, model {version}, {n} concurrent callers, {parse.GetValue(seconds)} s per scenario");
             Console.WriteLine($"{"scenario",-20} {"req/s",10} {"p50 ms",8} {"p90 ms",8} {"p99 ms",8} {"max ms",8} {"errors",7}");
             foreach (var (name, call) in scenarios)

@@ -191,7 +191,7 @@ public sealed class EnsembleRanker
         var scores = t_scratchScores is { } s && s.Length >= Math.Max(perPart, artistCount) ? s : t_scratchScores = new float[Math.Max(MaxPerPart, 256)];
         var n = 0;
         foreach (var source in _sources)
-            n += source.Nearest(seed, buffer.AsSpan(n, perPart), scores.AsSpan(0, perPart), default);
+            n += source.Candidates(seed, buffer.AsSpan(n, perPart), scores.AsSpan(0, perPart));
         if (Space == IdSpaces.Tracks)
         {
             var artist = _catalog.ArtistOf(seed);
@@ -199,7 +199,7 @@ public sealed class EnsembleRanker
             var artists = buffer.AsSpan(capacity - artistCount, artistCount); // the buffer's tail, past what tracks can fill
             foreach (var source in _artistSources)
             {
-                var found = source.Nearest(artist, artists, scores.AsSpan(0, artistCount), default);
+                var found = source.Candidates(artist, artists, scores.AsSpan(0, artistCount));
                 for (var i = 0; i < found; i++)
                 {
                     var near = artists[i];

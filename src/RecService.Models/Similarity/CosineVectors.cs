@@ -42,12 +42,16 @@ public sealed unsafe class CosineVectors : IItemSimilarity
         return Math.Clamp(TensorPrimitives.Dot(_vectors.Row(a), _vectors.Row(b)) * scale, -1f, 1f);
     }
 
-    public int Nearest(int item, Span<int> ids, Span<float> scores, ReadOnlySpan<int> excluded)
+    public int Nearest(int item, Span<int> ids, Span<float> scores, ReadOnlySpan<int> excluded) =>
+        Search(item, ids, scores, excluded, (int)Math.Min(int.MaxValue, (long)_search.SearchK * Math.Max(10, ids.Length) / 10));
+
+    public int Candidates(int item, Span<int> ids, Span<float> scores) => Search(item, ids, scores, default, _search.SearchK);
+
+    private int Search(int item, Span<int> ids, Span<float> scores, ReadOnlySpan<int> excluded, int searchK)
     {
         if (!Has(item) || ids.IsEmpty) return 0;
-        // The default search size is tuned for 10 results; a longer candidate list scales it.
-        var search = _search with { SearchK = (int)Math.Min(int.MaxValue, (long)_search.SearchK * Math.Max(10, ids.Length) / 10) };
-        var n = _forest.SearchByItem(item, ids.Length, ids, scores, search, excluded);
+        // The default search size is tuned for 10 results; Nearest scales it for a longer list.
+        var n = _forest.SearchByItem(item, ids.Length, ids, scores, _search with { SearchK = searchK }, excluded);
         // A zero vector scores 0 against everything and would fill the list with noise.
         var kept = 0;
         for (var i = 0; i < n; i++)

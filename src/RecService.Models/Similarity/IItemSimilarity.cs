@@ -22,4 +22,8 @@ public interface IItemSimilarity
     /// <summary>Up to <c>ids.Length</c> items nearest <paramref name="item"/>, best first, never the item itself nor
     /// <paramref name="excluded"/>; returns how many. Nothing for an item the part does not know.</summary>
     int Nearest(int item, Span<int> ids, Span<float> scores, ReadOnlySpan<int> excluded);
+
+    /// <summary>As <see cref="Nearest"/>, for the ensemble's candidates: the ranker rescores every candidate, so a part
+    /// may trade exactness for speed here (a forest searches at its default size, not one scaled to the list).</summary>
+    int Candidates(int item, Span<int> ids, Span<float> scores) => Nearest(item, ids, scores, default);
 }
