@@ -40,6 +40,7 @@ public static class EvalCommand
         als.AddTo(command);
         command.Add(EvalRelatedCommand.Create());
         command.Add(EvalTagsCommand.Create());
+        command.Add(TrainCommand.CreateEvaluation());
         command.SetAction(async (parse, ct) =>
         {
             var options = als.Read(parse);

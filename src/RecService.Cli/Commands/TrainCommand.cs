@@ -8,7 +8,13 @@ namespace RecService.Cli.Commands;
 /// <summary><c>rec train</c>: snapshots -> evaluated ALS models for tracks and artists -> a published model bundle.</summary>
 public static class TrainCommand
 {
-    public static Command Create()
+    public static Command Create() => Build("train", "Train track and artist models from snapshot logs, evaluate them, and publish a model bundle.", evaluateOnly: false);
+
+    /// <summary><c>rec eval ensemble</c>: the same run, never published, ending with each part's and each blend's held-out figures side by side.</summary>
+    public static Command CreateEvaluation() => Build("ensemble",
+        "Train every part and the blends on the hold-out split of the snapshots and report each part's and each blend's held-out metrics side by side (nothing is published).", evaluateOnly: true);
+
+    private static Command Build(string name, string description, bool evaluateOnly)
     {
         var snapshots = new Option<string>("--snapshots") { Description = "Directory of yyyy-MM-dd snapshot folders", Required = true };
         var catalog = new Option<string>("--catalog") { Description = "Directory with tracks.tsv and artists.tsv", Required = true };
@@ -23,12 +29,17 @@ public static class TrainCommand
         var sessionGap = new Option<double>("--session-gap") { Description = "Minutes between timestamped plays that start a new listening session", DefaultValueFactory = _ => PlayReadOptions.DefaultSessionGap.TotalMinutes };
         var halfLife = HalfLifeOption();
         var noEnsemble = new Option<bool>("--no-ensemble") { Description = "Train the ALS parts only (no BPR, word2vec, tag parts or blend): replicas answer from ALS alone" };
-        var without = new Option<string[]>("--without") { Description = "An ensemble part not to train (bpr-tracks, w2v-tracks, w2v-artists, tags-artists); repeatable", AllowMultipleArgumentsPerToken = true };
+        var without = new Option<string[]>("--without") { Description = $"An ensemble part not to train ({string.Join(", ", EnsemblePartTrainers.KnownParts)}); repeatable", AllowMultipleArgumentsPerToken = true };
         var als = new AlsCommandOptions();
-        var command = new Command("train", "Train track and artist models from snapshot logs, evaluate them, and publish a model bundle.")
+        var command = new Command(name, description) { snapshots, catalog, days, holdout, playlists, sessionGap, halfLife, noEnsemble, without };
+        if (!evaluateOnly)
         {
-            snapshots, catalog, models, days, holdout, trees, codedTrees, keep, noPublish, playlists, sessionGap, halfLife, noEnsemble, without,
-        };
+            command.Add(models);
+            command.Add(trees);
+            command.Add(codedTrees);
+            command.Add(keep);
+            command.Add(noPublish);
+        }
         als.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
@@ -51,13 +62,17 @@ public static class TrainCommand
                 },
                 Forests = new BundleForestOptions
                 {
-                    TrackTrees = parse.GetValue(trees), ArtistTrees = parse.GetValue(trees), CodedTrees = parse.GetValue(codedTrees), Threads = alsOptions.Threads,
+                    TrackTrees = evaluateOnly ? new BundleForestOptions().TrackTrees : parse.GetValue(trees),
+                    ArtistTrees = evaluateOnly ? new BundleForestOptions().ArtistTrees : parse.GetValue(trees),
+                    CodedTrees = evaluateOnly ? new BundleForestOptions().CodedTrees : parse.GetValue(codedTrees), Threads = alsOptions.Threads,
                 },
             };
             try
             {
-                var manifest = await RunAsync(options, parse.GetValue(noPublish) ? null : new BundleStore(parse.GetValue(models)!), parse.GetValue(keep), ct);
-                return manifest is null && !parse.GetValue(noPublish) ? 1 : 0;
+                if (evaluateOnly) options = options with { RetrainOnAll = false };
+                var skip = evaluateOnly || parse.GetValue(noPublish);
+                var manifest = await RunAsync(options, skip ? null : new BundleStore(parse.GetValue(models)!), parse.GetValue(keep), ct);
+                return manifest is null && !skip ? 1 : 0;
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -65,6 +80,23 @@ public static class TrainCommand
             }
         });
         return command;
+    }
+
+    /// <summary>Every part's held-out metrics, then each blend's related-items precision beside each part's on the same seeds.</summary>
+    private static void PrintEvaluation(TrainingResult result)
+    {
+        var evaluated = result.Parts.Where(p => p.Evaluation is not null || p.Content.Family == Models.Ensemble.BlendFamily.Name).ToList();
+        if (evaluated.Count == 0) return;
+        Console.WriteLine("held-out evaluation (the hold-out split; every part and blend on the same one):");
+        foreach (var part in evaluated)
+        {
+            var metrics = part.Evaluation?.Metrics ?? part.Content.Metrics;
+            var shown = metrics.Where(m => !m.Key.StartsWith("related.precision@", StringComparison.Ordinal) || m.Key.Count(c => c == '.') == 1)
+                .Select(m => $"{m.Key} {m.Value:G4}");
+            Console.WriteLine($"  {part.Content.Name,-14} {string.Join(", ", shown)}");
+            foreach (var (key, value) in metrics.Where(m => m.Key.StartsWith("related.precision@", StringComparison.Ordinal) && m.Key.Count(c => c == '.') > 1))
+                Console.WriteLine($"  {"",-14}   {key}: {value:F4} (that part alone)");
+        }
     }
 
     /// <summary><c>--half-life-days</c>, shared with <c>rec eval</c>.</summary>
@@ -92,6 +124,7 @@ public static class TrainCommand
                 Console.WriteLine($"{e.Stage}: {e.Message}");
         });
         var result = await job.RunAsync(ct);
+        PrintEvaluation(result);
         if (store is null) return null;
         var manifest = job.Publish(result, store);
         var pruned = store.Prune(keep);

@@ -26,7 +26,7 @@ public sealed record EnsembleOptions
     public BprOptions Bpr { get; init; } = new() { Epochs = 8 };
     /// <summary>SGD steps a BPR part takes at least: a small matrix gets more passes (up to <see cref="BprMaxEpochs"/>), since
     /// a pass over it is only a few hundred thousand steps.</summary>
-    public long BprMinSteps { get; init; } = 16_000_000;
+    public long BprMinSteps { get; init; } = 8_000_000;
     public int BprMaxEpochs { get; init; } = 200;
     public Word2VecOptions Word2Vec { get; init; } = new();
     /// <summary>Corpus tokens a word2vec part trains on at least (passes are raised for a small corpus, up to <see cref="Word2VecMaxEpochs"/>).</summary>
