@@ -35,7 +35,7 @@ public static class DemoCommand
             var world = SampleWorldGenerator.Generate(worldOptions, root);
             Console.WriteLine($"    {world.Plays:N0} plays in {world.Rows:N0} rows");
 
-            Console.WriteLine("2/3 Training track and artist models, evaluating, publishing a bundle");
+            Console.WriteLine("2/3 Training the track and artist models and the ensemble, evaluating, publishing a bundle");
             var store = new BundleStore(Path.Combine(root, "models"));
             var manifest = await TrainCommand.RunAsync(new TrainingJobOptions
             {
@@ -65,6 +65,7 @@ public static class DemoCommand
                   curl '{rest}/v1/users/{user}/recommendations?count=5'
                   curl '{rest}/v1/tracks/tr0001/similar?count=5'
                   curl '{rest}/v1/artists/ar001/related?count=5'
+                  curl '{rest}/v1/artists/ar001/related?count=5&model=artists'   (one part alone)
                   curl '{rest}/v1/model'
                   curl '{rest}/readyz'   curl '{rest}/metrics'
 
