@@ -44,10 +44,7 @@ public static class ListwiseBlend
             {
                 int start = groups[g], end = groups[g + 1];
                 if (!Useful(labels, start, end, out var positives)) continue;
-                var max = double.NegativeInfinity;
-                for (var i = start; i < end; i++) max = Math.Max(max, Dot(features, i, m, w));
-                var total = 0.0;
-                for (var i = start; i < end; i++) total += Math.Exp(Dot(features, i, m, w) - max);
+                var (max, total) = Softmax(features, start, end, m, w);
                 Array.Clear(mean);
                 for (var i = start; i < end; i++)
                 {
@@ -108,16 +105,23 @@ public static class ListwiseBlend
         {
             int start = groups[g], end = groups[g + 1];
             if (!Useful(labels, start, end, out var positives)) continue;
-            var max = double.NegativeInfinity;
-            for (var i = start; i < end; i++) max = Math.Max(max, Dot(features, i, m, w));
-            var total = 0.0;
-            for (var i = start; i < end; i++) total += Math.Exp(Dot(features, i, m, w) - max);
+            var (max, total) = Softmax(features, start, end, m, w);
             var logTotal = max + Math.Log(total);
             for (var i = start; i < end; i++)
                 if (labels[i] == 1) loss -= (Dot(features, i, m, w) - logTotal) / positives;
         }
         for (var a = 0; a < m; a++) loss += 0.5 * penalty * w[a] * w[a];
         return loss;
+    }
+
+    /// <summary>A group's largest score and the sum of exp(score - largest): its softmax without overflow.</summary>
+    private static (double Max, double Total) Softmax(ReadOnlySpan<float> features, int start, int end, int m, double[] w)
+    {
+        var max = double.NegativeInfinity;
+        for (var i = start; i < end; i++) max = Math.Max(max, Dot(features, i, m, w));
+        var total = 0.0;
+        for (var i = start; i < end; i++) total += Math.Exp(Dot(features, i, m, w) - max);
+        return (max, total);
     }
 
     private static double Dot(ReadOnlySpan<float> features, int example, int m, double[] w)
