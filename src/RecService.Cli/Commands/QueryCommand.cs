@@ -14,9 +14,11 @@ public static class QueryCommand
     {
         var server = new Option<string>("--server") { Description = "Replica gRPC address", DefaultValueFactory = _ => "http://127.0.0.1:8081", Recursive = true };
         var count = new Option<int>("--count") { Description = "Results (0 = the server default)", DefaultValueFactory = _ => 0, Recursive = true };
+        var model = new Option<string?>("--model") { Description = "similar, related, radio start: one model part (e.g. tracks, w2v-tracks, artists, tags-artists) instead of the ensemble", Recursive = true };
         var command = new Command("query", "Call a replica over gRPC: recommend USER, similar TRACK, related ARTIST, info, plays USER TRACK[:N]..., radio start|next|like|dislike.");
         command.Add(server);
         command.Add(count);
+        command.Add(model);
 
         var user = new Argument<string>("user") { Description = "User id" };
         var includePlayed = new Option<bool>("--include-played") { Description = "Allow tracks the user already played" };
@@ -34,16 +36,16 @@ public static class QueryCommand
         var similar = new Command("similar", "Tracks similar to a track") { track };
         similar.SetAction((parse, ct) => Call(parse.GetValue(server)!, async client =>
         {
-            var response = await client.SimilarTracksAsync(new SimilarTracksRequest { TrackId = parse.GetValue(track)!, Count = parse.GetValue(count) }, cancellationToken: ct);
-            Print($"Similar to {parse.GetValue(track)}, model {response.ModelVersion}", response.Items);
+            var response = await client.SimilarTracksAsync(new SimilarTracksRequest { TrackId = parse.GetValue(track)!, Count = parse.GetValue(count), Model = parse.GetValue(model) ?? "" }, cancellationToken: ct);
+            Print($"Similar to {parse.GetValue(track)} by {response.Model}, model {response.ModelVersion}", response.Items);
         }));
 
         var artist = new Argument<string>("artist") { Description = "Artist id" };
         var related = new Command("related", "Artists related to an artist") { artist };
         related.SetAction((parse, ct) => Call(parse.GetValue(server)!, async client =>
         {
-            var response = await client.RelatedArtistsAsync(new RelatedArtistsRequest { ArtistId = parse.GetValue(artist)!, Count = parse.GetValue(count) }, cancellationToken: ct);
-            Print($"Related to {parse.GetValue(artist)}, model {response.ModelVersion}", response.Items);
+            var response = await client.RelatedArtistsAsync(new RelatedArtistsRequest { ArtistId = parse.GetValue(artist)!, Count = parse.GetValue(count), Model = parse.GetValue(model) ?? "" }, cancellationToken: ct);
+            Print($"Related to {parse.GetValue(artist)} by {response.Model}, model {response.ModelVersion}", response.Items);
         }));
 
         var playsUser = new Argument<string>("user") { Description = "User id" };
@@ -69,7 +71,7 @@ public static class QueryCommand
         var start = new Command("start", "Start a station from a track or an artist") { seedTrack, seedArtist };
         start.SetAction((parse, ct) => Call(parse.GetValue(server)!, async (_, radioClient) =>
         {
-            var request = new StartRadioRequest { Count = parse.GetValue(count) };
+            var request = new StartRadioRequest { Count = parse.GetValue(count), Model = parse.GetValue(model) ?? "" };
             if (parse.GetValue(seedTrack) is { } t) request.TrackId = t;
             else if (parse.GetValue(seedArtist) is { } a) request.ArtistId = a;
             var response = await radioClient.StartRadioAsync(request, cancellationToken: ct);
