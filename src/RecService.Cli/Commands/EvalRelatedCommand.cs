@@ -122,14 +122,15 @@ public static class EvalRelatedCommand
             }
             double Ceiling(int[] seedTracks) => seedTracks.Length == 0 ? 0
                 : seedTracks.Average(t => Math.Min(stationTracks, Math.Max(0, genreCapacity[GenreOfTrack(t)] - 1)) / (double)stationTracks);
-            async Task<(double Same, double All)> Radio(int[] seedTracks)
+            async Task<(double Same, double All)> Radio(int[] seedTracks, bool byArtist = false)
             {
                 double same = 0, all = 0;
                 foreach (var t in seedTracks)
                 {
                     var seedId = catalog.Tracks.Ids[t];
                     var taken = new List<string>();
-                    var start = await Timed("radio start", () => http.PostAsJsonAsync("v1/radio/stations", new { trackId = seedId, count = 100, model = part ?? "" }, ct));
+                    object body = byArtist ? new { artistId = catalog.Artists.Ids[catalog.ArtistOf(t)], count = 100, model = part ?? "" } : new { trackId = seedId, count = 100, model = part ?? "" };
+                    var start = await Timed("radio start", () => http.PostAsJsonAsync("v1/radio/stations", body, ct));
                     var station = start.GetProperty("stationId").GetString()!;
                     taken.AddRange(Items(start).Select(i => i.GetProperty("id").GetString()!));
                     for (var round = 0; round < 10 && taken.Count < stationTracks + 1; round++)
@@ -155,6 +156,9 @@ public static class EvalRelatedCommand
             var fewSample = Sample(few);
             var (fs, fa) = await Radio(fewSample);
             Console.WriteLine($"Radio, seeds with <= {parse.GetValue(fewListeners)} listeners ({few.Length} such tracks): same genre {fs / Math.Max(1, fa):F3} over {fewSample.Length} stations ({fa} tracks); ceiling {Ceiling(fewSample):F3}");
+            var artistSample = Sample(played);
+            var (asame, aall) = await Radio(artistSample, byArtist: true);
+            Console.WriteLine($"Radio from the artists of {artistSample.Length} seed tracks: same genre {asame / Math.Max(1, aall):F3} ({aall} tracks); ceiling {Ceiling(artistSample):F3}");
             foreach (var (what, list) in times)
             {
                 list.Sort();

@@ -182,6 +182,17 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
             int n;
             if (byTrack || station.SeedKind == StationSeedKind.Track)
                 n = engine.StationTracks(bundle, By(bundle, station), seed, Options.TracksPerArtist, excluded, ids.AsSpan(0, k), scores.AsSpan(0, k));
+            else if (By(bundle, station) is { Ranker: not null } ensemble && MostPlayed(bundle, seed) is var top && top >= 0)
+            {
+                // The ensemble ranks tracks against a track: the artist's most played one stands for the artist (its
+                // pool is the artist's and its nearest artists' tracks either way), and is a candidate like the others.
+                n = engine.StationTracks(bundle, ensemble, top, Options.TracksPerArtist, excluded, ids.AsSpan(0, k - 1), scores.AsSpan(0, k - 1));
+                if (!excluded.Contains(top))
+                {
+                    ids[n] = top;
+                    scores[n++] = 1;
+                }
+            }
             else
             {
                 var direction = ArtistDirection(bundle, seed);
@@ -271,6 +282,15 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
             found++;
         }
         return found > 0 ? sum : null;
+    }
+
+    /// <summary>The artist's most played track, or -1 when it has none.</summary>
+    private static int MostPlayed(ModelBundle bundle, int artist)
+    {
+        var best = -1;
+        foreach (var t in bundle.Catalog.TracksOf(artist))
+            if (best < 0 || bundle.Catalog.Popularity(t) > bundle.Catalog.Popularity(best)) best = t;
+        return best;
     }
 
     private static int[] Indices(ModelBundle bundle, IEnumerable<string> ids)
