@@ -34,7 +34,8 @@ public static class BlendStage
                 Parts = splitParts,
             };
             input.Report("blend", $"Writing the {splitParts.Count} held-out-split parts as a scratch bundle");
-            var manifest = store.Publish(new BundleManifest(), content, job.Forests with { CodedTrees = 1 });
+            // The scratch forests only propose candidates the blend rescores: a few trees and one code copy each.
+            var manifest = store.Publish(new BundleManifest(), content, job.Forests with { CodedTrees = 1, TrackTrees = Math.Min(3, job.Forests.TrackTrees), ArtistTrees = Math.Min(3, job.Forests.ArtistTrees) });
             using var bundle = ModelBundle.Open(store.PathOf(manifest.ModelVersion), verifyChecksums: false, KnownFamilies.All);
 
             var heldOutSequences = input.Signals.HasSequences ? input.Signals.Split(job.HoldoutFraction, job.Seed).Test : null;

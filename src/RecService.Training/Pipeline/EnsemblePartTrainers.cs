@@ -23,11 +23,13 @@ public sealed record EnsembleOptions
     public bool Enabled { get; init; } = true;
     /// <summary>Ensemble parts not to train (e.g. "tags-artists", to measure the blend without it).</summary>
     public IReadOnlySet<string> Without { get; init; } = new HashSet<string>();
-    public BprOptions Bpr { get; init; } = new() { Epochs = 8 };
+    public BprOptions Bpr { get; init; } = new() { Epochs = 4 };
     /// <summary>SGD steps a BPR part takes at least: a small matrix gets more passes (up to <see cref="BprMaxEpochs"/>), since
     /// a pass over it is only a few hundred thousand steps.</summary>
     public long BprMinSteps { get; init; } = 8_000_000;
     public int BprMaxEpochs { get; init; } = 200;
+    /// <summary>Users sampled for a BPR part's held-out precision (a figure beside ALS's; the blend judges the part).</summary>
+    public int BprEvaluationUsers { get; init; } = 3000;
     public Word2VecOptions Word2Vec { get; init; } = new();
     /// <summary>Corpus tokens a word2vec part trains on at least (passes are raised for a small corpus, up to <see cref="Word2VecMaxEpochs"/>).</summary>
     public long Word2VecMinTokens { get; init; } = 3_000_000;
@@ -85,7 +87,9 @@ public sealed class BprPartTrainer(string name, string space, Func<PlayMatrices,
         var split = HoldoutSplit.Random(interactions(input.Data), job.HoldoutFraction, job.Seed);
         var model = Fit($"{name} (held-out split)", split.Train, input, ct);
         var k = job.EvaluationK;
-        var report = RankingEvaluator.Evaluate(split, new FactorScorer(model.AsFactorModel()), k, options.Threads, job.EvaluationUsers, job.Seed);
+        // A sample of users is enough for a figure shown beside the ALS part's: the part is judged by the blend's related measure.
+        var users = job.EvaluationUsers > 0 ? Math.Min(job.EvaluationUsers, ensemble.BprEvaluationUsers) : ensemble.BprEvaluationUsers;
+        var report = RankingEvaluator.Evaluate(split, new FactorScorer(model.AsFactorModel()), k, options.Threads, users, job.Seed);
         input.Report("evaluate", $"{name}: precision@{k} {report.Precision:F4}, NDCG@{k} {report.Ndcg:F4}, AUC {report.Auc:F4}");
         var metrics = new Dictionary<string, double>
         {
