@@ -1,4 +1,5 @@
 using RecService.Core.Bundle;
+using RecService.Core.Sparse;
 using RecService.Models.Similarity;
 
 namespace RecService.Models.Tags;
@@ -32,17 +33,7 @@ public sealed class TagVectors : IItemSimilarity
         var ta = _weights.RowIndices(a);
         var tb = _weights.RowIndices(b);
         if (ta.IsEmpty || tb.IsEmpty) return 0;
-        var va = _weights.RowValues(a);
-        var vb = _weights.RowValues(b);
-        float sum = 0;
-        int i = 0, j = 0;
-        while (i < ta.Length && j < tb.Length)
-        {
-            if (ta[i] == tb[j]) sum += va[i++] * vb[j++];
-            else if (ta[i] < tb[j]) i++;
-            else j++;
-        }
-        return Math.Clamp(sum, -1f, 1f);
+        return Math.Clamp(SparseRows.Dot(ta, _weights.RowValues(a), tb, _weights.RowValues(b)), -1f, 1f);
     }
 
     public int Nearest(int item, Span<int> ids, Span<float> scores, ReadOnlySpan<int> excluded)
