@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using RecService.Core.Sampling;
 using RecService.Training.Als;
 
@@ -35,7 +36,9 @@ public sealed class Word2VecModel(int vocabulary, int dimensions, float[] vector
 /// Skip-gram with negative sampling over token sequences, as in Mikolov et al. (2013): for each kept token and each
 /// context token within a randomly shrunk window, the context's input vector is pulled towards the token's output
 /// vector and pushed from <see cref="Word2VecOptions.Negatives"/> noise tokens' output vectors. Threads each take a
-/// balanced range of sequences and update the shared vectors without locks. WORD2VEC.md has the details.
+/// balanced range of sequences and update the shared input vectors without locks; each updates its own copy of the
+/// output vectors and folds its changes into the shared ones every <see cref="MergeTokens"/> tokens. WORD2VEC.md has
+/// the details.
 /// </summary>
 public sealed partial class Word2VecTrainer(Word2VecOptions options)
 {
@@ -46,6 +49,10 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
     private const int SigmoidTableSize = 1024;
     // Progress (which sets the decaying step size) is published to the other threads every this many tokens.
     private const int ProgressBatch = 8192;
+    /// <summary>With several threads, each folds its output-vector changes into the shared ones and takes the others'
+    /// after reading this many tokens: every noise draw writes a popular output row, and threads writing the same rows
+    /// of one matrix spend most of their time passing cache lines between cores.</summary>
+    public const int MergeTokens = 65_536;
 
     public Word2VecModel Fit(TokenSequences corpus, CancellationToken cancellationToken = default)
     {
@@ -59,9 +66,9 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
         if (corpus.TokenCount == 0 || vocabulary == 0)
             return new Word2VecModel(vocabulary, d, vectors, counts, new Word2VecStats(0, 0, 0, clock.Elapsed.TotalSeconds, threads));
 
-        var run = new Run(Options, corpus, counts, vectors);
         var ranges = corpus.BalancedRanges(threads);
         var parts = ranges.Length - 1;
+        var run = new Run(Options, corpus, counts, vectors, parts);
         for (var epoch = 0; epoch < Options.Epochs; epoch++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -69,7 +76,7 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
             if (parts == 1) run.TrainRange(0, corpus.Count, StreamOf(e, 0), cancellationToken);
             else
                 Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = cancellationToken },
-                    p => run.TrainRange(ranges[p], ranges[p + 1], StreamOf(e, p), cancellationToken));
+                    p => run.TrainRange(ranges[p], ranges[p + 1], StreamOf(e, p), cancellationToken, p));
         }
         // Tokens never seen keep their random start: zero them so no one mistakes noise for an embedding.
         for (var t = 0; t < vocabulary; t++)
@@ -87,6 +94,9 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
         private readonly TokenSequences _corpus;
         private readonly float[] _input;
         private readonly float[] _output;
+        // With several threads: each thread's own output vectors, and what the shared ones were at its last merge.
+        private readonly float[][] _localOutput;
+        private readonly float[][] _mergedOutput;
         private readonly uint[] _keep;
         private readonly AliasTable _noise;
         private readonly float[] _sigmoid;
@@ -94,13 +104,16 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
         private long _progress;
         private long _tokensRead, _tokensTrained, _pairs;
 
-        public Run(Word2VecOptions options, TokenSequences corpus, long[] counts, float[] input)
+        public Run(Word2VecOptions options, TokenSequences corpus, long[] counts, float[] input, int parts)
         {
             _options = options;
             _corpus = corpus;
             _input = input;
             var d = options.Dimensions;
             _output = new float[input.Length];
+            // All start at zero, like the shared output vectors.
+            _localOutput = parts > 1 ? [.. Enumerable.Range(0, parts).Select(_ => new float[input.Length])] : [];
+            _mergedOutput = parts > 1 ? [.. Enumerable.Range(0, parts).Select(_ => new float[input.Length])] : [];
             // Input vectors start uniform in (-0.5/d, 0.5/d), output vectors at zero, as in the reference tool; row t
             // depends only on (seed, t).
             for (var t = 0; t < corpus.Vocabulary; t++)
@@ -143,8 +156,12 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
             return keep;
         }
 
-        public void TrainRange(int first, int end, ulong stream, CancellationToken cancellationToken)
+        public void TrainRange(int first, int end, ulong stream, CancellationToken cancellationToken, int part = 0)
         {
+            var shared = _localOutput.Length == 0;
+            var output = shared ? _output : _localOutput[part];
+            if (!shared) Merge(part);
+            long unmerged = 0;
             var rng = new Xoshiro256(_options.Seed, stream);
             var d = _options.Dimensions;
             var kept = new int[Math.Max(1, _corpus.Longest(first, end))];
@@ -160,14 +177,21 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
                 read += sequence.Length;
                 trained += n;
                 unpublished += sequence.Length;
+                unmerged += sequence.Length;
                 if (unpublished >= ProgressBatch)
                 {
                     rate = StepSize(Interlocked.Add(ref _progress, unpublished));
                     unpublished = 0;
                     cancellationToken.ThrowIfCancellationRequested();
                 }
-                if (n > 1) pairs += TrainSequence(kept.AsSpan(0, n), rate, gradient, ref rng);
+                if (n > 1) pairs += TrainSequence(kept.AsSpan(0, n), output, rate, gradient, ref rng);
+                if (!shared && unmerged >= MergeTokens)
+                {
+                    Merge(part);
+                    unmerged = 0;
+                }
             }
+            if (!shared) Merge(part);
             Interlocked.Add(ref _progress, unpublished);
             Interlocked.Add(ref _tokensRead, read);
             Interlocked.Add(ref _tokensTrained, trained);
@@ -181,13 +205,13 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
         }
 
         /// <summary>Every (token, context) pair of one down-sampled sequence; returns the pair count.</summary>
-        private long TrainSequence(ReadOnlySpan<int> tokens, float rate, float[] gradient, ref Xoshiro256 rng)
+        private long TrainSequence(ReadOnlySpan<int> tokens, float[] outputVectors, float rate, float[] gradient, ref Xoshiro256 rng)
         {
             var d = _options.Dimensions;
             var window = _options.Window;
             long pairs = 0;
             ref var input = ref MemoryMarshal.GetArrayDataReference(_input);
-            ref var output = ref MemoryMarshal.GetArrayDataReference(_output);
+            ref var output = ref MemoryMarshal.GetArrayDataReference(outputVectors);
             ref var grad = ref MemoryMarshal.GetArrayDataReference(gradient);
             for (var i = 0; i < tokens.Length; i++)
             {
@@ -238,6 +262,35 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
                 VectorKernels.MultiplyAdd(ref row, ref context, g, d);
             }
             VectorKernels.MultiplyAdd(ref context, ref grad, 1f, d);
+        }
+
+        /// <summary>
+        /// Adds what this part's thread changed in its output vectors since its last merge to the shared ones, then takes
+        /// the shared ones (with the other threads' merged changes) as its own. Other threads may merge at the same time:
+        /// as everywhere in Hogwild, a rare lost update is accepted.
+        /// </summary>
+        private void Merge(int part)
+        {
+            var shared = _output.AsSpan();
+            var local = _localOutput[part].AsSpan();
+            var merged = _mergedOutput[part].AsSpan();
+            var i = 0;
+            if (Vector256.IsHardwareAccelerated)
+                for (; i <= shared.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+                {
+                    var now = Vector256.Create(shared.Slice(i, Vector256<float>.Count))
+                        + (Vector256.Create(local.Slice(i, Vector256<float>.Count)) - Vector256.Create(merged.Slice(i, Vector256<float>.Count)));
+                    now.CopyTo(shared.Slice(i, Vector256<float>.Count));
+                    now.CopyTo(local.Slice(i, Vector256<float>.Count));
+                    now.CopyTo(merged.Slice(i, Vector256<float>.Count));
+                }
+            for (; i < shared.Length; i++)
+            {
+                var now = shared[i] + (local[i] - merged[i]);
+                shared[i] = now;
+                local[i] = now;
+                merged[i] = now;
+            }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
