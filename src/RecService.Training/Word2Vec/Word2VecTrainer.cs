@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using RecService.Core.Sampling;
+using RecService.Core.Vectors;
 using RecService.Training.Als;
 
 namespace RecService.Training.Word2Vec;
@@ -166,6 +167,7 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
             var d = _options.Dimensions;
             var kept = new int[Math.Max(1, _corpus.Longest(first, end))];
             var gradient = new float[d];
+            var noise = new int[_options.Negatives];
             long read = 0, trained = 0, pairs = 0, unpublished = 0;
             var rate = StepSize(Interlocked.Read(ref _progress));
             for (var s = first; s < end; s++)
@@ -184,7 +186,7 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
                     unpublished = 0;
                     cancellationToken.ThrowIfCancellationRequested();
                 }
-                if (n > 1) pairs += TrainSequence(kept.AsSpan(0, n), output, rate, gradient, ref rng);
+                if (n > 1) pairs += TrainSequence(kept.AsSpan(0, n), output, rate, gradient, noise, ref rng);
                 if (!shared && unmerged >= MergeTokens)
                 {
                     Merge(part);
@@ -205,7 +207,7 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
         }
 
         /// <summary>Every (token, context) pair of one down-sampled sequence; returns the pair count.</summary>
-        private long TrainSequence(ReadOnlySpan<int> tokens, float[] outputVectors, float rate, float[] gradient, ref Xoshiro256 rng)
+        private long TrainSequence(ReadOnlySpan<int> tokens, float[] outputVectors, float rate, float[] gradient, int[] noise, ref Xoshiro256 rng)
         {
             var d = _options.Dimensions;
             var window = _options.Window;
@@ -223,7 +225,7 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
                 {
                     if (j == i) continue;
                     ref var context = ref Unsafe.Add(ref input, (nint)tokens[j] * d);
-                    TrainPair(ref context, ref output, center, rate, ref grad, d, ref rng);
+                    TrainPair(ref context, ref output, center, rate, ref grad, noise, d, ref rng);
                     pairs++;
                 }
             }
@@ -233,35 +235,50 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
         /// <summary>
         /// One pair: the logistic loss of the true token and <see cref="Word2VecOptions.Negatives"/> noise tokens against
         /// the context's input vector; output vectors move at once, the input vector by the summed gradient at the end.
+        /// The noise tokens are drawn first and their rows prefetched, so their cache misses overlap instead of each
+        /// stalling its own dot product.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void TrainPair(ref float context, ref float output, int center, float rate, ref float grad, int d, ref Xoshiro256 rng)
+        private void TrainPair(ref float context, ref float output, int center, float rate, ref float grad, int[] noise, int d, ref Xoshiro256 rng)
         {
             ClearVector(ref grad, d);
-            var negatives = _options.Negatives;
-            for (var k = 0; k <= negatives; k++)
+            for (var k = 0; k < noise.Length; k++)
             {
-                int target;
-                float label;
-                if (k == 0)
-                {
-                    target = center;
-                    label = 1f;
-                }
-                else
-                {
-                    target = _noise.Sample(rng.NextUInt64());
-                    if (target == center) continue;
-                    label = 0f;
-                }
-                ref var row = ref Unsafe.Add(ref output, (nint)target * d);
-                var logit = VectorKernels.Dot(ref context, ref row, d);
-                // The log-likelihood's gradient, saturated outside the table.
-                var g = (logit > MaxLogit ? label - 1f : logit < -MaxLogit ? label : label - Sigmoid(logit)) * rate;
-                VectorKernels.MultiplyAdd(ref grad, ref row, g, d);
-                VectorKernels.MultiplyAdd(ref row, ref context, g, d);
+                var target = _noise.Sample(rng.NextUInt64());
+                noise[k] = target;
+                VectorMath.Prefetch(in Unsafe.Add(ref output, (nint)target * d), d);
             }
+            Update(ref context, ref Unsafe.Add(ref output, (nint)center * d), 1f, rate, ref grad, d);
+            foreach (var target in noise)
+                if (target != center) Update(ref context, ref Unsafe.Add(ref output, (nint)target * d), 0f, rate, ref grad, d);
             VectorKernels.MultiplyAdd(ref context, ref grad, 1f, d);
+        }
+
+        /// <summary>One target's term: its output row moves along the context, and the context's gradient along the row
+        /// as it was, in one pass over both.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Update(ref float context, ref float row, float label, float rate, ref float grad, int d)
+        {
+            var logit = VectorKernels.Dot(ref context, ref row, d);
+            // The log-likelihood's gradient, saturated outside the table.
+            var g = (logit > MaxLogit ? label - 1f : logit < -MaxLogit ? label : label - Sigmoid(logit)) * rate;
+            var i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var vg = Vector256.Create(g);
+                for (; i <= d - Vector256<float>.Count; i += Vector256<float>.Count)
+                {
+                    var r = Vector256.LoadUnsafe(ref row, (nuint)i);
+                    Vector256.FusedMultiplyAdd(r, vg, Vector256.LoadUnsafe(ref grad, (nuint)i)).StoreUnsafe(ref grad, (nuint)i);
+                    Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref context, (nuint)i), vg, r).StoreUnsafe(ref row, (nuint)i);
+                }
+            }
+            for (; i < d; i++)
+            {
+                var r = Unsafe.Add(ref row, i);
+                Unsafe.Add(ref grad, i) = MathF.FusedMultiplyAdd(r, g, Unsafe.Add(ref grad, i));
+                Unsafe.Add(ref row, i) = MathF.FusedMultiplyAdd(Unsafe.Add(ref context, i), g, r);
+            }
         }
 
         /// <summary>
