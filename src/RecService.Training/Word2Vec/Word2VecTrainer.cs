@@ -168,6 +168,7 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
             var kept = new int[Math.Max(1, _corpus.Longest(first, end))];
             var gradient = new float[d];
             var noise = new int[_options.Negatives];
+            var logits = new float[_options.Negatives + 1];
             long read = 0, trained = 0, pairs = 0, unpublished = 0;
             var rate = StepSize(Interlocked.Read(ref _progress));
             for (var s = first; s < end; s++)
@@ -186,7 +187,7 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
                     unpublished = 0;
                     cancellationToken.ThrowIfCancellationRequested();
                 }
-                if (n > 1) pairs += TrainSequence(kept.AsSpan(0, n), output, rate, gradient, noise, ref rng);
+                if (n > 1) pairs += TrainSequence(kept.AsSpan(0, n), output, rate, gradient, noise, logits, ref rng);
                 if (!shared && unmerged >= MergeTokens)
                 {
                     Merge(part);
@@ -207,7 +208,7 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
         }
 
         /// <summary>Every (token, context) pair of one down-sampled sequence; returns the pair count.</summary>
-        private long TrainSequence(ReadOnlySpan<int> tokens, float[] outputVectors, float rate, float[] gradient, int[] noise, ref Xoshiro256 rng)
+        private long TrainSequence(ReadOnlySpan<int> tokens, float[] outputVectors, float rate, float[] gradient, int[] noise, float[] logits, ref Xoshiro256 rng)
         {
             var d = _options.Dimensions;
             var window = _options.Window;
@@ -225,7 +226,7 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
                 {
                     if (j == i) continue;
                     ref var context = ref Unsafe.Add(ref input, (nint)tokens[j] * d);
-                    TrainPair(ref context, ref output, center, rate, ref grad, noise, d, ref rng);
+                    TrainPair(ref context, ref output, center, rate, ref grad, noise, logits, d, ref rng);
                     pairs++;
                 }
             }
@@ -235,33 +236,39 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
         /// <summary>
         /// One pair: the logistic loss of the true token and <see cref="Word2VecOptions.Negatives"/> noise tokens against
         /// the context's input vector; output vectors move at once, the input vector by the summed gradient at the end.
-        /// The noise tokens are drawn first and their rows prefetched, so their cache misses overlap instead of each
-        /// stalling its own dot product.
+        /// The noise tokens are drawn first and their rows prefetched, so their cache misses overlap; all the logits are
+        /// taken before any row moves, so the dot products run side by side instead of each waiting for the last
+        /// update (a noise token drawn twice in one pair is scored once for both draws).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void TrainPair(ref float context, ref float output, int center, float rate, ref float grad, int[] noise, int d, ref Xoshiro256 rng)
+        private void TrainPair(ref float context, ref float output, int center, float rate, ref float grad, int[] noise, float[] logits, int d, ref Xoshiro256 rng)
         {
-            ClearVector(ref grad, d);
             for (var k = 0; k < noise.Length; k++)
             {
                 var target = _noise.Sample(rng.NextUInt64());
                 noise[k] = target;
                 VectorMath.Prefetch(in Unsafe.Add(ref output, (nint)target * d), d);
             }
-            Update(ref context, ref Unsafe.Add(ref output, (nint)center * d), 1f, rate, ref grad, d);
-            foreach (var target in noise)
-                if (target != center) Update(ref context, ref Unsafe.Add(ref output, (nint)target * d), 0f, rate, ref grad, d);
+            logits[0] = VectorKernels.Dot(ref context, ref Unsafe.Add(ref output, (nint)center * d), d);
+            for (var k = 0; k < noise.Length; k++)
+                logits[k + 1] = VectorKernels.Dot(ref context, ref Unsafe.Add(ref output, (nint)noise[k] * d), d);
+            ClearVector(ref grad, d);
+            Update(ref context, ref Unsafe.Add(ref output, (nint)center * d), Gradient(logits[0], 1f, rate), ref grad, d);
+            for (var k = 0; k < noise.Length; k++)
+                if (noise[k] != center) Update(ref context, ref Unsafe.Add(ref output, (nint)noise[k] * d), Gradient(logits[k + 1], 0f, rate), ref grad, d);
             VectorKernels.MultiplyAdd(ref context, ref grad, 1f, d);
         }
+
+        /// <summary>The log-likelihood's gradient for one target, saturated outside the table, times the step size.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private float Gradient(float logit, float label, float rate) =>
+            (logit > MaxLogit ? label - 1f : logit < -MaxLogit ? label : label - Sigmoid(logit)) * rate;
 
         /// <summary>One target's term: its output row moves along the context, and the context's gradient along the row
         /// as it was, in one pass over both.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void Update(ref float context, ref float row, float label, float rate, ref float grad, int d)
+        private static void Update(ref float context, ref float row, float g, ref float grad, int d)
         {
-            var logit = VectorKernels.Dot(ref context, ref row, d);
-            // The log-likelihood's gradient, saturated outside the table.
-            var g = (logit > MaxLogit ? label - 1f : logit < -MaxLogit ? label : label - Sigmoid(logit)) * rate;
             var i = 0;
             if (Vector256.IsHardwareAccelerated)
             {
