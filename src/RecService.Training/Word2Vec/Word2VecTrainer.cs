@@ -95,9 +95,8 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
         private readonly TokenSequences _corpus;
         private readonly float[] _input;
         private readonly float[] _output;
-        // With several threads: each thread's own output vectors, and what the shared ones were at its last merge.
-        private readonly float[][] _localOutput;
-        private readonly float[][] _mergedOutput;
+        // With several threads, each thread's own output vectors.
+        private readonly MergedCopies? _outputCopies;
         private readonly uint[] _keep;
         private readonly AliasTable _noise;
         private readonly float[] _sigmoid;
@@ -113,8 +112,7 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
             var d = options.Dimensions;
             _output = new float[input.Length];
             // All start at zero, like the shared output vectors.
-            _localOutput = parts > 1 ? [.. Enumerable.Range(0, parts).Select(_ => new float[input.Length])] : [];
-            _mergedOutput = parts > 1 ? [.. Enumerable.Range(0, parts).Select(_ => new float[input.Length])] : [];
+            _outputCopies = parts > 1 ? new MergedCopies(_output, parts) : null;
             // Input vectors start uniform in (-0.5/d, 0.5/d), output vectors at zero, as in the reference tool; row t
             // depends only on (seed, t).
             for (var t = 0; t < corpus.Vocabulary; t++)
@@ -159,9 +157,9 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
 
         public void TrainRange(int first, int end, ulong stream, CancellationToken cancellationToken, int part = 0)
         {
-            var shared = _localOutput.Length == 0;
-            var output = shared ? _output : _localOutput[part];
-            if (!shared) Merge(part);
+            var copies = _outputCopies;
+            var output = copies?.Copy(part) ?? _output;
+            copies?.Merge(part);
             long unmerged = 0;
             var rng = new Xoshiro256(_options.Seed, stream);
             var d = _options.Dimensions;
@@ -188,13 +186,13 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
                     cancellationToken.ThrowIfCancellationRequested();
                 }
                 if (n > 1) pairs += TrainSequence(kept.AsSpan(0, n), output, rate, gradient, noise, logits, ref rng);
-                if (!shared && unmerged >= MergeTokens)
+                if (copies is not null && unmerged >= MergeTokens)
                 {
-                    Merge(part);
+                    copies.Merge(part);
                     unmerged = 0;
                 }
             }
-            if (!shared) Merge(part);
+            copies?.Merge(part);
             Interlocked.Add(ref _progress, unpublished);
             Interlocked.Add(ref _tokensRead, read);
             Interlocked.Add(ref _tokensTrained, trained);
@@ -285,35 +283,6 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
                 var r = Unsafe.Add(ref row, i);
                 Unsafe.Add(ref grad, i) = MathF.FusedMultiplyAdd(r, g, Unsafe.Add(ref grad, i));
                 Unsafe.Add(ref row, i) = MathF.FusedMultiplyAdd(Unsafe.Add(ref context, i), g, r);
-            }
-        }
-
-        /// <summary>
-        /// Adds what this part's thread changed in its output vectors since its last merge to the shared ones, then takes
-        /// the shared ones (with the other threads' merged changes) as its own. Other threads may merge at the same time:
-        /// as everywhere in Hogwild, a rare lost update is accepted.
-        /// </summary>
-        private void Merge(int part)
-        {
-            var shared = _output.AsSpan();
-            var local = _localOutput[part].AsSpan();
-            var merged = _mergedOutput[part].AsSpan();
-            var i = 0;
-            if (Vector256.IsHardwareAccelerated)
-                for (; i <= shared.Length - Vector256<float>.Count; i += Vector256<float>.Count)
-                {
-                    var now = Vector256.Create(shared.Slice(i, Vector256<float>.Count))
-                        + (Vector256.Create(local.Slice(i, Vector256<float>.Count)) - Vector256.Create(merged.Slice(i, Vector256<float>.Count)));
-                    now.CopyTo(shared.Slice(i, Vector256<float>.Count));
-                    now.CopyTo(local.Slice(i, Vector256<float>.Count));
-                    now.CopyTo(merged.Slice(i, Vector256<float>.Count));
-                }
-            for (; i < shared.Length; i++)
-            {
-                var now = shared[i] + (local[i] - merged[i]);
-                shared[i] = now;
-                local[i] = now;
-                merged[i] = now;
             }
         }
 
