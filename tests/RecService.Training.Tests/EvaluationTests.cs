@@ -121,6 +121,37 @@ public class RankingEvaluatorTests
     }
 
     [Fact]
+    public void FactorScoresInBatchesAreEachUsersDotProducts()
+    {
+        // 37 items (two full tiles and a partial one), 65 factors (as BPR's rows with the bias), 7 users: one batch of
+        // four and three scored one by one.
+        const int users = 7, items = 37, factors = 65;
+        var state = 5UL;
+        float Next() => (float)((SplitMix64.Next(ref state) >> 40) / (double)(1 << 24) - 0.5);
+        var x = new float[users * factors];
+        var y = new float[items * factors];
+        for (var i = 0; i < x.Length; i++) x[i] = Next();
+        for (var i = 0; i < y.Length; i++) y[i] = Next();
+        var scorer = new FactorScorer(new AlsModel(users, items, factors, x, y));
+        int[] batch = [6, 0, 3, 5, 1, 2, 4];
+        var scores = new float[batch.Length * items];
+        ((IItemScorer)scorer).Score(batch, scores);
+        var single = new float[items];
+        for (var b = 0; b < batch.Length; b++)
+        {
+            scorer.Score(batch[b], single);
+            for (var i = 0; i < items; i++)
+            {
+                double expected = 0;
+                for (var k = 0; k < factors; k++) expected += (double)x[batch[b] * factors + k] * y[i * factors + k];
+                Assert.Equal(expected, scores[b * items + i], 4);
+                // A user's scores do not depend on the users it is scored with.
+                Assert.Equal(single[i], scores[b * items + i]);
+            }
+        }
+    }
+
+    [Fact]
     public void AlsBeatsPopularityOnPlantedTastes()
     {
         // 6 taste groups of 15 items; each user plays 10 of their group's items plus 2 globally popular ones.

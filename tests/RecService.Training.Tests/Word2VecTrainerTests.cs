@@ -81,6 +81,34 @@ public class Word2VecTrainerTests
     }
 
     [Fact]
+    public void Merged_copies_add_every_threads_changes_to_the_shared_rows()
+    {
+        // 21 floats: two full 256-bit vectors and a tail.
+        var start = Enumerable.Range(0, 21).Select(i => i * 0.5f).ToArray();
+        var shared = (float[])start.Clone();
+        var copies = new MergedCopies(shared, 2);
+        Assert.Equal(start, copies.Copy(1));
+        for (var i = 0; i < shared.Length; i++)
+        {
+            copies.Copy(0)[i] += 1f;
+            if (i % 3 == 0) copies.Copy(1)[i] -= 2f;
+        }
+        copies.Merge(0);
+        Assert.Equal(start.Select(v => v + 1f), shared);
+        Assert.Equal(shared, copies.Copy(0));
+        // Copy 1 merged later: its own change is added, and it takes copy 0's.
+        copies.Merge(1);
+        var both = start.Select((v, i) => v + 1f - (i % 3 == 0 ? 2f : 0f)).ToArray();
+        Assert.Equal(both, shared);
+        Assert.Equal(both, copies.Copy(1));
+        // Merging again without changes adds nothing twice; copy 0 then sees copy 1's change.
+        copies.Merge(0);
+        copies.Merge(1);
+        Assert.Equal(both, shared);
+        Assert.Equal(both, copies.Copy(0));
+    }
+
+    [Fact]
     public void One_thread_training_depends_only_on_the_seed()
     {
         var (corpus, _) = Planted(3, sequences: 500);

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using RecService.Core.Sampling;
 using RecService.Core.Sparse;
+using RecService.Core.Vectors;
 using RecService.Training.Als;
 
 namespace RecService.Training.Bpr;
@@ -103,49 +105,90 @@ public sealed class BprTrainer(BprOptions options)
         row[^1] = last;
     }
 
+    // Draws run this many steps ahead of their step so the random rows they name can be fetched meanwhile: the
+    // non-zero's row and column a full lead ahead, then the user's and items' vectors half a lead ahead.
+    private const int Lead = 8;
+
     private void Epoch(CsrMatrix plays, int[] rowOf, float[] users, float[] items, int steps, ulong stream)
     {
         var rng = new Xoshiro256(Options.Seed, stream);
         var width = Options.Factors + 1;
         var f = Options.Factors;
         var lr = Options.LearningRate;
-        var reg = Options.Regularization;
+        var decay = 1f - lr * Options.Regularization;
         var nonZeros = plays.NonZeros;
         var columns = plays.Columns;
+        var columnIndices = plays.ColumnIndices;
         var difference = new float[width];
+        // Each step's non-zero and first negative candidate, drawn Lead steps before it.
+        var drawn = new (int NonZero, int Negative)[Lead];
         ref var x0 = ref MemoryMarshal.GetArrayDataReference(users);
         ref var y0 = ref MemoryMarshal.GetArrayDataReference(items);
         ref var d = ref MemoryMarshal.GetArrayDataReference(difference);
+        for (var s = 0; s < Math.Min(Lead, steps); s++) drawn[s] = Draw(ref rng);
+        var vectorEnd = Vector256.IsHardwareAccelerated ? f - f % Vector256<float>.Count : 0;
+        var vstep = Vector256<float>.Zero;
+        var vdecay = Vector256.Create(decay);
         for (var s = 0; s < steps; s++)
         {
-            var z = rng.NextInt(nonZeros);
+            var (z, negative) = drawn[s % Lead];
+            if (s + Lead < steps) drawn[s % Lead] = Draw(ref rng);
+            if (s + Lead / 2 < steps)
+            {
+                var (zAhead, negativeAhead) = drawn[(s + Lead / 2) % Lead];
+                var userAhead = rowOf[zAhead];
+                VectorMath.Prefetch(in Unsafe.Add(ref x0, (nint)userAhead * width), width);
+                VectorMath.Prefetch(in Unsafe.Add(ref y0, (nint)columnIndices[zAhead] * width), width);
+                VectorMath.Prefetch(in Unsafe.Add(ref y0, (nint)negativeAhead * width), width);
+            }
             var user = rowOf[z];
-            var positive = plays.ColumnIndices[z];
+            var positive = columnIndices[z];
             var played = plays.RowIndices(user);
-            int negative;
             // A user who played nearly everything could loop: a bounded number of draws, then the step is skipped.
             var tries = 0;
-            do negative = rng.NextInt(columns); while (played.BinarySearch(negative) >= 0 && ++tries < 16);
+            while (played.BinarySearch(negative) >= 0 && ++tries < 16) negative = rng.NextInt(columns);
             if (tries == 16) continue;
             ref var x = ref Unsafe.Add(ref x0, (nint)user * width);
             ref var yi = ref Unsafe.Add(ref y0, (nint)positive * width);
             ref var yj = ref Unsafe.Add(ref y0, (nint)negative * width);
             // d = y_i - y_j over the factors and the bias column (the user's 1 turns it into b_i - b_j).
-            for (var k = 0; k < width; k++) Unsafe.Add(ref d, k) = Unsafe.Add(ref yi, k) - Unsafe.Add(ref yj, k);
+            var k = 0;
+            for (; k < vectorEnd; k += Vector256<float>.Count)
+                (Vector256.LoadUnsafe(ref yi, (nuint)k) - Vector256.LoadUnsafe(ref yj, (nuint)k)).StoreUnsafe(ref d, (nuint)k);
+            for (; k < width; k++) Unsafe.Add(ref d, k) = Unsafe.Add(ref yi, k) - Unsafe.Add(ref yj, k);
             var margin = VectorKernels.Dot(ref x, ref d, width);
             // Gradient of ln sigmoid(margin): sigmoid(-margin).
             var g = margin > 30f ? 0f : 1f / (1f + MathF.Exp(margin));
             var step = lr * g;
-            // Items move along x (their bias by the step itself); then x along d. The user's bias column stays 1.
-            for (var k = 0; k < f; k++)
+            // Items move along x (their bias by the step itself); then x along d; all shrink by the L2 decay. The
+            // user's bias column stays 1.
+            if (vectorEnd > 0) vstep = Vector256.Create(step);
+            for (k = 0; k < vectorEnd; k += Vector256<float>.Count)
+            {
+                var xk = Vector256.LoadUnsafe(ref x, (nuint)k);
+                Vector256.FusedMultiplyAdd(vstep, xk, Vector256.LoadUnsafe(ref yi, (nuint)k) * vdecay).StoreUnsafe(ref yi, (nuint)k);
+                Vector256.FusedMultiplyAdd(-vstep, xk, Vector256.LoadUnsafe(ref yj, (nuint)k) * vdecay).StoreUnsafe(ref yj, (nuint)k);
+                Vector256.FusedMultiplyAdd(vstep, Vector256.LoadUnsafe(ref d, (nuint)k), xk * vdecay).StoreUnsafe(ref x, (nuint)k);
+            }
+            for (; k < f; k++)
             {
                 var xk = Unsafe.Add(ref x, k);
-                Unsafe.Add(ref yi, k) += step * xk - lr * reg * Unsafe.Add(ref yi, k);
-                Unsafe.Add(ref yj, k) += -step * xk - lr * reg * Unsafe.Add(ref yj, k);
-                Unsafe.Add(ref x, k) = xk + step * Unsafe.Add(ref d, k) - lr * reg * xk;
+                Unsafe.Add(ref yi, k) = MathF.FusedMultiplyAdd(step, xk, Unsafe.Add(ref yi, k) * decay);
+                Unsafe.Add(ref yj, k) = MathF.FusedMultiplyAdd(-step, xk, Unsafe.Add(ref yj, k) * decay);
+                Unsafe.Add(ref x, k) = MathF.FusedMultiplyAdd(step, Unsafe.Add(ref d, k), xk * decay);
             }
-            Unsafe.Add(ref yi, f) += step - lr * reg * Unsafe.Add(ref yi, f);
-            Unsafe.Add(ref yj, f) += -step - lr * reg * Unsafe.Add(ref yj, f);
+            Unsafe.Add(ref yi, f) = Unsafe.Add(ref yi, f) * decay + step;
+            Unsafe.Add(ref yj, f) = Unsafe.Add(ref yj, f) * decay - step;
+        }
+
+        (int NonZero, int Negative) Draw(ref Xoshiro256 random)
+        {
+            var nonZero = random.NextInt(nonZeros);
+            var negative = random.NextInt(columns);
+            // The user and item this step will need: fetched now, read half a lead later.
+            VectorMath.Prefetch(in Unsafe.As<int, float>(ref rowOf[nonZero]), 1);
+            VectorMath.Prefetch(in Unsafe.As<int, float>(ref columnIndices[nonZero]), 1);
+            return (nonZero, negative);
         }
     }
 }

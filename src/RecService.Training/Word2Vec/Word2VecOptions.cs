@@ -23,8 +23,8 @@ public sealed record Word2VecOptions
     public double NoisePower { get; init; } = 0.75;
     public ulong Seed { get; init; } = 42;
     /// <summary>Training threads; 0 = one per core. With one thread the result depends only on the seed; with more,
-    /// threads update shared vectors without locks (Hogwild, as the reference tool does) and results differ in the
-    /// last bits from run to run.</summary>
+    /// threads update the shared input vectors without locks (Hogwild, as the reference tool does), each trains its own
+    /// copy of the output vectors and merges it now and then, and results differ in the last bits from run to run.</summary>
     public int Threads { get; init; }
 
     public int EffectiveThreads => Threads > 0 ? Threads : Environment.ProcessorCount;

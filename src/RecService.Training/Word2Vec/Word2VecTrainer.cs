@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using RecService.Core.Sampling;
+using RecService.Core.Vectors;
 using RecService.Training.Als;
 
 namespace RecService.Training.Word2Vec;
@@ -35,7 +37,9 @@ public sealed class Word2VecModel(int vocabulary, int dimensions, float[] vector
 /// Skip-gram with negative sampling over token sequences, as in Mikolov et al. (2013): for each kept token and each
 /// context token within a randomly shrunk window, the context's input vector is pulled towards the token's output
 /// vector and pushed from <see cref="Word2VecOptions.Negatives"/> noise tokens' output vectors. Threads each take a
-/// balanced range of sequences and update the shared vectors without locks. WORD2VEC.md has the details.
+/// balanced range of sequences and update the shared input vectors without locks; each updates its own copy of the
+/// output vectors and folds its changes into the shared ones every <see cref="MergeTokens"/> tokens. WORD2VEC.md has
+/// the details.
 /// </summary>
 public sealed partial class Word2VecTrainer(Word2VecOptions options)
 {
@@ -46,6 +50,10 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
     private const int SigmoidTableSize = 1024;
     // Progress (which sets the decaying step size) is published to the other threads every this many tokens.
     private const int ProgressBatch = 8192;
+    /// <summary>With several threads, each folds its output-vector changes into the shared ones and takes the others'
+    /// after reading this many tokens: every noise draw writes a popular output row, and threads writing the same rows
+    /// of one matrix spend most of their time passing cache lines between cores.</summary>
+    public const int MergeTokens = 65_536;
 
     public Word2VecModel Fit(TokenSequences corpus, CancellationToken cancellationToken = default)
     {
@@ -59,9 +67,9 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
         if (corpus.TokenCount == 0 || vocabulary == 0)
             return new Word2VecModel(vocabulary, d, vectors, counts, new Word2VecStats(0, 0, 0, clock.Elapsed.TotalSeconds, threads));
 
-        var run = new Run(Options, corpus, counts, vectors);
         var ranges = corpus.BalancedRanges(threads);
         var parts = ranges.Length - 1;
+        var run = new Run(Options, corpus, counts, vectors, parts);
         for (var epoch = 0; epoch < Options.Epochs; epoch++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -69,7 +77,7 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
             if (parts == 1) run.TrainRange(0, corpus.Count, StreamOf(e, 0), cancellationToken);
             else
                 Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = cancellationToken },
-                    p => run.TrainRange(ranges[p], ranges[p + 1], StreamOf(e, p), cancellationToken));
+                    p => run.TrainRange(ranges[p], ranges[p + 1], StreamOf(e, p), cancellationToken, p));
         }
         // Tokens never seen keep their random start: zero them so no one mistakes noise for an embedding.
         for (var t = 0; t < vocabulary; t++)
@@ -87,6 +95,8 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
         private readonly TokenSequences _corpus;
         private readonly float[] _input;
         private readonly float[] _output;
+        // With several threads, each thread's own output vectors.
+        private readonly MergedCopies? _outputCopies;
         private readonly uint[] _keep;
         private readonly AliasTable _noise;
         private readonly float[] _sigmoid;
@@ -94,13 +104,15 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
         private long _progress;
         private long _tokensRead, _tokensTrained, _pairs;
 
-        public Run(Word2VecOptions options, TokenSequences corpus, long[] counts, float[] input)
+        public Run(Word2VecOptions options, TokenSequences corpus, long[] counts, float[] input, int parts)
         {
             _options = options;
             _corpus = corpus;
             _input = input;
             var d = options.Dimensions;
             _output = new float[input.Length];
+            // All start at zero, like the shared output vectors.
+            _outputCopies = parts > 1 ? new MergedCopies(_output, parts) : null;
             // Input vectors start uniform in (-0.5/d, 0.5/d), output vectors at zero, as in the reference tool; row t
             // depends only on (seed, t).
             for (var t = 0; t < corpus.Vocabulary; t++)
@@ -143,12 +155,18 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
             return keep;
         }
 
-        public void TrainRange(int first, int end, ulong stream, CancellationToken cancellationToken)
+        public void TrainRange(int first, int end, ulong stream, CancellationToken cancellationToken, int part = 0)
         {
+            var copies = _outputCopies;
+            var output = copies?.Copy(part) ?? _output;
+            copies?.Merge(part);
+            long unmerged = 0;
             var rng = new Xoshiro256(_options.Seed, stream);
             var d = _options.Dimensions;
             var kept = new int[Math.Max(1, _corpus.Longest(first, end))];
             var gradient = new float[d];
+            var noise = new int[_options.Negatives];
+            var logits = new float[_options.Negatives + 1];
             long read = 0, trained = 0, pairs = 0, unpublished = 0;
             var rate = StepSize(Interlocked.Read(ref _progress));
             for (var s = first; s < end; s++)
@@ -160,14 +178,21 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
                 read += sequence.Length;
                 trained += n;
                 unpublished += sequence.Length;
+                unmerged += sequence.Length;
                 if (unpublished >= ProgressBatch)
                 {
                     rate = StepSize(Interlocked.Add(ref _progress, unpublished));
                     unpublished = 0;
                     cancellationToken.ThrowIfCancellationRequested();
                 }
-                if (n > 1) pairs += TrainSequence(kept.AsSpan(0, n), rate, gradient, ref rng);
+                if (n > 1) pairs += TrainSequence(kept.AsSpan(0, n), output, rate, gradient, noise, logits, ref rng);
+                if (copies is not null && unmerged >= MergeTokens)
+                {
+                    copies.Merge(part);
+                    unmerged = 0;
+                }
             }
+            copies?.Merge(part);
             Interlocked.Add(ref _progress, unpublished);
             Interlocked.Add(ref _tokensRead, read);
             Interlocked.Add(ref _tokensTrained, trained);
@@ -181,13 +206,13 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
         }
 
         /// <summary>Every (token, context) pair of one down-sampled sequence; returns the pair count.</summary>
-        private long TrainSequence(ReadOnlySpan<int> tokens, float rate, float[] gradient, ref Xoshiro256 rng)
+        private long TrainSequence(ReadOnlySpan<int> tokens, float[] outputVectors, float rate, float[] gradient, int[] noise, float[] logits, ref Xoshiro256 rng)
         {
             var d = _options.Dimensions;
             var window = _options.Window;
             long pairs = 0;
             ref var input = ref MemoryMarshal.GetArrayDataReference(_input);
-            ref var output = ref MemoryMarshal.GetArrayDataReference(_output);
+            ref var output = ref MemoryMarshal.GetArrayDataReference(outputVectors);
             ref var grad = ref MemoryMarshal.GetArrayDataReference(gradient);
             for (var i = 0; i < tokens.Length; i++)
             {
@@ -199,7 +224,7 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
                 {
                     if (j == i) continue;
                     ref var context = ref Unsafe.Add(ref input, (nint)tokens[j] * d);
-                    TrainPair(ref context, ref output, center, rate, ref grad, d, ref rng);
+                    TrainPair(ref context, ref output, center, rate, ref grad, noise, logits, d, ref rng);
                     pairs++;
                 }
             }
@@ -209,35 +234,56 @@ public sealed partial class Word2VecTrainer(Word2VecOptions options)
         /// <summary>
         /// One pair: the logistic loss of the true token and <see cref="Word2VecOptions.Negatives"/> noise tokens against
         /// the context's input vector; output vectors move at once, the input vector by the summed gradient at the end.
+        /// The noise tokens are drawn first and their rows prefetched, so their cache misses overlap; all the logits are
+        /// taken before any row moves, so the dot products run side by side instead of each waiting for the last
+        /// update (a noise token drawn twice in one pair is scored once for both draws).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void TrainPair(ref float context, ref float output, int center, float rate, ref float grad, int d, ref Xoshiro256 rng)
+        private void TrainPair(ref float context, ref float output, int center, float rate, ref float grad, int[] noise, float[] logits, int d, ref Xoshiro256 rng)
         {
-            ClearVector(ref grad, d);
-            var negatives = _options.Negatives;
-            for (var k = 0; k <= negatives; k++)
+            for (var k = 0; k < noise.Length; k++)
             {
-                int target;
-                float label;
-                if (k == 0)
-                {
-                    target = center;
-                    label = 1f;
-                }
-                else
-                {
-                    target = _noise.Sample(rng.NextUInt64());
-                    if (target == center) continue;
-                    label = 0f;
-                }
-                ref var row = ref Unsafe.Add(ref output, (nint)target * d);
-                var logit = VectorKernels.Dot(ref context, ref row, d);
-                // The log-likelihood's gradient, saturated outside the table.
-                var g = (logit > MaxLogit ? label - 1f : logit < -MaxLogit ? label : label - Sigmoid(logit)) * rate;
-                VectorKernels.MultiplyAdd(ref grad, ref row, g, d);
-                VectorKernels.MultiplyAdd(ref row, ref context, g, d);
+                var target = _noise.Sample(rng.NextUInt64());
+                noise[k] = target;
+                VectorMath.Prefetch(in Unsafe.Add(ref output, (nint)target * d), d);
             }
+            logits[0] = VectorKernels.Dot(ref context, ref Unsafe.Add(ref output, (nint)center * d), d);
+            for (var k = 0; k < noise.Length; k++)
+                logits[k + 1] = VectorKernels.Dot(ref context, ref Unsafe.Add(ref output, (nint)noise[k] * d), d);
+            ClearVector(ref grad, d);
+            Update(ref context, ref Unsafe.Add(ref output, (nint)center * d), Gradient(logits[0], 1f, rate), ref grad, d);
+            for (var k = 0; k < noise.Length; k++)
+                if (noise[k] != center) Update(ref context, ref Unsafe.Add(ref output, (nint)noise[k] * d), Gradient(logits[k + 1], 0f, rate), ref grad, d);
             VectorKernels.MultiplyAdd(ref context, ref grad, 1f, d);
+        }
+
+        /// <summary>The log-likelihood's gradient for one target, saturated outside the table, times the step size.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private float Gradient(float logit, float label, float rate) =>
+            (logit > MaxLogit ? label - 1f : logit < -MaxLogit ? label : label - Sigmoid(logit)) * rate;
+
+        /// <summary>One target's term: its output row moves along the context, and the context's gradient along the row
+        /// as it was, in one pass over both.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Update(ref float context, ref float row, float g, ref float grad, int d)
+        {
+            var i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var vg = Vector256.Create(g);
+                for (; i <= d - Vector256<float>.Count; i += Vector256<float>.Count)
+                {
+                    var r = Vector256.LoadUnsafe(ref row, (nuint)i);
+                    Vector256.FusedMultiplyAdd(r, vg, Vector256.LoadUnsafe(ref grad, (nuint)i)).StoreUnsafe(ref grad, (nuint)i);
+                    Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref context, (nuint)i), vg, r).StoreUnsafe(ref row, (nuint)i);
+                }
+            }
+            for (; i < d; i++)
+            {
+                var r = Unsafe.Add(ref row, i);
+                Unsafe.Add(ref grad, i) = MathF.FusedMultiplyAdd(r, g, Unsafe.Add(ref grad, i));
+                Unsafe.Add(ref row, i) = MathF.FusedMultiplyAdd(Unsafe.Add(ref context, i), g, r);
+            }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
