@@ -45,20 +45,8 @@ public static class TagSimilarity
     }
 
     /// <summary>Cosine of two items' weighted rows (0 when either has no tags): a merge of their sorted tag lists.</summary>
-    public static float Cosine(CsrMatrix weighted, int a, int b)
-    {
-        var ta = weighted.RowIndices(a);
-        var tb = weighted.RowIndices(b);
-        var va = weighted.RowValues(a);
-        var vb = weighted.RowValues(b);
-        float sum = 0;
-        int i = 0, j = 0;
-        while (i < ta.Length && j < tb.Length)
-        {
-            if (ta[i] == tb[j]) sum += va[i++] * vb[j++];
-            else if (ta[i] < tb[j]) i++;
-            else j++;
-        }
+    public static float Cosine(CsrMatrix weighted, int a, int b) =>
+        SparseRows.Dot(weighted.RowIndices(a), weighted.RowValues(a), weighted.RowIndices(b), weighted.RowValues(b));
         return sum;
     }
 
