@@ -47,8 +47,6 @@ public static class TagSimilarity
     /// <summary>Cosine of two items' weighted rows (0 when either has no tags): a merge of their sorted tag lists.</summary>
     public static float Cosine(CsrMatrix weighted, int a, int b) =>
         SparseRows.Dot(weighted.RowIndices(a), weighted.RowValues(a), weighted.RowIndices(b), weighted.RowValues(b));
-        return sum;
-    }
 
     /// <summary>
     /// The <paramref name="k"/> most similar items of every item (never itself, only cosine above 0), best first. Exact, through
