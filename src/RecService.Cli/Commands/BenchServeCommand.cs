@@ -59,6 +59,8 @@ public static class BenchServeCommand
                 ("gRPC SimilarTracks", async i => await client.SimilarTracksAsync(new SimilarTracksRequest { TrackId = trackIds[i % trackIds.Count], Count = k }, cancellationToken: ct)),
                 ("gRPC RelatedArtists", async i => await client.RelatedArtistsAsync(new RelatedArtistsRequest { ArtistId = artistIds[i % artistIds.Count], Count = 20 }, cancellationToken: ct)),
                 ("gRPC StartRadio", async i => await radio.StartRadioAsync(new StartRadioRequest { TrackId = trackIds[i % trackIds.Count], Count = k }, cancellationToken: ct)),
+                // The same station from the ALS part alone: what the ensemble adds to a start.
+                ("gRPC StartRadio ALS", async i => await radio.StartRadioAsync(new StartRadioRequest { TrackId = trackIds[i % trackIds.Count], Count = k, Model = "tracks" }, cancellationToken: ct)),
             };
             if (only.Length > 0) scenarios = scenarios.Where(s => only.Any(o => s.Name.Contains(o, StringComparison.OrdinalIgnoreCase))).ToArray();
             Console.WriteLine($"Replica {parse.GetValue(grpc)} / {parse.GetValue(http)}, model {version}, {n} concurrent callers, {parse.GetValue(seconds)} s per scenario");

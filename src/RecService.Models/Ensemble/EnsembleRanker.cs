@@ -29,7 +29,7 @@ public sealed class EnsembleRanker
     private readonly int _popularityIndex = -1;
     private readonly int _gapIndex = -1;
     /// <summary>Each item's log(1 + plays) over the catalog's largest, in [0, 1]; artists sum their tracks' plays.</summary>
-    private readonly float[] _logPopularity;
+    private readonly float[]? _logPopularity;
 
     [ThreadStatic] private static int[]? t_candidates;
     [ThreadStatic] private static float[]? t_scratchScores;
@@ -77,7 +77,7 @@ public sealed class EnsembleRanker
                     break;
             }
         }
-        _logPopularity = LogPopularity(bundle.Catalog, space);
+        _logPopularity = _popularityIndex >= 0 || _gapIndex >= 0 ? LogPopularity(bundle.Catalog, space) : null;
         _signals = signals.Values.Select(s => new Signal(s.View, s.View.Space != space, s.Similarity, s.Missing)).ToArray();
         _sources = _signals.Where(s => !s.ViaArtist).Select(s => s.View).ToArray();
         _artistSources = _signals.Where(s => s.ViaArtist).Select(s => s.View).ToArray();
@@ -140,8 +140,8 @@ public sealed class EnsembleRanker
             for (var i = 0; i < Features.Count; i++)
                 if (Features[i] == BlendFeatures.SameArtist) x[i] = seedArtist == candidateArtist ? 1 : 0;
         }
-        if (_popularityIndex >= 0) x[_popularityIndex] = _logPopularity[candidate];
-        if (_gapIndex >= 0) x[_gapIndex] = MathF.Abs(_logPopularity[candidate] - _logPopularity[seed]);
+        if (_popularityIndex >= 0) x[_popularityIndex] = _logPopularity![candidate];
+        if (_gapIndex >= 0) x[_gapIndex] = MathF.Abs(_logPopularity![candidate] - _logPopularity[seed]);
         foreach (var s in _signals)
         {
             var (a, b) = s.ViaArtist ? (seedArtist, candidateArtist) : (seed, candidate);
@@ -155,27 +155,36 @@ public sealed class EnsembleRanker
     /// without building the vector.</summary>
     public float Score(int seed, int candidate)
     {
+        if (Space != IdSpaces.Tracks) return DirectPart(seed, candidate, -1, -1);
+        var seedArtist = _catalog.ArtistOf(seed);
+        var candidateArtist = _catalog.ArtistOf(candidate);
+        return DirectPart(seed, candidate, seedArtist, candidateArtist) + ArtistPart(seedArtist, candidateArtist);
+    }
+
+    /// <summary>The intercept and the terms of the pair itself: the parts over the ranked space, popularity, same artist.</summary>
+    private float DirectPart(int seed, int candidate, int seedArtist, int candidateArtist)
+    {
         var z = _intercept;
-        if (_popularityIndex >= 0) z += _weights[_popularityIndex] * _logPopularity[candidate];
-        if (_gapIndex >= 0) z += _weights[_gapIndex] * MathF.Abs(_logPopularity[candidate] - _logPopularity[seed]);
-        int seedArtist = -1, candidateArtist = -1;
-        if (Space == IdSpaces.Tracks)
-        {
-            seedArtist = _catalog.ArtistOf(seed);
-            candidateArtist = _catalog.ArtistOf(candidate);
-            if (_hasSameArtist && seedArtist == candidateArtist) z += _sameArtistWeight;
-        }
+        if (_popularityIndex >= 0) z += _weights[_popularityIndex] * _logPopularity![candidate];
+        if (_gapIndex >= 0) z += _weights[_gapIndex] * MathF.Abs(_logPopularity![candidate] - _logPopularity[seed]);
+        if (_hasSameArtist && seedArtist == candidateArtist && seedArtist >= 0) z += _sameArtistWeight;
         foreach (var s in _signals)
-        {
-            var (a, b) = s.ViaArtist ? (seedArtist, candidateArtist) : (seed, candidate);
-            if (s.View.Has(a) && s.View.Has(b))
-            {
-                if (s.SimilarityIndex >= 0) z += _weights[s.SimilarityIndex] * s.View.Similarity(a, b);
-            }
-            else if (s.MissingIndex >= 0) z += _weights[s.MissingIndex];
-        }
+            if (!s.ViaArtist) z += Term(s, seed, candidate);
         return z;
     }
+
+    /// <summary>The terms of the parts over artists when ranking tracks: the same for every track pair of two artists.</summary>
+    private float ArtistPart(int seedArtist, int candidateArtist)
+    {
+        var z = 0f;
+        foreach (var s in _signals)
+            if (s.ViaArtist) z += Term(s, seedArtist, candidateArtist);
+        return z;
+    }
+
+    private float Term(in Signal s, int a, int b) =>
+        s.View.Has(a) && s.View.Has(b) ? (s.SimilarityIndex >= 0 ? _weights[s.SimilarityIndex] * s.View.Similarity(a, b) : 0)
+        : s.MissingIndex >= 0 ? _weights[s.MissingIndex] : 0;
 
     /// <summary>
     /// The union of every part's nearest items to <paramref name="seed"/> (<paramref name="perPart"/> each; ranking tracks,
@@ -229,7 +238,20 @@ public sealed class EnsembleRanker
         if (ids.IsEmpty) return 0;
         var candidates = Candidates(seed, perPart > 0 ? perPart : PerPart(ids.Length), excluded);
         var top = new TopK(scores, ids);
-        foreach (var c in candidates) top.Add(Score(seed, c), c);
+        if (Space == IdSpaces.Tracks && _artistSources.Length > 0)
+        {
+            // Candidates come a handful per artist: each artist's terms once, from a small per-call memo.
+            var seedArtist = _catalog.ArtistOf(seed);
+            var memo = ArtistMemo.Get();
+            foreach (var c in candidates)
+            {
+                var artist = _catalog.ArtistOf(c);
+                if (!memo.TryGet(artist, out var artistPart)) memo.Set(artist, artistPart = ArtistPart(seedArtist, artist));
+                top.Add(DirectPart(seed, c, seedArtist, artist) + artistPart, c);
+            }
+        }
+        else
+            foreach (var c in candidates) top.Add(Score(seed, c), c);
         var n = top.SortDescending();
         for (var i = 0; i < n; i++) scores[i] = 1f / (1f + MathF.Exp(-scores[i]));
         return n;
@@ -252,20 +274,72 @@ public sealed class EnsembleRanker
         var seedArtist = _catalog.ArtistOf(seed);
         near[0] = seedArtist;
         var found = 1 + artists.Rank(seedArtist, near.AsSpan(1, artistCount), nearScores.AsSpan(0, artistCount));
-        var capacity = found * perArtist;
-        var pool = t_candidates is { } c && c.Length >= capacity ? c : t_candidates = new int[Math.Max(capacity, 256)];
-        var n = 0;
-        for (var i = 0; i < found; i++) n += TopTracks(near[i], pool.AsSpan(n, perArtist));
+        var pool = t_candidates is { } c && c.Length >= perArtist ? c : t_candidates = new int[Math.Max(perArtist, 256)];
         var excludedSorted = SortedCopy(excluded);
         var top = new TopK(scores, ids);
-        foreach (var candidate in pool.AsSpan(0, n))
+        for (var i = 0; i < found; i++)
         {
-            if (candidate == seed || (!excludedSorted.IsEmpty && excludedSorted.BinarySearch(candidate) >= 0)) continue;
-            top.Add(Score(seed, candidate), candidate);
+            // The artist terms are the same for all of an artist's tracks: computed once per artist.
+            var artistPart = ArtistPart(seedArtist, near[i]);
+            var n = TopTracks(near[i], pool.AsSpan(0, perArtist));
+            foreach (var candidate in pool.AsSpan(0, n))
+            {
+                if (candidate == seed || (!excludedSorted.IsEmpty && excludedSorted.BinarySearch(candidate) >= 0)) continue;
+                top.Add(DirectPart(seed, candidate, seedArtist, near[i]) + artistPart, candidate);
+            }
         }
         var kept = top.SortDescending();
         for (var i = 0; i < kept; i++) scores[i] = 1f / (1f + MathF.Exp(-scores[i]));
         return kept;
+    }
+
+    /// <summary>
+    /// A per-thread map from artist to a float for one call: open addressing over a power-of-two table, emptied by a
+    /// generation count instead of clearing, so a call costs nothing to start. Past half full it stops remembering.
+    /// </summary>
+    private sealed class ArtistMemo
+    {
+        private const int Size = 1024;
+        private readonly int[] _keys = new int[Size];
+        private readonly float[] _values = new float[Size];
+        private readonly int[] _generations = new int[Size];
+        private int _generation;
+        private int _count;
+
+        [ThreadStatic] private static ArtistMemo? t_memo;
+
+        public static ArtistMemo Get()
+        {
+            var memo = t_memo ??= new ArtistMemo();
+            memo._generation++;
+            memo._count = 0;
+            return memo;
+        }
+
+        public bool TryGet(int key, out float value)
+        {
+            for (var i = Slot(key); _generations[i] == _generation; i = (i + 1) & (Size - 1))
+                if (_keys[i] == key)
+                {
+                    value = _values[i];
+                    return true;
+                }
+            value = 0;
+            return false;
+        }
+
+        public void Set(int key, float value)
+        {
+            if (_count >= Size / 2) return;
+            var i = Slot(key);
+            while (_generations[i] == _generation) i = (i + 1) & (Size - 1);
+            _keys[i] = key;
+            _values[i] = value;
+            _generations[i] = _generation;
+            _count++;
+        }
+
+        private static int Slot(int key) => (int)((uint)key * 2654435769u >> 22);
     }
 
     /// <summary>Up to <c>into.Length</c> of the artist's tracks, most played first.</summary>
