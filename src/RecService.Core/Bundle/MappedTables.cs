@@ -318,7 +318,31 @@ public sealed unsafe class MappedCsr
             if ((uint)_columns[k] >= (uint)Columns) return $"non-zero {k}: column {_columns[k]} outside {Columns}";
             if (!(Math.Abs(_values[k]) <= MappedMatrix.MaxMagnitude)) return $"non-zero {k}: {_values[k].ToString(System.Globalization.CultureInfo.InvariantCulture)}";
         }
+        _verified = true;
         return null;
+    }
+
+    // Set once every pointer and column was checked (FirstInvalidValue): rows are then read without checking them again.
+    private bool _verified;
+
+    /// <summary><see cref="RowIndices"/> of a matrix whose whole content was checked at open (<see cref="FirstInvalidValue"/>):
+    /// the same span without the per-read checks, for the parts read many times a request. Falls back to the checked
+    /// read for a matrix that was not verified.</summary>
+    public ReadOnlySpan<int> VerifiedRowIndices(int row)
+    {
+        if (!_verified) return RowIndices(row);
+        if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
+        long start = _pointers[row];
+        return new ReadOnlySpan<int>(_columns + start, (int)(_pointers[row + 1] - start));
+    }
+
+    /// <summary><see cref="RowValues"/>, unchecked like <see cref="VerifiedRowIndices"/>.</summary>
+    public ReadOnlySpan<float> VerifiedRowValues(int row)
+    {
+        if (!_verified) return RowValues(row);
+        if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
+        long start = _pointers[row];
+        return new ReadOnlySpan<float>(_values + start, (int)(_pointers[row + 1] - start));
     }
 
     /// <summary>Row's column indices (ascending); each is checked to be inside the matrix.</summary>

@@ -64,23 +64,23 @@ public sealed class NeighbourLists : IItemSimilarity
     public BundlePart Part { get; }
     public string Space { get; }
 
-    public bool Has(int item) => (uint)item < (uint)_neighbours.Rows && _neighbours.RowIndices(item).Length > 0;
+    public bool Has(int item) => (uint)item < (uint)_neighbours.Rows && _neighbours.VerifiedRowIndices(item).Length > 0;
 
     public float Similarity(int a, int b)
     {
         if ((uint)a >= (uint)_neighbours.Rows || (uint)b >= (uint)_neighbours.Rows) return 0;
         // Lists are short and best first: a scan of either (the similarity is symmetric, each list is cut at its own length).
-        var at = _neighbours.RowIndices(a).IndexOf(b);
-        if (at >= 0) return _neighbours.RowValues(a)[at];
-        at = _neighbours.RowIndices(b).IndexOf(a);
-        return at >= 0 ? _neighbours.RowValues(b)[at] : 0;
+        var at = _neighbours.VerifiedRowIndices(a).IndexOf(b);
+        if (at >= 0) return _neighbours.VerifiedRowValues(a)[at];
+        at = _neighbours.VerifiedRowIndices(b).IndexOf(a);
+        return at >= 0 ? _neighbours.VerifiedRowValues(b)[at] : 0;
     }
 
     public int Nearest(int item, Span<int> ids, Span<float> scores, ReadOnlySpan<int> excluded)
     {
         if ((uint)item >= (uint)_neighbours.Rows) return 0;
-        var near = _neighbours.RowIndices(item);
-        var values = _neighbours.RowValues(item);
+        var near = _neighbours.VerifiedRowIndices(item);
+        var values = _neighbours.VerifiedRowValues(item);
         var n = 0;
         for (var i = 0; i < near.Length && n < ids.Length; i++)
         {

@@ -145,8 +145,8 @@ public sealed class EnsembleRanker
         foreach (var s in _signals)
         {
             var (a, b) = s.ViaArtist ? (seedArtist, candidateArtist) : (seed, candidate);
-            var has = s.View.Has(a) && s.View.Has(b);
-            if (s.SimilarityIndex >= 0) x[s.SimilarityIndex] = has ? s.View.Similarity(a, b) : 0;
+            var has = s.View.TrySimilarity(a, b, out var similarity);
+            if (s.SimilarityIndex >= 0) x[s.SimilarityIndex] = similarity;
             if (s.MissingIndex >= 0) x[s.MissingIndex] = has ? 0 : 1;
         }
     }
@@ -183,7 +183,7 @@ public sealed class EnsembleRanker
     }
 
     private float Term(in Signal s, int a, int b) =>
-        s.View.Has(a) && s.View.Has(b) ? (s.SimilarityIndex >= 0 ? _weights[s.SimilarityIndex] * s.View.Similarity(a, b) : 0)
+        s.View.TrySimilarity(a, b, out var similarity) ? (s.SimilarityIndex >= 0 ? _weights[s.SimilarityIndex] * similarity : 0)
         : s.MissingIndex >= 0 ? _weights[s.MissingIndex] : 0;
 
     /// <summary>
@@ -351,19 +351,23 @@ public sealed class EnsembleRanker
             tracks.CopyTo(into);
             return tracks.Length;
         }
-        // Insertion into a short list: artists with many tracks are few, and the list is a handful long.
+        // Insertion into a short list (artists with many tracks are few, and the list is a handful long), each track's
+        // plays read once: they lie scattered over the catalog.
+        Span<float> kept = stackalloc float[into.Length];
         var n = 0;
         foreach (var t in tracks)
         {
             var p = _catalog.Popularity(t);
-            if (n == into.Length && p <= _catalog.Popularity(into[n - 1])) continue;
+            if (n == into.Length && p <= kept[n - 1]) continue;
             var at = n == into.Length ? n - 1 : n++;
-            while (at > 0 && _catalog.Popularity(into[at - 1]) < p)
+            while (at > 0 && kept[at - 1] < p)
             {
                 into[at] = into[at - 1];
+                kept[at] = kept[at - 1];
                 at--;
             }
             into[at] = t;
+            kept[at] = p;
         }
         return n;
     }

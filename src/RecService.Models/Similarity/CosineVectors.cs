@@ -42,6 +42,18 @@ public sealed unsafe class CosineVectors : IItemSimilarity
         return Math.Clamp(TensorPrimitives.Dot(_vectors.Row(a), _vectors.Row(b)) * scale, -1f, 1f);
     }
 
+    /// <summary>Each item's 1/|y| read once: both known (non-zero), then the cosine.</summary>
+    public bool TrySimilarity(int a, int b, out float similarity)
+    {
+        similarity = 0;
+        if ((uint)a >= (uint)_vectors.Rows || (uint)b >= (uint)_vectors.Rows) return false;
+        var ia = _forest.InverseNorm(a);
+        var ib = _forest.InverseNorm(b);
+        if (!(ia > 0) || !(ib > 0)) return false;
+        similarity = Math.Clamp(TensorPrimitives.Dot(_vectors.Row(a), _vectors.Row(b)) * ia * ib, -1f, 1f);
+        return true;
+    }
+
     public int Nearest(int item, Span<int> ids, Span<float> scores, ReadOnlySpan<int> excluded) =>
         Search(item, ids, scores, excluded, (int)Math.Min(int.MaxValue, (long)_search.SearchK * Math.Max(10, ids.Length) / 10));
 

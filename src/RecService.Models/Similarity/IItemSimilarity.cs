@@ -19,6 +19,15 @@ public interface IItemSimilarity
     /// <summary>Similarity of two items in [-1, 1]; 0 when either is unknown to the part.</summary>
     float Similarity(int a, int b);
 
+    /// <summary><see cref="Similarity"/> when the part knows both items (true), in one pass where a part can.</summary>
+    bool TrySimilarity(int a, int b, out float similarity)
+    {
+        similarity = 0;
+        if (!Has(a) || !Has(b)) return false;
+        similarity = Similarity(a, b);
+        return true;
+    }
+
     /// <summary>Up to <c>ids.Length</c> items nearest <paramref name="item"/>, best first, never the item itself nor
     /// <paramref name="excluded"/>; returns how many. Nothing for an item the part does not know.</summary>
     int Nearest(int item, Span<int> ids, Span<float> scores, ReadOnlySpan<int> excluded);

@@ -25,22 +25,22 @@ public sealed class TagVectors : IItemSimilarity
     public BundlePart Part { get; }
     public string Space { get; }
 
-    public bool Has(int item) => (uint)item < (uint)_weights.Rows && _weights.RowIndices(item).Length > 0;
+    public bool Has(int item) => (uint)item < (uint)_weights.Rows && _weights.VerifiedRowIndices(item).Length > 0;
 
     public float Similarity(int a, int b)
     {
         if ((uint)a >= (uint)_weights.Rows || (uint)b >= (uint)_weights.Rows) return 0;
-        var ta = _weights.RowIndices(a);
-        var tb = _weights.RowIndices(b);
+        var ta = _weights.VerifiedRowIndices(a);
+        var tb = _weights.VerifiedRowIndices(b);
         if (ta.IsEmpty || tb.IsEmpty) return 0;
-        return Math.Clamp(SparseRows.Dot(ta, _weights.RowValues(a), tb, _weights.RowValues(b)), -1f, 1f);
+        return Math.Clamp(SparseRows.Dot(ta, _weights.VerifiedRowValues(a), tb, _weights.VerifiedRowValues(b)), -1f, 1f);
     }
 
     public int Nearest(int item, Span<int> ids, Span<float> scores, ReadOnlySpan<int> excluded)
     {
         if ((uint)item >= (uint)_neighbours.Rows) return 0;
-        var near = _neighbours.RowIndices(item);
-        var cosines = _neighbours.RowValues(item);
+        var near = _neighbours.VerifiedRowIndices(item);
+        var cosines = _neighbours.VerifiedRowValues(item);
         var n = 0;
         for (var i = 0; i < near.Length && n < ids.Length; i++)
         {
