@@ -38,13 +38,13 @@ public static class BlendStage
             var manifest = store.Publish(new BundleManifest(), content, job.Forests with { CodedTrees = 1, TrackTrees = Math.Min(3, job.Forests.TrackTrees), ArtistTrees = Math.Min(3, job.Forests.ArtistTrees) });
             using var bundle = ModelBundle.Open(store.PathOf(manifest.ModelVersion), verifyChecksums: false, KnownFamilies.All);
 
-            var heldOutSequences = input.Signals.HasSequences ? input.Signals.Split(job.HoldoutFraction, job.Seed).Test : null;
+            var heldOutSequences = input.Signals.HasSequences ? input.SequenceHoldout().Test : null;
             var trainer = new BlendTrainer(job.Ensemble.BlendSeeds, job.Ensemble.BlendL2, job.Seed);
             var results = new List<BlendResult>();
             foreach (var space in new[] { IdSpaces.Artists, IdSpaces.Tracks })
             {
                 var pairs = space == IdSpaces.Tracks ? data.UserTrack : data.UserArtist!;
-                var heldOut = HoldoutSplit.Random(pairs, job.HoldoutFraction, job.Seed).Test;
+                var heldOut = input.Holdout(pairs).Test;
                 var sequences = heldOutSequences is null ? null : space == IdSpaces.Tracks ? heldOutSequences : TrainingSignals.ToArtists(heldOutSequences, catalog);
                 var evidence = new HeldOutEvidence(space == IdSpaces.Tracks ? catalog.TrackCount : catalog.ArtistCount, heldOut, sequences);
                 var result = trainer.Fit(bundle, space, evidence, ct);

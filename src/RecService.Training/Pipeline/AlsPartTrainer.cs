@@ -37,7 +37,7 @@ public sealed class AlsPartTrainer(string name, string items, Func<PlayMatrices,
     public PartEvaluation Evaluate(PartTrainingInput input, CancellationToken ct)
     {
         var job = input.Options;
-        var split = HoldoutSplit.Random(interactions(input.Data), job.HoldoutFraction, job.Seed);
+        var split = input.Holdout(interactions(input.Data));
         var model = Fit($"{name} (held-out split)", split.Train, input, ct);
         input.Report("evaluate", $"Evaluating {name} on {split.Test.NonZeros} held-out pairs");
         var k = job.EvaluationK;

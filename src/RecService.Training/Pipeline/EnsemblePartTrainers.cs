@@ -85,7 +85,7 @@ public sealed class BprPartTrainer(string name, string space, Func<PlayMatrices,
     public PartEvaluation Evaluate(PartTrainingInput input, CancellationToken ct)
     {
         var job = input.Options;
-        var split = HoldoutSplit.Random(interactions(input.Data), job.HoldoutFraction, job.Seed);
+        var split = input.Holdout(interactions(input.Data));
         var model = Fit($"{name} (held-out split)", split.Train, input, ct);
         var k = job.EvaluationK;
         // A sample of users is enough for a figure shown beside the ALS part's: the part is judged by the blend's related measure.
@@ -138,7 +138,7 @@ public sealed class Word2VecPartTrainer(string name, string space, EnsembleOptio
 
     public PartEvaluation Evaluate(PartTrainingInput input, CancellationToken ct)
     {
-        var (train, _) = input.Signals.Split(input.Options.HoldoutFraction, input.Options.Seed);
+        var (train, _) = input.SequenceHoldout();
         var content = Fit($"{name} (held-out split)", train, input, ct, out var stats);
         return new PartEvaluation(new Dictionary<string, double> { ["tokensPerSecondPerThread"] = stats.TokensPerSecondPerThread, ["vocabularyCovered"] = stats.Covered }, content);
     }
@@ -210,8 +210,7 @@ public sealed class CooccurrencePartTrainer(string name, string space, Func<Play
 
     public PartEvaluation Evaluate(PartTrainingInput input, CancellationToken ct)
     {
-        var job = input.Options;
-        var split = HoldoutSplit.Random(interactions(input.Data), job.HoldoutFraction, job.Seed);
+        var split = input.Holdout(interactions(input.Data));
         return new PartEvaluation(new Dictionary<string, double>(), Fit(split.Train, input, ct));
     }
 

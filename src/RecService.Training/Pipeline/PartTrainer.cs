@@ -1,5 +1,8 @@
 using RecService.Core.Bundle;
+using RecService.Core.Sparse;
 using RecService.Ingest.Logs;
+using RecService.Training.Evaluation;
+using RecService.Training.Word2Vec;
 
 namespace RecService.Training.Pipeline;
 
@@ -8,6 +11,42 @@ public sealed record PartTrainingInput(PlayMatrices Data, TrainingJobOptions Opt
 {
     /// <summary>What the run read besides the plays (sequences, tags), for the ensemble's parts.</summary>
     public TrainingSignals Signals { get; init; } = TrainingSignals.None;
+
+    private readonly List<(CsrMatrix Pairs, Holdout Split)> _splits = [];
+    private (TokenSequences Train, TokenSequences Test)? _sequences;
+
+    /// <summary>
+    /// The run's hold-out split of <paramref name="pairs"/> (<see cref="TrainingJobOptions.HoldoutFraction"/>, the job's
+    /// seed), made once per matrix: every part over the same matrix trains on the same pairs, and the blend's evidence is
+    /// exactly what they held out. Kept until <see cref="ReleaseHoldouts"/>.
+    /// </summary>
+    public Holdout Holdout(CsrMatrix pairs)
+    {
+        lock (_splits)
+        {
+            foreach (var (matrix, split) in _splits)
+                if (ReferenceEquals(matrix, pairs)) return split;
+            var made = HoldoutSplit.Random(pairs, Options.HoldoutFraction, Options.Seed);
+            _splits.Add((pairs, made));
+            return made;
+        }
+    }
+
+    /// <summary>The run's split of the sequences (<see cref="TrainingSignals.Split"/>), made once.</summary>
+    public (TokenSequences Train, TokenSequences Test) SequenceHoldout()
+    {
+        lock (_splits) return _sequences ??= Signals.Split(Options.HoldoutFraction, Options.Seed);
+    }
+
+    /// <summary>Drops the splits once evaluation and the blend are done, before the parts are trained on all data.</summary>
+    public void ReleaseHoldouts()
+    {
+        lock (_splits)
+        {
+            _splits.Clear();
+            _sequences = null;
+        }
+    }
 
     public void Report(string stage, string message) => Progress?.Invoke(new TrainingEvent(stage, message));
 }

@@ -158,6 +158,18 @@ public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent
             for (var i = 0; i < PartTrainers.Count; i++) evaluations[i] = PartTrainers[i].Evaluate(input, ct);
             Done("evaluate");
         }
+        // The blend is fitted on the split's parts and the pairs they held out, before the splits are let go.
+        IReadOnlyList<BlendResult> blends = [];
+        if (_defaultParts && Options.Ensemble.Enabled)
+        {
+            if (Options.HoldoutFraction > 0)
+            {
+                blends = BlendStage.Fit(input, evaluations.Select(e => e!.SplitModel).ToList(), ct);
+                Done("blend");
+            }
+            else Report("blend", "No hold-out split (holdout 0): no blend is fitted, and replicas answer from the ALS parts alone");
+        }
+        input.ReleaseHoldouts();
         var contents = evaluations.Select(e => e?.SplitModel).ToArray();
         if (Options.RetrainOnAll || Options.HoldoutFraction <= 0)
         {
@@ -168,16 +180,7 @@ public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent
         var trained = PartTrainers.Select((t, i) => new TrainedPart(contents[i]!, evaluations[i])).ToList();
         foreach (var (trainer, part) in PartTrainers.Zip(trained))
             if (part.Content.Name != trainer.PartName) throw new InvalidOperationException($"Part trainer {trainer.PartName} made a part named {part.Content.Name}.");
-        if (_defaultParts && Options.Ensemble.Enabled)
-        {
-            if (Options.HoldoutFraction > 0)
-            {
-                var blends = BlendStage.Fit(input, evaluations.Select(e => e!.SplitModel).ToList(), ct);
-                trained.AddRange(blends.Select(b => new TrainedPart(b.Content, null)));
-                Done("blend");
-            }
-            else Report("blend", "No hold-out split (holdout 0): no blend is fitted, and replicas answer from the ALS parts alone");
-        }
+        trained.AddRange(blends.Select(b => new TrainedPart(b.Content, null)));
         return new TrainingResult(data, trained, window, stages);
     }
 
