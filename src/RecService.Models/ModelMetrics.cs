@@ -21,7 +21,17 @@ public static class ModelMetrics
     /// <summary>Related-items precision@k on held-out evidence (Training/Ensemble/ENSEMBLE.md): of a blend, under its own name.</summary>
     public static string RelatedPrecisionAt(int k) => $"related.precision@{k}";
     /// <summary>The same measure for one part alone, kept in the blend's metrics so one run compares them on the same seeds.</summary>
-    public static string RelatedPrecisionAt(int k, string part) => $"related.precision@{k}.{part}";
+    public static string RelatedPrecisionAt(int k, string part) => $"{RelatedPrecisionAt(k)}.{part}";
+
+    /// <summary>The cut-off of the related-items measure for a space: an answer's length (similar tracks 10, related artists 20).</summary>
+    public static int RelatedK(string space) => space == IdSpaces.Tracks ? 10 : 20;
+
+    /// <summary>The part a metric of <see cref="RelatedPrecisionAt(int, string)"/> names at cut-off <paramref name="k"/>, or null for any other metric.</summary>
+    public static string? RelatedPrecisionPart(string metric, int k)
+    {
+        var prefix = RelatedPrecisionAt(k) + ".";
+        return metric.StartsWith(prefix, StringComparison.Ordinal) && metric.Length > prefix.Length ? metric[prefix.Length..] : null;
+    }
     /// <summary>Seeds the related-items measure was taken over.</summary>
     public const string RelatedSeeds = "related.seeds";
 

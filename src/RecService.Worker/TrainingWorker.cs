@@ -236,15 +236,15 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
         foreach (var part in parts.Where(p => p.Content.Family == BlendFamily.Name))
         {
             var name = part.Content.Name;
-            var k = part.Content.Parameters.Deserialize<BlendParameters>(BundleManifest.Json)?.Space == IdSpaces.Tracks ? 10 : 20;
+            var space = part.Content.Parameters.Deserialize<BlendParameters>(BundleManifest.Json)?.Space ?? IdSpaces.Artists;
+            var k = ModelMetrics.RelatedK(space);
             var metric = ModelMetrics.RelatedPrecisionAt(k);
             var metrics = part.Content.Metrics;
             if (!metrics.TryGetValue(metric, out var ensemble)) return ("metric_missing", $"blend {name} has no {metric}");
             if (!double.IsFinite(ensemble)) return ("non_finite", $"blend {name}: {metric} is not a finite number");
-            var prefix = metric + ".";
-            foreach (var (key, single) in metrics.Where(m => m.Key.StartsWith(prefix, StringComparison.Ordinal)))
-                if (double.IsFinite(single) && ensemble < single * (1 - tolerance))
-                    return ("ensemble_below_part", $"blend {name}: {metric} {ensemble:F4} is more than {tolerance:P0} below part {key[prefix.Length..]}'s {single:F4}");
+            foreach (var (key, single) in metrics)
+                if (ModelMetrics.RelatedPrecisionPart(key, k) is { } other && double.IsFinite(single) && ensemble < single * (1 - tolerance))
+                    return ("ensemble_below_part", $"blend {name}: {metric} {ensemble:F4} is more than {tolerance:P0} below part {other}'s {single:F4}");
             if (current?.PartMetric(name, metric) is { } previous && double.IsFinite(previous) && ensemble < previous * (1 - tolerance))
                 return ("related_drop", $"blend {name}: {metric} {ensemble:F4} is more than {tolerance:P0} below the current model's {previous:F4} ({current.ModelVersion})");
         }

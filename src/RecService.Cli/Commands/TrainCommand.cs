@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.CommandLine;
 using RecService.Core.Bundle;
 using RecService.Ingest.Logs;
@@ -91,10 +92,13 @@ public static class TrainCommand
         foreach (var part in evaluated)
         {
             var metrics = part.Evaluation?.Metrics ?? part.Content.Metrics;
-            var shown = metrics.Where(m => !m.Key.StartsWith("related.precision@", StringComparison.Ordinal) || m.Key.Count(c => c == '.') == 1)
-                .Select(m => $"{m.Key} {m.Value:G4}");
-            Console.WriteLine($"  {part.Content.Name,-14} {string.Join(", ", shown)}");
-            foreach (var (key, value) in metrics.Where(m => m.Key.StartsWith("related.precision@", StringComparison.Ordinal) && m.Key.Count(c => c == '.') > 1))
+            // A blend's metrics hold each part's related precision too: those go on lines of their own.
+            var k = part.Content.Family == Models.Ensemble.BlendFamily.Name
+                ? Models.ModelMetrics.RelatedK(part.Content.Parameters.Deserialize<Models.Ensemble.BlendParameters>(BundleManifest.Json)?.Space ?? "")
+                : 0;
+            var ofParts = metrics.Where(m => k > 0 && Models.ModelMetrics.RelatedPrecisionPart(m.Key, k) is not null).ToList();
+            Console.WriteLine($"  {part.Content.Name,-14} {string.Join(", ", metrics.Except(ofParts).Select(m => $"{m.Key} {m.Value:G4}"))}");
+            foreach (var (key, value) in ofParts)
                 Console.WriteLine($"  {"",-14}   {key}: {value:F4} (that part alone)");
         }
     }

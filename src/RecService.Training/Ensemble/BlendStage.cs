@@ -22,17 +22,7 @@ public static class BlendStage
         try
         {
             var store = new BundleStore(scratch);
-            var content = new BundleContent
-            {
-                UserIds = data.Users.Ids,
-                TrackIds = catalog.Tracks.Ids,
-                ArtistIds = catalog.Artists.Ids,
-                Played = data.UserTrack,
-                TrackArtist = catalog.TrackArtists,
-                TrackTitles = Enumerable.Range(0, catalog.TrackCount).Select(catalog.TitleOf).ToList(),
-                ArtistNames = Enumerable.Range(0, catalog.ArtistCount).Select(catalog.ArtistName).ToList(),
-                Parts = splitParts,
-            };
+            var content = TrainingJob.Content(data, splitParts);
             input.Report("blend", $"Writing the {splitParts.Count} held-out-split parts as a scratch bundle");
             // The scratch forests only propose candidates the blend rescores: a few trees and one code copy each.
             var manifest = store.Publish(new BundleManifest(), content, job.Forests with { CodedTrees = 1, TrackTrees = Math.Min(3, job.Forests.TrackTrees), ArtistTrees = Math.Min(3, job.Forests.ArtistTrees) });
@@ -48,7 +38,7 @@ public static class BlendStage
                 var sequences = heldOutSequences is null ? null : space == IdSpaces.Tracks ? heldOutSequences : TrainingSignals.ToArtists(heldOutSequences, catalog);
                 var evidence = new HeldOutEvidence(space == IdSpaces.Tracks ? catalog.TrackCount : catalog.ArtistCount, heldOut, sequences);
                 var result = trainer.Fit(bundle, space, evidence, ct);
-                var k = BlendTrainer.KFor(space);
+                var k = ModelMetrics.RelatedK(space);
                 input.Report("blend", $"{space}: related precision@{k} on {result.EvaluationSeeds} held-out seeds: ensemble {result.Ensemble:F4}, " +
                     string.Join(", ", result.Parts.Select(p => $"{p.Key} {p.Value:F4}")) + $" ({result.Examples} examples, {evidence.Baskets} evidence baskets)");
                 var weights = result.Content.Matrices[PartRoles.ItemFactors].Values;

@@ -27,13 +27,11 @@ public sealed class BlendTrainer(int seeds, double l2, ulong seed)
     /// <summary>Cap on examples (each seed's candidates), so the fit's memory stays bounded on a big catalog.</summary>
     public const int MaxExamples = 1_000_000;
 
-    public static int KFor(string space) => space == IdSpaces.Tracks ? 10 : 20;
-
     public BlendResult Fit(ModelBundle split, string space, HeldOutEvidence evidence, CancellationToken ct)
     {
         var features = BlendFeatures.For(split, space);
         var gather = EnsembleRanker.Create(split, space, features, new float[features.Count]);
-        var k = KFor(space);
+        var k = ModelMetrics.RelatedK(space);
 
         // Seeds with evidence, in a seeded order; the first half fits, the second measures.
         var candidates = Enumerable.Range(0, evidence.Items).Where(i => evidence.Count(i) >= 2).ToArray();

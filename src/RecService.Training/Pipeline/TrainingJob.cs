@@ -229,19 +229,22 @@ public sealed class TrainingJob(TrainingJobOptions options, Action<TrainingEvent
     }
 
     /// <summary>Builds the bundle content from a run's parts (each with its held-out metrics) and data.</summary>
-    public static BundleContent Content(TrainingResult result)
+    public static BundleContent Content(TrainingResult result) => Content(result.Data, PartsOf(result));
+
+    /// <summary>A bundle of <paramref name="parts"/> over the run's catalog and plays (the blend's scratch bundle too).</summary>
+    public static BundleContent Content(PlayMatrices data, IReadOnlyList<PartContent> parts)
     {
-        var catalog = result.Data.Catalog!;
+        var catalog = data.Catalog ?? throw new InvalidOperationException("A bundle needs the catalog.");
         return new BundleContent
         {
-            UserIds = result.Data.Users.Ids,
+            UserIds = data.Users.Ids,
             TrackIds = catalog.Tracks.Ids,
             ArtistIds = catalog.Artists.Ids,
-            Played = result.Data.UserTrack,
+            Played = data.UserTrack,
             TrackArtist = catalog.TrackArtists,
             TrackTitles = Enumerable.Range(0, catalog.TrackCount).Select(catalog.TitleOf).ToList(),
             ArtistNames = Enumerable.Range(0, catalog.ArtistCount).Select(catalog.ArtistName).ToList(),
-            Parts = PartsOf(result),
+            Parts = parts,
         };
     }
 
