@@ -6,31 +6,25 @@ namespace RecService.Models.Ensemble;
 /// <summary>
 /// The blend's feature names, built and parsed in one place. For a (seed, candidate) pair: <c>similarity:&lt;part&gt;</c>
 /// (the part's similarity of the two; for a part over artists ranking tracks, of the tracks' artists), <c>missing:&lt;part&gt;</c>
-/// (1 when the part lacks either: its learned default), <c>same-artist</c> (tracks only), <c>popularity</c> and <c>popularity-gap</c> (<see cref="Popularity"/>) and <c>intercept</c> (always 1).
+/// (1 when the part lacks either: its learned default), <c>same-artist</c> (tracks only) and <c>intercept</c> (always 1).
 /// </summary>
 public static class BlendFeatures
 {
     public const string Intercept = "intercept";
     public const string SameArtist = "same-artist";
-    /// <summary>The candidate's log play count, scaled by the catalog's largest to [0, 1]: lets the blend undo a part's lean to popular items.</summary>
-    public const string Popularity = "popularity";
-    /// <summary>How far apart seed and candidate are in log play count, scaled the same way.</summary>
-    public const string PopularityGap = "popularity-gap";
     private const string SimilarityPrefix = "similarity:";
     private const string MissingPrefix = "missing:";
 
     public static string SimilarityOf(string part) => SimilarityPrefix + part;
     public static string MissingOf(string part) => MissingPrefix + part;
 
-    public enum Kind { Intercept, SameArtist, Popularity, PopularityGap, Similarity, Missing }
+    public enum Kind { Intercept, SameArtist, Similarity, Missing }
 
     /// <summary>A feature name's kind and part (null for the two without one); throws <see cref="InvalidDataException"/> for a name this build does not know.</summary>
     public static (Kind Kind, string? Part) Parse(string name) => name switch
     {
         Intercept => (Kind.Intercept, null),
         SameArtist => (Kind.SameArtist, null),
-        Popularity => (Kind.Popularity, null),
-        PopularityGap => (Kind.PopularityGap, null),
         _ when name.StartsWith(SimilarityPrefix, StringComparison.Ordinal) && name.Length > SimilarityPrefix.Length => (Kind.Similarity, name[SimilarityPrefix.Length..]),
         _ when name.StartsWith(MissingPrefix, StringComparison.Ordinal) && name.Length > MissingPrefix.Length => (Kind.Missing, name[MissingPrefix.Length..]),
         _ => throw new InvalidDataException($"unknown blend feature '{name}'"),

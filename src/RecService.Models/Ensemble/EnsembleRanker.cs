@@ -21,15 +21,11 @@ public sealed class EnsembleRanker
     private readonly Signal[] _signals;
     private readonly float[] _weights;
     private readonly float _intercept;
-    private readonly float _sameArtistWeight;
-    private readonly bool _hasSameArtist;
+    private readonly int _interceptIndex = -1;
+    private readonly int _sameArtistIndex = -1;
     private readonly IItemSimilarity[] _sources;
     private readonly IItemSimilarity[] _artistSources;
     private readonly BundleCatalog _catalog;
-    private readonly int _popularityIndex = -1;
-    private readonly int _gapIndex = -1;
-    /// <summary>Each item's log(1 + plays) over the catalog's largest, in [0, 1]; artists sum their tracks' plays.</summary>
-    private readonly float[]? _logPopularity;
 
     [ThreadStatic] private static int[]? t_candidates;
     [ThreadStatic] private static float[]? t_scratchScores;
@@ -54,18 +50,12 @@ public sealed class EnsembleRanker
             switch (kind)
             {
                 case BlendFeatures.Kind.Intercept:
-                    _intercept += _weights[i];
-                    break;
-                case BlendFeatures.Kind.Popularity:
-                    _popularityIndex = i;
-                    break;
-                case BlendFeatures.Kind.PopularityGap:
-                    _gapIndex = i;
+                    _interceptIndex = i;
+                    _intercept = _weights[i];
                     break;
                 case BlendFeatures.Kind.SameArtist:
                     if (space != IdSpaces.Tracks) throw new InvalidDataException($"feature '{features[i]}' ranks tracks, not {space}");
-                    _hasSameArtist = true;
-                    _sameArtistWeight += _weights[i];
+                    _sameArtistIndex = i;
                     break;
                 default:
                     if (!bundle.TryGetPart(partName!, out var part)) throw new InvalidDataException($"feature '{features[i]}' names part '{partName}', which the bundle lacks");
@@ -77,7 +67,6 @@ public sealed class EnsembleRanker
                     break;
             }
         }
-        _logPopularity = _popularityIndex >= 0 || _gapIndex >= 0 ? LogPopularity(bundle.Catalog, space) : null;
         _signals = signals.Values.Select(s => new Signal(s.View, s.View.Space != space, s.Similarity, s.Missing)).ToArray();
         _sources = _signals.Where(s => !s.ViaArtist).Select(s => s.View).ToArray();
         _artistSources = _signals.Where(s => s.ViaArtist).Select(s => s.View).ToArray();
@@ -115,33 +104,18 @@ public sealed class EnsembleRanker
     /// <summary>Candidates asked of each part for <paramref name="count"/> results.</summary>
     public static int PerPart(int count) => Math.Clamp(3 * count, 30, MaxPerPart);
 
-    private static float[] LogPopularity(BundleCatalog catalog, string space)
-    {
-        var plays = new double[space == IdSpaces.Tracks ? catalog.TrackCount : catalog.ArtistCount];
-        for (var t = 0; t < catalog.TrackCount; t++) plays[space == IdSpaces.Tracks ? t : catalog.ArtistOf(t)] += catalog.Popularity(t);
-        var max = plays.Length == 0 ? 0 : Math.Log(1 + plays.Max());
-        var scaled = new float[plays.Length];
-        if (max > 0)
-            for (var i = 0; i < plays.Length; i++) scaled[i] = (float)(Math.Log(1 + Math.Max(0, plays[i])) / max);
-        return scaled;
-    }
-
     /// <summary>The pair's features, in <see cref="Features"/> order (intercept 1).</summary>
     public void FeaturesOf(int seed, int candidate, Span<float> x)
     {
         x.Clear();
-        for (var i = 0; i < Features.Count; i++)
-            if (Features[i] == BlendFeatures.Intercept) x[i] = 1;
+        if (_interceptIndex >= 0) x[_interceptIndex] = 1;
         int seedArtist = -1, candidateArtist = -1;
         if (Space == IdSpaces.Tracks)
         {
             seedArtist = _catalog.ArtistOf(seed);
             candidateArtist = _catalog.ArtistOf(candidate);
-            for (var i = 0; i < Features.Count; i++)
-                if (Features[i] == BlendFeatures.SameArtist) x[i] = seedArtist == candidateArtist ? 1 : 0;
+            if (_sameArtistIndex >= 0) x[_sameArtistIndex] = seedArtist == candidateArtist ? 1 : 0;
         }
-        if (_popularityIndex >= 0) x[_popularityIndex] = _logPopularity![candidate];
-        if (_gapIndex >= 0) x[_gapIndex] = MathF.Abs(_logPopularity![candidate] - _logPopularity[seed]);
         foreach (var s in _signals)
         {
             var (a, b) = s.ViaArtist ? (seedArtist, candidateArtist) : (seed, candidate);
@@ -161,13 +135,11 @@ public sealed class EnsembleRanker
         return DirectPart(seed, candidate, seedArtist, candidateArtist) + ArtistPart(seedArtist, candidateArtist);
     }
 
-    /// <summary>The intercept and the terms of the pair itself: the parts over the ranked space, popularity, same artist.</summary>
+    /// <summary>The intercept and the terms of the pair itself: the parts over the ranked space, same artist.</summary>
     private float DirectPart(int seed, int candidate, int seedArtist, int candidateArtist)
     {
         var z = _intercept;
-        if (_popularityIndex >= 0) z += _weights[_popularityIndex] * _logPopularity![candidate];
-        if (_gapIndex >= 0) z += _weights[_gapIndex] * MathF.Abs(_logPopularity![candidate] - _logPopularity[seed]);
-        if (_hasSameArtist && seedArtist == candidateArtist && seedArtist >= 0) z += _sameArtistWeight;
+        if (_sameArtistIndex >= 0 && seedArtist == candidateArtist && seedArtist >= 0) z += _weights[_sameArtistIndex];
         foreach (var s in _signals)
             if (!s.ViaArtist) z += Term(s, seed, candidate);
         return z;
