@@ -76,18 +76,6 @@ public sealed class NeighbourLists : IItemSimilarity
         return at >= 0 ? _neighbours.VerifiedRowValues(b)[at] : 0;
     }
 
-    public int Nearest(int item, Span<int> ids, Span<float> scores, ReadOnlySpan<int> excluded)
-    {
-        if ((uint)item >= (uint)_neighbours.Rows) return 0;
-        var near = _neighbours.VerifiedRowIndices(item);
-        var values = _neighbours.VerifiedRowValues(item);
-        var n = 0;
-        for (var i = 0; i < near.Length && n < ids.Length; i++)
-        {
-            if (near[i] == item || excluded.Contains(near[i])) continue;
-            ids[n] = near[i];
-            scores[n++] = values[i];
-        }
-        return n;
-    }
+    public int Nearest(int item, Span<int> ids, Span<float> scores, ReadOnlySpan<int> excluded) =>
+        StoredNeighbours.Nearest(_neighbours, item, ids, scores, excluded);
 }

@@ -36,18 +36,6 @@ public sealed class TagVectors : IItemSimilarity
         return Math.Clamp(SparseRows.Dot(ta, _weights.VerifiedRowValues(a), tb, _weights.VerifiedRowValues(b)), -1f, 1f);
     }
 
-    public int Nearest(int item, Span<int> ids, Span<float> scores, ReadOnlySpan<int> excluded)
-    {
-        if ((uint)item >= (uint)_neighbours.Rows) return 0;
-        var near = _neighbours.VerifiedRowIndices(item);
-        var cosines = _neighbours.VerifiedRowValues(item);
-        var n = 0;
-        for (var i = 0; i < near.Length && n < ids.Length; i++)
-        {
-            if (near[i] == item || excluded.Contains(near[i])) continue;
-            ids[n] = near[i];
-            scores[n++] = cosines[i];
-        }
-        return n;
-    }
+    public int Nearest(int item, Span<int> ids, Span<float> scores, ReadOnlySpan<int> excluded) =>
+        StoredNeighbours.Nearest(_neighbours, item, ids, scores, excluded);
 }
