@@ -3,7 +3,9 @@ using RecService.Core.Bundle;
 using RecService.Ingest.Catalog;
 using RecService.Models;
 using RecService.Models.Ensemble;
+using RecService.Models.Als;
 using RecService.Models.Similarity;
+using RecService.Serving.Recommendations;
 
 namespace RecService.Cli.Commands;
 
@@ -37,8 +39,8 @@ public static class EvalTagsCommand
             }
             using var bundle = ModelBundle.Open(store.PathOf(version), families: KnownFamilies.All);
             var catalogDir = parse.GetValue(catalog)!;
-            var tags = ArtistTags.Load(Path.Combine(catalogDir, ArtistTags.FileName), TrackCatalog.Load(catalogDir));
             var trackCatalog = TrackCatalog.Load(catalogDir);
+            var tags = ArtistTags.Load(Path.Combine(catalogDir, ArtistTags.FileName), trackCatalog);
             // Each bundle artist's tags (ids), and its top ones by weight.
             var tagsOf = new HashSet<int>[bundle.Artists.Count];
             var topOf = new int[bundle.Artists.Count][];
@@ -61,13 +63,14 @@ public static class EvalTagsCommand
             }
 
             var part = parse.GetValue(model);
-            var ranker = string.IsNullOrEmpty(part) || part == EnsembleParts.Ensemble ? EnsembleRanker.For(bundle, IdSpaces.Artists) : null;
-            var view = ranker is null ? ItemSimilarities.Of(bundle.Part(string.IsNullOrEmpty(part) || part == EnsembleParts.Ensemble ? "artists" : part)) : null;
-            if (ranker is null && view is null)
+            // Resolved as a replica resolves a request's model (the ALS part answers through its own cosine view here).
+            if (!ItemNeighbours.TryResolve(bundle, IdSpaces.Artists, part, out var by, out var problem))
             {
-                Console.Error.WriteLine($"Part '{part}' has no item similarity.");
+                Console.Error.WriteLine(problem);
                 return 2;
             }
+            var ranker = by.Ranker;
+            var view = by.Part ?? (ranker is null ? CosineVectors.Of(bundle.Part(AlsParts.ArtistsPart)) : null);
             var count = parse.GetValue(k);
             var ids = new int[count];
             var scores = new float[count];
