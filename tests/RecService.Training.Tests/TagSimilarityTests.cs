@@ -29,14 +29,14 @@ public class TagSimilarityTests
         Assert.True(TagSimilarity.Cosine(w, 0, 3) < 0.01f); // only "seen live" in common
         Assert.Equal(0f, TagSimilarity.Cosine(w, 0, 5));
         var near = TagSimilarity.Nearest(w, k: 2, threads: 1);
-        Assert.Equal(1, near.Of(0)[0]);
-        Assert.Equal(2, near.Of(0)[1]);
-        Assert.Equal(4, near.Of(3)[0]);
-        Assert.Empty(near.Of(5).ToArray());
+        Assert.Equal(1, near.RowIndices(0)[0]);
+        Assert.Equal(2, near.RowIndices(0)[1]);
+        Assert.Equal(4, near.RowIndices(3)[0]);
+        Assert.Empty(near.RowIndices(5).ToArray());
         // Scores are the cosines, best first.
-        Assert.Equal(TagSimilarity.Cosine(w, 0, 1), near.ScoresOf(0)[0], 1e-5f);
-        Assert.True(near.ScoresOf(0)[0] >= near.ScoresOf(0)[1]);
-        Assert.DoesNotContain(0, near.Of(0).ToArray());
+        Assert.Equal(TagSimilarity.Cosine(w, 0, 1), near.RowValues(0)[0], 1e-5f);
+        Assert.True(near.RowValues(0)[0] >= near.RowValues(0)[1]);
+        Assert.DoesNotContain(0, near.RowIndices(0).ToArray());
     }
 }
 
@@ -57,7 +57,7 @@ public class GeneratedTagSimilarityTests
             var near = TagSimilarity.Nearest(TagSimilarity.Weigh(tags.Applied), k: 5);
             long same = 0, all = 0;
             for (var a = 0; a < catalog.ArtistCount; a++)
-                foreach (var b in near.Of(a))
+                foreach (var b in near.RowIndices(a))
                 {
                     all++;
                     if (genre[catalog.Artists[a]] == genre[catalog.Artists[b]]) same++;

@@ -186,14 +186,13 @@ public sealed class TagPartTrainer(string name, TagParameters parameters, int th
         var tags = input.Signals.Tags ?? throw new InvalidOperationException("The tag part needs the artists' tags.");
         var weights = TagSimilarity.Weigh(tags.Applied);
         var near = TagSimilarity.Nearest(weights, parameters.Neighbours, parameters.MaxPosting, threads);
-        input.Report("train", $"{name}: {tags.Tags.Count} tags on {weights.Rows} artists, {near.Items.Length} neighbour pairs");
-        var neighbours = new CsrMatrix(near.Count, near.Count, near.Offsets, near.Items, near.Scores);
+        input.Report("train", $"{name}: {tags.Tags.Count} tags on {weights.Rows} artists, {near.NonZeros} neighbour pairs");
         return new PartContent
         {
             Name = name,
             Family = TagFamily.Name,
             Items = IdSpaces.Artists,
-            Sparse = new Dictionary<string, CsrMatrix> { [TagFamily.Weights] = weights, [TagFamily.Neighbours] = neighbours },
+            Sparse = new Dictionary<string, CsrMatrix> { [TagFamily.Weights] = weights, [TagFamily.Neighbours] = near },
             Parameters = PartContent.ParametersOf(parameters),
         };
     }

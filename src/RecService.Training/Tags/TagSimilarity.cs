@@ -3,14 +3,6 @@ using RecService.Core.Vectors;
 
 namespace RecService.Training.Tags;
 
-/// <summary>Each item's nearest items, best first: item i's are <c>Items[Offsets[i]..Offsets[i + 1]]</c> with their scores.</summary>
-public sealed record NeighbourLists(int[] Offsets, int[] Items, float[] Scores)
-{
-    public int Count => Offsets.Length - 1;
-    public ReadOnlySpan<int> Of(int item) => Items.AsSpan(Offsets[item], Offsets[item + 1] - Offsets[item]);
-    public ReadOnlySpan<float> ScoresOf(int item) => Scores.AsSpan(Offsets[item], Offsets[item + 1] - Offsets[item]);
-}
-
 /// <summary>
 /// The "cultural" signal: items described by the tags listeners give them. Each item becomes a sparse vector over
 /// tags, weighted by TF-IDF with a saturating term frequency (log(1 + times applied): the hundredth user to tag an artist
@@ -53,51 +45,6 @@ public static class TagSimilarity
     /// the tags' posting lists: an item is compared only with items sharing a tag. A tag on more than
     /// <paramref name="maxPosting"/> items is skipped for candidate generation (its IDF is near zero anyway).
     /// </summary>
-    public static NeighbourLists Nearest(CsrMatrix weighted, int k, int maxPosting = 5_000, int threads = 0)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
-        var items = weighted.Rows;
-        var postings = weighted.Transpose();
-        var neighbours = new int[items * k];
-        var cosines = new float[items * k];
-        var counts = new int[items];
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount };
-        Parallel.For(0, items, parallel, () => (Scores: new float[items], Touched: new List<int>()), (i, _, ws) =>
-        {
-            var tags = weighted.RowIndices(i);
-            var values = weighted.RowValues(i);
-            for (var t = 0; t < tags.Length; t++)
-            {
-                var posting = postings.RowIndices(tags[t]);
-                if (posting.Length > maxPosting) continue;
-                var weights = postings.RowValues(tags[t]);
-                for (var p = 0; p < posting.Length; p++)
-                {
-                    var other = posting[p];
-                    if (other == i) continue;
-                    if (ws.Scores[other] == 0) ws.Touched.Add(other);
-                    ws.Scores[other] += values[t] * weights[p];
-                }
-            }
-            var best = new TopK(cosines.AsSpan(i * k, k), neighbours.AsSpan(i * k, k));
-            foreach (var other in ws.Touched)
-            {
-                if (ws.Scores[other] > 0) best.Add(ws.Scores[other], other);
-                ws.Scores[other] = 0;
-            }
-            ws.Touched.Clear();
-            counts[i] = best.SortDescending();
-            return ws;
-        }, _ => { });
-        var offsets = new int[items + 1];
-        for (var i = 0; i < items; i++) offsets[i + 1] = offsets[i] + counts[i];
-        var packedIds = new int[offsets[items]];
-        var packedCos = new float[offsets[items]];
-        for (var i = 0; i < items; i++)
-        {
-            neighbours.AsSpan(i * k, counts[i]).CopyTo(packedIds.AsSpan(offsets[i]));
-            cosines.AsSpan(i * k, counts[i]).CopyTo(packedCos.AsSpan(offsets[i]));
-        }
-        return new NeighbourLists(offsets, packedIds, packedCos);
-    }
+    public static CsrMatrix Nearest(CsrMatrix weighted, int k, int maxPosting = 5_000, int threads = 0) =>
+        PostingNeighbours.Nearest(weighted, weighted.Transpose(), k, maxPosting, threads: threads);
 }
