@@ -140,13 +140,14 @@ public sealed class TasteFoldInTests : IDisposable
     }
 
     [Fact]
-    public void An_artists_tracks_are_the_catalog_tracks_of_that_artist_in_order()
+    public void An_artists_tracks_are_the_catalog_tracks_of_that_artist_most_played_first()
     {
         var catalog = _bundle.Catalog;
         var seen = 0;
         for (var a = 0; a < catalog.ArtistCount; a++)
         {
-            var expected = Enumerable.Range(0, catalog.TrackCount).Where(t => catalog.ArtistOf(t) == a).ToArray();
+            var expected = Enumerable.Range(0, catalog.TrackCount).Where(t => catalog.ArtistOf(t) == a)
+                .OrderByDescending(catalog.Popularity).ThenBy(t => t).ToArray();
             Assert.Equal(expected, catalog.TracksOf(a).ToArray());
             seen += expected.Length;
         }

@@ -90,6 +90,47 @@ public sealed class EnsembleTrainingTests : IDisposable
         var alsShare = alsSame / alsAll;
         Assert.True(ensembleShare > alsShare, $"ensemble same-genre {ensembleShare:F3} is not above ALS alone {alsShare:F3}");
         Assert.True(ensembleShare >= 0.9, $"ensemble same-genre {ensembleShare:F3} (chance about 1/6)");
+
+        RadioPoolIsTheArtistsNeighbourhoodRankedByTheBlend(bundle);
+    }
+
+    /// <summary>
+    /// Radio's pool against a brute-force reading of its definition: the seed artist's memoized neighbourhood is the
+    /// prefix of the artists' blend ranking, and the ranked pool is every top track of the seed's artist and of those
+    /// artists (the catalog's most played first), without the seed and the excluded, in the blend's order.
+    /// </summary>
+    private static void RadioPoolIsTheArtistsNeighbourhoodRankedByTheBlend(ModelBundle bundle)
+    {
+        // Prefetching is a hint, made before the checked reads: never a throw, whatever the item.
+        foreach (var part in bundle.Parts)
+            if (ItemSimilarities.Of(part) is { } view)
+                foreach (var item in new[] { -1, 0, int.MaxValue, int.MinValue }) view.Prefetch(item);
+
+        var tracks = EnsembleRanker.For(bundle, IdSpaces.Tracks)!;
+        var artists = EnsembleRanker.For(bundle, IdSpaces.Artists)!;
+        const int artistCount = 12, perArtist = 3;
+        var full = new int[EnsembleRanker.NeighbourhoodSize];
+        for (var seed = 5; seed < bundle.Tracks.Count; seed += bundle.Tracks.Count / 12)
+        {
+            var seedArtist = bundle.Catalog.ArtistOf(seed);
+            var n = artists.Rank(seedArtist, full, new float[full.Length]);
+            var neighbourhood = artists.Neighbourhood(seedArtist, artistCount).ToArray();
+            Assert.Equal(full.Take(Math.Min(artistCount, n)), neighbourhood);
+            Assert.Equal(neighbourhood, artists.Neighbourhood(seedArtist, artistCount).ToArray()); // kept, not ranked anew
+
+            int[] excluded = [bundle.Catalog.TracksOf(seedArtist)[^1]];
+            var expected = new[] { seedArtist }.Concat(neighbourhood)
+                .SelectMany(a => bundle.Catalog.TracksOf(a)[..Math.Min(perArtist, bundle.Catalog.TracksOf(a).Length)].ToArray())
+                .Where(t => t != seed && !excluded.Contains(t))
+                .OrderByDescending(t => tracks.Score(seed, t)).ThenBy(t => t).Take(40).ToArray();
+            var ids = new int[40];
+            var scores = new float[40];
+            var got = tracks.RankAmongArtists(seed, artists, artistCount, perArtist, ids, scores, excluded);
+            Assert.Equal(expected.Length, got);
+            for (var i = 0; i < got; i++)
+                Assert.Equal(1f / (1f + MathF.Exp(-tracks.Score(seed, expected[i]))), scores[i], 1e-5f);
+            Assert.Equal(expected.ToHashSet(), ids[..got].ToHashSet());
+        }
     }
 
     [Fact]

@@ -49,7 +49,8 @@ public sealed unsafe class BundleCatalog
         return (uint)artist < (uint)ArtistCount ? artist : throw new InvalidDataException($"{_path}: track {track} has artist {artist} outside {ArtistCount}.");
     }
 
-    /// <summary>The artist's tracks in ascending order (artist-seeded radio starts from them).</summary>
+    /// <summary>The artist's tracks, most played first (ties in ascending order): radio and the ensemble take an
+    /// artist's top few as a prefix, where picking them read every track's plays, scattered over the catalog.</summary>
     public ReadOnlySpan<int> TracksOf(int artist)
     {
         if ((uint)artist >= (uint)ArtistCount) throw new ArgumentOutOfRangeException(nameof(artist), artist, $"Artist must be in [0, {ArtistCount}).");
@@ -63,11 +64,29 @@ public sealed unsafe class BundleCatalog
         for (var t = 0; t < TrackCount; t++) starts[ArtistOf(t) + 1]++;
         for (var a = 0; a < ArtistCount; a++) starts[a + 1] += starts[a];
         var next = (int[])starts.Clone(); // each artist's next free place
+        // One key per track in its artist's run, plays (descending) then index, in a long: keys are unique, so sorting a
+        // run fixes its order. Plays are read in track order, one pass over the column.
+        var keys = new long[TrackCount];
+        for (var t = 0; t < TrackCount; t++) keys[next[_trackArtist[t]]++] = (long)~OrderedBits(_popularity[t]) << 32 | (uint)t;
         var tracks = new int[TrackCount];
-        for (var t = 0; t < TrackCount; t++) tracks[next[_trackArtist[t]]++] = t;
+        for (var a = 0; a < ArtistCount; a++)
+        {
+            var run = keys.AsSpan(starts[a], starts[a + 1] - starts[a]);
+            run.Sort();
+            for (var i = 0; i < run.Length; i++) tracks[starts[a] + i] = (int)(uint)run[i];
+        }
         var index = new ArtistTrackIndex(starts, tracks);
         // Racing builders make equal indexes; whichever is published first is kept.
         return Interlocked.CompareExchange(ref _artistTracks, index, null) ?? index;
+    }
+
+    /// <summary>A float's bits as an unsigned number in the float's order (negatives flipped whole, positives' sign set);
+    /// NaN lowest.</summary>
+    private static uint OrderedBits(float value)
+    {
+        if (float.IsNaN(value)) return 0;
+        var bits = BitConverter.SingleToUInt32Bits(value);
+        return (bits & 0x8000_0000u) != 0 ? ~bits : bits | 0x8000_0000u;
     }
 
     /// <summary>The track's artist, or -1 when the track or its stored artist is out of range: for hints, which must not throw.</summary>

@@ -60,6 +60,11 @@ internal readonly unsafe struct MappedStrings
             return _decoded.TryGet(index) ?? _decoded.Add(index, Encoding.UTF8.GetString(Utf8(index)));
         }
     }
+
+    /// <summary>String <paramref name="index"/> decoded afresh and not cached: for bulk reads whose strings are kept
+    /// elsewhere or dropped at once (a station's 250 ids), which would only evict the hot ids, and whose entries, written
+    /// into a long-lived table, would make every one of those strings survive its first collection.</summary>
+    public string Decode(int index) => Encoding.UTF8.GetString(Utf8(index));
 }
 
 /// <summary>
@@ -131,6 +136,8 @@ public sealed unsafe class MappedIdMap
 
     public int Count => _ids.Count;
     public string this[int index] => _ids[index];
+    /// <summary>Id <paramref name="index"/>, not cached (<see cref="MappedStrings.Decode"/>).</summary>
+    public string Decode(int index) => _ids.Decode(index);
     /// <summary>Starts loading id <paramref name="index"/> (<see cref="MappedStrings.Prefetch"/>).</summary>
     public void Prefetch(int index) => _ids.Prefetch(index);
     public ReadOnlySpan<byte> Utf8(int index) => _ids.Utf8(index);
@@ -206,6 +213,17 @@ public sealed unsafe class MappedMatrix
 
     /// <summary>All rows as one pointer, for scans that stride through the whole matrix.</summary>
     public float* Data => _data;
+
+    /// <summary>Starts loading row <paramref name="row"/>, every cache line of it (a hint: out of range is ignored): a
+    /// caller about to score scattered rows asks for several first, so their misses overlap.</summary>
+    public void PrefetchRow(int row)
+    {
+        if (!Sse.IsSupported || (uint)row >= (uint)Rows) return;
+        var start = (byte*)(_data + (long)row * Columns);
+        var end = start + (long)Columns * sizeof(float);
+        for (var at = start; at < end; at += 64) Sse.Prefetch0(at);
+        Sse.Prefetch0(end - 1); // a row that does not start on a line ends on one more
+    }
 
     /// <summary>The largest magnitude a stored value may have: far beyond any trained factor, and small enough that squared
     /// norms and dot products over the widest rows (4096 columns) stay finite in float32.</summary>

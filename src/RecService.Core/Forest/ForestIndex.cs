@@ -115,6 +115,13 @@ public sealed unsafe partial class ForestIndex : IDisposable
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         return _inverseNorms[item];
     }
+    /// <summary>Starts loading item <paramref name="item"/>'s 1 / |y| (a hint: out of range is ignored, and a prefetch
+    /// never faults).</summary>
+    public void PrefetchInverseNorm(int item)
+    {
+        if (System.Runtime.Intrinsics.X86.Sse.IsSupported && (uint)item < (uint)_count) System.Runtime.Intrinsics.X86.Sse.Prefetch0(_inverseNorms + item);
+    }
+
     private ref readonly NodeTail Tail(int node) => ref *(NodeTail*)(_nodes + (long)node * _nodeStride + _padded);
 
     private void AddRef()

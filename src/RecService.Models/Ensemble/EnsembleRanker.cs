@@ -11,7 +11,7 @@ namespace RecService.Models.Ensemble;
 /// of the parts trained on the hold-out split, so training and serving cannot disagree on what a feature is.
 /// Per-thread buffers; a call allocates nothing once they have grown.
 /// </summary>
-public sealed class EnsembleRanker
+public sealed partial class EnsembleRanker
 {
     /// <summary>Most candidates asked of one part per seed: a radio station's pool, without scanning a large catalog.</summary>
     public const int MaxPerPart = 1000;
@@ -32,6 +32,13 @@ public sealed class EnsembleRanker
     [ThreadStatic] private static int[]? t_excluded;
     [ThreadStatic] private static int[]? t_artists;
     [ThreadStatic] private static float[]? t_artistScores;
+    [ThreadStatic] private static int[]? t_owners;
+    [ThreadStatic] private static float[]? t_artistParts;
+
+    /// <summary>How many candidates ahead the scoring loops start loading rows: their vectors lie scattered over
+    /// matrices far larger than the caches, and a few misses in flight hide most of a memory round trip, where
+    /// scoring one after another waits for each (more ahead and the first lines are evicted before use).</summary>
+    private const int PrefetchAhead = 8;
 
     private readonly record struct Signal(IItemSimilarity View, bool ViaArtist, int SimilarityIndex, int MissingIndex);
 
@@ -215,15 +222,25 @@ public sealed class EnsembleRanker
             // Candidates come a handful per artist: each artist's terms once, from a small per-call memo.
             var seedArtist = _catalog.ArtistOf(seed);
             var memo = ArtistMemo.Get();
-            foreach (var c in candidates)
+            PrefetchFirst(candidates);
+            for (var i = 0; i < candidates.Length; i++)
             {
+                if (i + PrefetchAhead < candidates.Length) Prefetch(candidates[i + PrefetchAhead]);
+                var c = candidates[i];
                 var artist = _catalog.ArtistOf(c);
                 if (!memo.TryGet(artist, out var artistPart)) memo.Set(artist, artistPart = ArtistPart(seedArtist, artist));
                 top.Add(DirectPart(seed, c, seedArtist, artist) + artistPart, c);
             }
         }
         else
-            foreach (var c in candidates) top.Add(Score(seed, c), c);
+        {
+            PrefetchFirst(candidates);
+            for (var i = 0; i < candidates.Length; i++)
+            {
+                if (i + PrefetchAhead < candidates.Length) Prefetch(candidates[i + PrefetchAhead]);
+                top.Add(Score(seed, candidates[i]), candidates[i]);
+            }
+        }
         var n = top.SortDescending();
         for (var i = 0; i < n; i++) scores[i] = 1f / (1f + MathF.Exp(-scores[i]));
         return n;
@@ -242,27 +259,63 @@ public sealed class EnsembleRanker
         artistCount = Math.Clamp(artistCount, 1, MaxPerPart);
         perArtist = Math.Clamp(perArtist, 1, 1000);
         var near = t_artists is { } a && a.Length >= artistCount + 1 ? a : t_artists = new int[Math.Max(artistCount + 1, 256)];
-        var nearScores = t_artistScores is { } b && b.Length >= artistCount ? b : t_artistScores = new float[Math.Max(artistCount, 256)];
         var seedArtist = _catalog.ArtistOf(seed);
         near[0] = seedArtist;
-        var found = 1 + artists.Rank(seedArtist, near.AsSpan(1, artistCount), nearScores.AsSpan(0, artistCount));
-        var pool = t_candidates is { } c && c.Length >= perArtist ? c : t_candidates = new int[Math.Max(perArtist, 256)];
+        var found = 1;
+        if (artistCount <= NeighbourhoodSize)
+        {
+            var neighbourhood = artists.Neighbourhood(seedArtist, artistCount);
+            neighbourhood.CopyTo(near.AsSpan(1));
+            found += neighbourhood.Length;
+        }
+        else
+        {
+            var nearScores = t_artistScores is { } b && b.Length >= artistCount ? b : t_artistScores = new float[Math.Max(artistCount, 256)];
+            found += artists.Rank(seedArtist, near.AsSpan(1, artistCount), nearScores.AsSpan(0, artistCount));
+        }
+        // The pool first (each artist's terms once, its tracks a prefix of the catalog's list), then scored in one
+        // pass that loads rows ahead.
+        var capacity = found * perArtist;
+        var pool = t_candidates is { } c && c.Length >= capacity ? c : t_candidates = new int[Math.Max(capacity, 256)];
+        var owners = t_owners is { } o && o.Length >= capacity ? o : t_owners = new int[Math.Max(capacity, 256)];
+        var artistParts = t_artistParts is { } p && p.Length >= found ? p : t_artistParts = new float[Math.Max(found, 256)];
         var excludedSorted = SortedCopy(excluded);
-        var top = new TopK(scores, ids);
+        var pooled = 0;
         for (var i = 0; i < found; i++)
         {
-            // The artist terms are the same for all of an artist's tracks: computed once per artist.
-            var artistPart = ArtistPart(seedArtist, near[i]);
-            var n = TopTracks(near[i], pool.AsSpan(0, perArtist));
-            foreach (var candidate in pool.AsSpan(0, n))
+            artistParts[i] = ArtistPart(seedArtist, near[i]);
+            var end = pooled + TopTracks(near[i], pool.AsSpan(pooled, perArtist));
+            for (var j = pooled; j < end; j++) // compacted in place: pooled never passes j
             {
+                var candidate = pool[j];
                 if (candidate == seed || (!excludedSorted.IsEmpty && excludedSorted.BinarySearch(candidate) >= 0)) continue;
-                top.Add(DirectPart(seed, candidate, seedArtist, near[i]) + artistPart, candidate);
+                pool[pooled] = candidate;
+                owners[pooled++] = i;
             }
+        }
+        var candidates = pool.AsSpan(0, pooled);
+        var top = new TopK(scores, ids);
+        PrefetchFirst(candidates);
+        for (var j = 0; j < candidates.Length; j++)
+        {
+            if (j + PrefetchAhead < candidates.Length) Prefetch(candidates[j + PrefetchAhead]);
+            var owner = owners[j];
+            top.Add(DirectPart(seed, candidates[j], seedArtist, near[owner]) + artistParts[owner], candidates[j]);
         }
         var kept = top.SortDescending();
         for (var i = 0; i < kept; i++) scores[i] = 1f / (1f + MathF.Exp(-scores[i]));
         return kept;
+    }
+
+    /// <summary>Starts loading what the parts over the ranked space read of <paramref name="item"/>.</summary>
+    private void Prefetch(int item)
+    {
+        foreach (var source in _sources) source.Prefetch(item);
+    }
+
+    private void PrefetchFirst(ReadOnlySpan<int> candidates)
+    {
+        for (var i = 0; i < candidates.Length && i < PrefetchAhead; i++) Prefetch(candidates[i]);
     }
 
     /// <summary>
@@ -314,33 +367,12 @@ public sealed class EnsembleRanker
         private static int Slot(int key) => (int)((uint)key * 2654435769u >> 22);
     }
 
-    /// <summary>Up to <c>into.Length</c> of the artist's tracks, most played first.</summary>
+    /// <summary>Up to <c>into.Length</c> of the artist's tracks, most played first (the catalog keeps them in that order).</summary>
     private int TopTracks(int artist, Span<int> into)
     {
         var tracks = _catalog.TracksOf(artist);
-        if (tracks.Length <= into.Length)
-        {
-            tracks.CopyTo(into);
-            return tracks.Length;
-        }
-        // Insertion into a short list (artists with many tracks are few, and the list is a handful long), each track's
-        // plays read once: they lie scattered over the catalog.
-        Span<float> kept = stackalloc float[into.Length];
-        var n = 0;
-        foreach (var t in tracks)
-        {
-            var p = _catalog.Popularity(t);
-            if (n == into.Length && p <= kept[n - 1]) continue;
-            var at = n == into.Length ? n - 1 : n++;
-            while (at > 0 && kept[at - 1] < p)
-            {
-                into[at] = into[at - 1];
-                kept[at] = kept[at - 1];
-                at--;
-            }
-            into[at] = t;
-            kept[at] = p;
-        }
+        var n = Math.Min(tracks.Length, into.Length);
+        tracks[..n].CopyTo(into);
         return n;
     }
 

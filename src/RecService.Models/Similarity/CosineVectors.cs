@@ -54,6 +54,12 @@ public sealed unsafe class CosineVectors : IItemSimilarity
         return true;
     }
 
+    public void Prefetch(int item)
+    {
+        _vectors.PrefetchRow(item);
+        _forest.PrefetchInverseNorm(item);
+    }
+
     public int Nearest(int item, Span<int> ids, Span<float> scores, ReadOnlySpan<int> excluded) =>
         Search(item, ids, scores, excluded, (int)Math.Min(int.MaxValue, (long)_search.SearchK * Math.Max(10, ids.Length) / 10));
 

@@ -28,6 +28,9 @@ public interface IItemSimilarity
         return true;
     }
 
+    /// <summary>Starts loading what <see cref="TrySimilarity"/> reads of <paramref name="item"/> (a hint; nothing by default).</summary>
+    void Prefetch(int item) { }
+
     /// <summary>Up to <c>ids.Length</c> items nearest <paramref name="item"/>, best first, never the item itself nor
     /// <paramref name="excluded"/>; returns how many. Nothing for an item the part does not know.</summary>
     int Nearest(int item, Span<int> ids, Span<float> scores, ReadOnlySpan<int> excluded);

@@ -133,7 +133,7 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
         {
             var n = engine.NearTracks(bundle, By(bundle, station), track, excluded, ids.AsSpan(0, count), scores.AsSpan(0, count));
             var near = new HashSet<string>(n);
-            for (var i = 0; i < n; i++) near.Add(bundle.Tracks[ids[i]]);
+            for (var i = 0; i < n; i++) near.Add(bundle.Tracks.Decode(ids[i]));
             return near;
         }
         finally
@@ -206,7 +206,7 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
                 var already = perArtist.GetValueOrDefault(artist);
                 if (already >= Options.TracksPerArtist) continue;
                 perArtist[artist] = already + 1;
-                result.Add(new QueuedTrack(bundle.Tracks[ids[i]], because));
+                result.Add(new QueuedTrack(bundle.Tracks.Decode(ids[i]), because));
             }
             return result;
         }
@@ -285,13 +285,8 @@ public sealed class RadioStations(RecommendationEngine engine, IOptions<ServingO
     }
 
     /// <summary>The artist's most played track, or -1 when it has none.</summary>
-    private static int MostPlayed(ModelBundle bundle, int artist)
-    {
-        var best = -1;
-        foreach (var t in bundle.Catalog.TracksOf(artist))
-            if (best < 0 || bundle.Catalog.Popularity(t) > bundle.Catalog.Popularity(best)) best = t;
-        return best;
-    }
+    private static int MostPlayed(ModelBundle bundle, int artist) =>
+        bundle.Catalog.TracksOf(artist) is { IsEmpty: false } tracks ? tracks[0] : -1;
 
     private static int[] Indices(ModelBundle bundle, IEnumerable<string> ids)
     {
