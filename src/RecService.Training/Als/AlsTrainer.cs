@@ -68,6 +68,7 @@ public sealed class AlsTrainer(AlsOptions options)
         var cholesky = Options.Solver == AlsSolver.Cholesky;
         var regularizedGram = cholesky ? [] : GramMatrix.Regularized(gram, f, lambda);
         var steps = conjugateGradientSteps ?? Options.ConjugateGradientSteps;
+        var illConditioned = ConjugateGradientSolver.IllConditionedConfidence(fixedSquaredNorm, fixedCount, f, lambda);
         var chunkLoss = new double[rows.ChunkCount];
 
         Parallel.For(0, rows.ChunkCount, parallel, () => new RowWorkspace(f, rows.MaxRowLength, cholesky), (chunk, _, ws) =>
@@ -77,7 +78,8 @@ public sealed class AlsTrainer(AlsOptions options)
             {
                 loss += cholesky
                     ? CholeskySolver.SolveRow(rows, row, fixedFactors, gram, lambda, target.AsSpan(row * f, f), ws, f, withLoss)
-                    : ConjugateGradientSolver.SolveRow(rows, row, fixedFactors, regularizedGram, ref target[row * f], ws, f, steps, withLoss);
+                    : ConjugateGradientSolver.SolveRow(rows, row, fixedFactors, regularizedGram, ref target[row * f], ws, f, steps,
+                        rows.MaxExtraConfidence[row] > illConditioned ? ConjugateGradientSolver.IllConditionedStepFactor * steps : steps, withLoss);
             }
             chunkLoss[chunk] = loss;
             return ws;

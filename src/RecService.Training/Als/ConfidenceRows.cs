@@ -36,6 +36,12 @@ internal sealed class ConfidenceRows
             WeightedPreference[k] = 1f + extra;
         }
 
+        MaxExtraConfidence = new float[Rows];
+        for (var r = 0; r < Rows; r++)
+        {
+            for (var k = RowPointers[r]; k < RowPointers[r + 1]; k++) MaxExtraConfidence[r] = Math.Max(MaxExtraConfidence[r], ExtraConfidence[k]);
+        }
+
         var totalCost = (long)values.Length + (long)Rows * RowOverhead;
         var target = Math.Max(1, totalCost / TargetChunks);
         var starts = new List<int> { 0 };
@@ -64,6 +70,9 @@ internal sealed class ConfidenceRows
 
     /// <summary>c - 1 per non-zero.</summary>
     public float[] ExtraConfidence { get; }
+
+    /// <summary>The largest c - 1 of each row: what makes a row ill-conditioned (<see cref="ConjugateGradientSolver"/>).</summary>
+    public float[] MaxExtraConfidence { get; }
 
     /// <summary>Chunk i covers rows ChunkStarts[i] .. ChunkStarts[i+1].</summary>
     public int[] ChunkStarts { get; }
