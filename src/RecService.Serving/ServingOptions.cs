@@ -75,7 +75,8 @@ public sealed class ServingOptions
     /// <summary>"Serving:Search".</summary>
     public sealed class SearchSettings
     {
-        /// <summary>Forest candidates scored per 10 results (0 = the index's default); larger is slower and more exact.</summary>
+        /// <summary>Forest candidates scored per 10 results (0 = the index's default, tuned when the bundle was written);
+        /// larger is slower and more exact.</summary>
         public int SearchK { get; set; }
         /// <summary>Forest early stop: a query ends once its remaining cells look unable to beat the candidates kept; larger
         /// stops sooner. -1 = the index's default (28), 0 = off (SearchK alone decides).</summary>

@@ -1,4 +1,6 @@
 using RecService.Core.Bundle;
+using RecService.Core.Forest;
+using RecService.Core.Vectors;
 using RecService.Core.Sampling;
 using RecService.Core.Sparse;
 
@@ -86,6 +88,26 @@ public sealed class BundleFormatTests : IDisposable
     }
 
     [Fact]
+    public void A_published_bundles_forests_are_tuned_on_their_queries_never_below_the_fixed_default()
+    {
+        var store = new BundleStore(PathOf("models"));
+        var manifest = SmallBundle.Publish(store);
+        using (var bundle = ModelBundle.Open(store.PathOf(manifest.ModelVersion)))
+        {
+            var dot = bundle.Part("tracks").Forest(PartRoles.Dot);
+            Assert.True(dot.TunedRecall >= 0.95f, $"tuned recall {dot.TunedRecall}");
+            Assert.True(dot.DefaultOptions.SearchK > 0);
+            Assert.True(dot.DefaultOptions.SearchK >= ForestSearchOptions.For(Metric.Dot).SearchK || dot.DefaultOptions.SearchK == dot.Count);
+            var cosine = bundle.Part("tracks").Forest(PartRoles.Cosine);
+            Assert.True(cosine.TunedRecall >= 0.95f, $"tuned recall {cosine.TunedRecall}");
+            Assert.True(cosine.DefaultOptions.SearchK >= Math.Min(cosine.Count, ForestSearchOptions.For(Metric.Cosine).SearchK));
+        }
+        var untuned = store.Publish(new BundleManifest(), SmallBundle.Content(3), new BundleForestOptions { Threads = 1, TargetRecall = 0 });
+        using var plain = ModelBundle.Open(store.PathOf(untuned.ModelVersion));
+        Assert.Equal(ForestSearchOptions.For(Metric.Dot), plain.Part("tracks").Forest(PartRoles.Dot).DefaultOptions);
+    }
+
+    [Fact]
     public void Decoded_ids_are_cached()
     {
         var ids = Enumerable.Range(0, 1000).Select(i => $"id-{i}-é").ToArray();
@@ -95,6 +117,8 @@ public sealed class BundleFormatTests : IDisposable
         var first = map[42];
         Assert.Equal(ids[42], first);
         Assert.Same(first, map[42]); // decoded once, then served from the cache
+        Assert.Equal(ids[42], map.Decode(42));
+        Assert.NotSame(map.Decode(42), map[42]); // bulk reads decode afresh, leaving the cache alone
         for (var i = 0; i < ids.Length; i++) Assert.Equal(ids[i], map[i]);
         Assert.Throws<ArgumentOutOfRangeException>(() => map[ids.Length]);
     }

@@ -137,10 +137,11 @@ public sealed class ForestFileTests : IDisposable
     [Fact]
     public void A_query_refused_mid_scan_leaves_the_thread_clean_for_other_indexes()
     {
-        // Forge every 7th slot of trees 1 and 2, so a query marks some items of a leaf visited before it meets a bad one.
+        // Forge every 7th slot of every tree, so a query marks some items visited before it meets a bad one: a tree
+        // walk in a leaf, a full scan (one pass over tree 0) six items in.
         WriteForged(ForestSection.LeafSlots, (span, _) =>
         {
-            for (int p = Count + 6; (p + 1) * 4 <= span.Length; p += 7) BitConverter.TryWriteBytes(span[(p * 4)..], -3);
+            for (int p = 6; (p + 1) * 4 <= span.Length; p += 7) BitConverter.TryWriteBytes(span[(p * 4)..], -3);
         });
         using var good = ForestIndex.Open(_path);
         using var bad = ForestIndex.Open(_damaged);
@@ -151,7 +152,7 @@ public sealed class ForestFileTests : IDisposable
         for (int q = 0; q < 20; q++)
         {
             var query = TestData.QueryVectors.AsSpan(q * TestData.Dims, TestData.Dims);
-            try { bad.Search(query, 10, ids, new float[10], Count); }
+            try { bad.Search(query, 10, ids, new float[10], q % 2 == 0 ? Count : Count / 2); }
             catch (InvalidDataException) { refused++; }
             good.Search(query, 10, ids, new float[10], Count); // scans everything: must be exact if no stale bits remain
             exact.Search(query, 10, expected, new float[10]);

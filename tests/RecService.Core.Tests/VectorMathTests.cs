@@ -28,6 +28,33 @@ public class VectorMathTests
     }
 
     [Fact]
+    public unsafe void The_64_wide_code_kernels_match_scalar_at_the_extremes()
+    {
+        // Every kernel this machine can run, on random codes and on the extreme codes (where int16 pairs summed by
+        // multiply-add-adjacent come closest to overflowing).
+        var rng = new Random(9);
+        var item = new sbyte[64];
+        var query = new short[64];
+        for (var round = 0; round < 200; round++)
+        {
+            for (var j = 0; j < 64; j++)
+            {
+                item[j] = round == 0 ? (sbyte)-127 : round == 1 ? (sbyte)127 : (sbyte)rng.Next(-127, 128);
+                query[j] = round < 2 ? (short)VectorMath.QueryQuantMax : (short)rng.Next(-VectorMath.QueryQuantMax, VectorMath.QueryQuantMax + 1);
+            }
+            long expected = 0;
+            for (var j = 0; j < 64; j++) expected += item[j] * query[j];
+            fixed (sbyte* pi = item)
+            fixed (short* pq = query)
+            {
+                if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) Assert.Equal(expected, new ForestKernels.Dot64Avx2(pq).Dot(pi));
+                if (System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) Assert.Equal(expected, new ForestKernels.Dot64(pq).Dot(pi));
+                Assert.Equal(expected, new ForestKernels.DotPadded(pq, 64).Dot(pi));
+            }
+        }
+    }
+
+    [Fact]
     public void Quantized_dot_approximates_float_dot()
     {
         var rng = new Random(5);

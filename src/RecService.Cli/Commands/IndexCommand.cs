@@ -1,13 +1,17 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using RecService.Core.Bundle;
 using RecService.Core.Forest;
 using RecService.Core.Vectors;
+using RecService.Models;
+using RecService.Models.Ensemble;
 using RecService.Synthetic;
 
 namespace RecService.Cli.Commands;
 
-/// <summary><c>rec index synth|build|bench|verify</c>: make benchmark data, build a forest file, measure it against exact search.</summary>
+/// <summary><c>rec index synth|build|bench|verify|export</c>: make benchmark data (or take a bundle's trained factors), build a
+/// forest file, measure it against exact search.</summary>
 public static class IndexCommand
 {
     public static Command Create()
@@ -17,6 +21,7 @@ public static class IndexCommand
         index.Add(CreateBuild());
         index.Add(CreateBench());
         index.Add(CreateVerify());
+        index.Add(CreateExport());
         return index;
     }
 
@@ -99,6 +104,40 @@ public static class IndexCommand
         Console.WriteLine($"file size: {info.FileBytes / 1e6:F1} MB = {(double)info.FileBytes / raw:F2} x raw vectors ({raw / 1e6:F1} MB)");
     }
 
+    private static Command CreateExport()
+    {
+        var models = new Option<string>("--models") { Description = "Models directory (its CURRENT bundle is exported).", Required = true };
+        var outDir = new Option<string>("--out") { Description = "Directory for the .npy files.", Required = true };
+        var cmd = new Command("export", "Write a bundle's dense factor matrices as .npy: <part>.item-factors.npy (cosine queries and the items searched) and, where a part has them, <part>.user-factors.npy (the MIPS queries of Recommend).") { models, outDir };
+        cmd.SetAction(parseResult =>
+        {
+            var store = new BundleStore(parseResult.GetValue(models)!);
+            if (store.CurrentVersion() is not { } version)
+            {
+                Console.Error.WriteLine($"{store.Root}: no CURRENT model.");
+                return 2;
+            }
+            using var bundle = ModelBundle.Open(store.PathOf(version), families: KnownFamilies.All);
+            var target = parseResult.GetValue(outDir)!;
+            Directory.CreateDirectory(target);
+            foreach (var part in bundle.Parts)
+            {
+                foreach (var (role, matrix) in part.Matrices)
+                {
+                    if (role is not (PartRoles.ItemFactors or PartRoles.UserFactors) || part.Family == BlendFamily.Name) continue;
+                    var path = Path.Combine(target, $"{part.Name}.{role}.npy");
+                    unsafe
+                    {
+                        NpyFile.WriteFloat32Matrix(path, new ReadOnlySpan<float>(matrix.Data, checked(matrix.Rows * matrix.Columns)), matrix.Rows, matrix.Columns);
+                    }
+                    Console.WriteLine($"{path}: {matrix.Rows} x {matrix.Columns}");
+                }
+            }
+            return 0;
+        });
+        return cmd;
+    }
+
     private static Command CreateVerify()
     {
         var indexPath = new Option<string>("--index") { Description = "Index file.", Required = true };
@@ -133,6 +172,7 @@ public static class IndexCommand
             DefaultValueFactory = _ => -1f,
         };
         var build = new Option<bool>("--build") { Description = "Build the index from --vectors first (with --metric, --trees, ...) and report the build." };
+        var maxQueries = new Option<int>("--max-queries") { Description = "Use at most this many queries, evenly spaced over the file (0 = all): a bundle's user factors hold every user.", DefaultValueFactory = _ => 0 };
         var metric = MetricOption();
         var trees = TreesOption();
         var leafSize = LeafSizeOption();
@@ -140,7 +180,7 @@ public static class IndexCommand
         var threads = ThreadsOption();
         var cmd = new Command("bench", "Single-thread queries/second and recall@k against exact search, for a sweep of search sizes.")
         {
-            indexPath, vectors, queries, k, searchK, rerank, stopSlack, build, metric, trees, leafSize, seed, threads, s_minSplit, s_splitSample, s_codedTrees,
+            indexPath, vectors, queries, k, searchK, rerank, stopSlack, build, maxQueries, metric, trees, leafSize, seed, threads, s_minSplit, s_splitSample, s_codedTrees,
         };
         cmd.SetAction(parseResult =>
         {
@@ -148,6 +188,12 @@ public static class IndexCommand
             var (items, rows, cols) = NpyFile.ReadFloat32Matrix(parseResult.GetValue(vectors)!);
             var (qs, nq, qd) = NpyFile.ReadFloat32Matrix(parseResult.GetValue(queries)!);
             if (qd != cols) throw new ArgumentException($"queries have {qd} dimensions, vectors {cols}.");
+            if (parseResult.GetValue(maxQueries) is var most and > 0 && most < nq)
+            {
+                var picked = new float[most * cols];
+                for (var q = 0; q < most; q++) qs.AsSpan((int)((long)q * nq / most) * cols, cols).CopyTo(picked.AsSpan(q * cols));
+                (qs, nq) = (picked, most);
+            }
             if (parseResult.GetValue(build))
             {
                 var options = ReadOptions(parseResult, metric, trees, leafSize, seed, threads);
@@ -171,6 +217,8 @@ public static class IndexCommand
         long raw = (long)rows * cols * sizeof(float);
         Console.WriteLine($"index {path}: {index.Metric}, {index.Count} x {index.Dimensions}, {index.Trees} trees, leaf size {index.LeafSize}, opened in {openMs:F2} ms");
         Console.WriteLine($"file size: {index.FileBytes / 1e6:F1} MB = {(double)index.FileBytes / raw:F2} x raw vectors");
+        if (index.TunedRecall > 0)
+            Console.WriteLine($"default search tuned at build: search-k {index.DefaultOptions.SearchK}, stop slack {index.DefaultOptions.StopSlack}, recall@10 {index.TunedRecall:F4} on its tuning queries");
 
         var exactClock = Stopwatch.StartNew();
         var exact = new ExactSearch(items, rows, cols, index.Metric);

@@ -75,6 +75,10 @@ public sealed record BundleForestOptions
     public int CodedTrees { get; init; } = ForestOptions.CodedTreesBySize;
     public int Seed { get; init; } = 1;
     public int Threads { get; init; }
+    /// <summary>Recall@10 each forest's default search size is raised to reach on its real queries, never below the
+    /// metric's fixed default (the part's user vectors for a dot forest, its items for a cosine one;
+    /// <see cref="ForestTuning"/>); 0 keeps the fixed default.</summary>
+    public float TargetRecall { get; init; } = 0.95f;
 
     /// <summary>The tree count for a part's forest that does not set its own.</summary>
     public int TreesFor(string part) => part == IdSpaces.Artists ? ArtistTrees : TrackTrees;
@@ -123,8 +127,16 @@ public static class BundleWriter
         foreach (var forest in part.Forests)
         {
             var trees = forest.Trees > 0 ? forest.Trees : forests.TreesFor(part.Name);
-            ForestBuilder.Build(items.Values, items.Rows, items.Columns, options with { Trees = trees, Metric = forest.Metric },
-                Path.Combine(directory, entry.Forests[forest.Role]));
+            var path = Path.Combine(directory, entry.Forests[forest.Role]);
+            ForestBuilder.Build(items.Values, items.Rows, items.Columns, options with { Trees = trees, Metric = forest.Metric }, path);
+            if (forests.TargetRecall <= 0) continue;
+            // Recommend asks the dot forest with the part's user vectors, similar items a cosine forest with its items.
+            // The search never goes below the metric's fixed default: a forest that beats the target there stays as exact.
+            var minimum = ForestSearchOptions.For(forest.Metric).SearchK;
+            if (forest.Metric == Metric.Cosine)
+                ForestTuning.Tune(path, items.Values, items.Rows, items.Columns, items.Values, items.Rows, forests.TargetRecall, forests.Threads, minimum, queriesAreItems: true);
+            else if (part.Matrices.GetValueOrDefault(PartRoles.UserFactors) is { } queries && queries.Columns == items.Columns)
+                ForestTuning.Tune(path, items.Values, items.Rows, items.Columns, queries.Values, queries.Rows, forests.TargetRecall, forests.Threads, minimum);
         }
     }
 

@@ -68,7 +68,13 @@ internal unsafe struct ForestHeader
     public uint BodyCrc;
     /// <summary><see cref="ExternalVectorsFlag"/> or 0; other bits are refused.</summary>
     public uint Flags;
-    public fixed uint Reserved[3];
+    /// <summary>The search size measured at build to reach <see cref="TunedRecall"/> on the index's real queries
+    /// (<see cref="ForestTuning"/>); 0 = not tuned, the metric's default applies.</summary>
+    public uint TunedSearchK;
+    /// <summary>Recall@10 at <see cref="TunedSearchK"/> on the tuning queries (0 when not tuned).</summary>
+    public float TunedRecall;
+    /// <summary>The early-stop slack tuned with <see cref="TunedSearchK"/> (0 = off); read only when that is set.</summary>
+    public float TunedStopSlack;
     /// <summary>CRC-32C of the 256 header bytes with this field zero: checked at every open.</summary>
     public uint HeaderCrc;
 

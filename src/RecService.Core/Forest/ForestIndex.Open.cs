@@ -56,6 +56,8 @@ public sealed unsafe partial class ForestIndex
             throw Corrupt(path, h.FileLength > (ulong)fileLength ? $"truncated: header says {h.FileLength} bytes, file has {fileLength}" : $"header says {h.FileLength} bytes, file has {fileLength}");
         if (h.Metric is not ((uint)Metric.Cosine or (uint)Metric.Dot)) throw Corrupt(path, $"unknown metric {h.Metric}");
         if ((h.Flags & ~ForestHeader.ExternalVectorsFlag) != 0) throw Corrupt(path, $"unknown flags 0x{h.Flags:x}");
+        if (h.TunedSearchK > int.MaxValue || !(h.TunedRecall is >= 0 and <= 1) || !(h.TunedStopSlack is >= 0 and < float.PositiveInfinity))
+            throw Corrupt(path, $"tuned search {h.TunedSearchK} (stop slack {h.TunedStopSlack}) at recall {h.TunedRecall} out of range");
         if (h.Dimensions is < 1 or > VectorMath.MaxQuantizedDimensions) throw Corrupt(path, $"dimensions {h.Dimensions} out of range");
         if (h.PaddedDimensions != (uint)VectorMath.RoundUp((int)h.Dimensions, 16)) throw Corrupt(path, $"padded dimensions {h.PaddedDimensions} do not match {h.Dimensions}");
         if (h.Count is < 1 or > int.MaxValue) throw Corrupt(path, $"item count {h.Count} out of range");

@@ -118,10 +118,22 @@ public sealed unsafe partial class ForestIndex
             // The early stop's cut in score units: -inf (nothing ruled out) until the stop is on and the pool is full.
             float stopCut = float.NegativeInfinity;
             // The code kernel is fixed for the query: built once, the 64-wide one holds the query codes in registers.
-            bool wide = padded == 64 && Avx512BW.IsSupported;
-            var dot64 = wide ? new Dot64(qCodes) : default;
-            var dotPadded = new DotPadded(qCodes, padded);
-            while (queue.Count > 0 && (scanned < searchK || candidates.Count < k))
+            var kernel = KernelFor(padded);
+            if (searchK >= _count && _codedPositions >= _count)
+            {
+                // A full scan: one pass over tree 0's codes, which hold every item in leaf order, instead of walking all
+                // trees' leaves (each item once per tree, found through the queue).
+                var all = new LeafOrderedCodes(_leafCodes, _leafScales, padded);
+                int added = Scan(kernel, qCodes, padded, _leafSlots, _count, visited, touchedSlots + touched, all, ref candidates, ref threshold);
+                if (added < 0)
+                {
+                    touched += ~added;
+                    throw Corrupt(_path, "tree 0 holds a slot out of range");
+                }
+                touched += added;
+                scanned += added;
+            }
+            else while (queue.Count > 0 && (scanned < searchK || candidates.Count < k))
             {
                 // In the unit-sphere space the search runs in, a cell behind hyperplanes at margins m_i from the query
                 // would lie at squared distance >= sum m_i^2 = -priority if those hyperplanes were orthogonal, so hold no
@@ -144,13 +156,9 @@ public sealed unsafe partial class ForestIndex
                 bool leafOrdered = leaf.Start + (long)leaf.Length <= _codedPositions;
                 var ordered = new LeafOrderedCodes(_leafCodes + (long)leaf.Start * padded, _leafScales + leaf.Start, padded);
                 var scattered = new SlotOrderedCodes(_leafCodes, _leafScales, padded);
-                int added = wide
-                    ? leafOrdered
-                        ? ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, _slotItems, dot64, ordered, ref candidates, ref threshold)
-                        : ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, _slotItems, dot64, scattered, ref candidates, ref threshold)
-                    : leafOrdered
-                        ? ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, _slotItems, dotPadded, ordered, ref candidates, ref threshold)
-                        : ScanLeaf(leafSlots, leaf.Length, (uint)_count, visited, touchedOut, _slotItems, dotPadded, scattered, ref candidates, ref threshold);
+                int added = leafOrdered
+                    ? Scan(kernel, qCodes, padded, leafSlots, leaf.Length, visited, touchedOut, ordered, ref candidates, ref threshold)
+                    : Scan(kernel, qCodes, padded, leafSlots, leaf.Length, visited, touchedOut, scattered, ref candidates, ref threshold);
                 if (added < 0)
                 {
                     touched += ~added; // the slots marked before the bad one must still be cleared
@@ -179,6 +187,22 @@ public sealed unsafe partial class ForestIndex
             Release();
         }
     }
+
+    /// <summary>The code kernels: 64 dimensions (ALS factors) get one that keeps the query codes in registers.</summary>
+    private enum CodeKernel { Padded, Wide64Avx2, Wide64Avx512 }
+
+    private static CodeKernel KernelFor(int padded) =>
+        padded != 64 ? CodeKernel.Padded : Avx512BW.IsSupported ? CodeKernel.Wide64Avx512 : Avx2.IsSupported ? CodeKernel.Wide64Avx2 : CodeKernel.Padded;
+
+    /// <summary>A leaf's scan with the query's kernel (built per leaf: a handful of register loads).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Scan<TCodes>(CodeKernel kernel, short* qCodes, int padded, int* slots, int length, byte* visited, int* touchedOut, TCodes codes,
+        ref CandidatePool candidates, ref float threshold) where TCodes : struct, ILeafCodes => kernel switch
+    {
+        CodeKernel.Wide64Avx512 => ScanLeaf(slots, length, (uint)_count, visited, touchedOut, _slotItems, new Dot64(qCodes), codes, ref candidates, ref threshold),
+        CodeKernel.Wide64Avx2 => ScanLeaf(slots, length, (uint)_count, visited, touchedOut, _slotItems, new Dot64Avx2(qCodes), codes, ref candidates, ref threshold),
+        _ => ScanLeaf(slots, length, (uint)_count, visited, touchedOut, _slotItems, new DotPadded(qCodes, padded), codes, ref candidates, ref threshold),
+    };
 
     /// <summary>Marks the slots of <paramref name="excluded"/> visited up front, so they are never scored and never count
     /// towards searchK. Returns how many slots it marked (recorded at <paramref name="touchedSlots"/> for clearing), or, on a

@@ -74,7 +74,9 @@ public sealed unsafe partial class ForestIndex : IDisposable
         _nodes = Section(ForestSection.Nodes);
         _leaves = (LeafRecord*)Section(ForestSection.Leaves);
         _leafSlots = (int*)Section(ForestSection.LeafSlots);
-        _defaults = ForestSearchOptions.For(Metric);
+        _defaults = header.TunedSearchK > 0
+            ? ForestSearchOptions.For(Metric) with { SearchK = (int)header.TunedSearchK, StopSlack = header.TunedStopSlack }
+            : ForestSearchOptions.For(Metric);
     }
 
     private byte* Section(ForestSection s) => _base + _header.SectionOffset(s);
@@ -90,8 +92,10 @@ public sealed unsafe partial class ForestIndex : IDisposable
     public long FileBytes => (long)_header.FileLength;
 
     /// <summary>The search options a query gets for fields it leaves negative: <see cref="ForestSearchOptions.For"/> this
-    /// index's metric.</summary>
+    /// index's metric, with the search size measured at build when it was tuned (<see cref="ForestTuning"/>).</summary>
     public ForestSearchOptions DefaultOptions => _defaults;
+    /// <summary>Recall@10 the tuned search size reached on the build's tuning queries; 0 when the index was not tuned.</summary>
+    public float TunedRecall => _header.TunedSearchK > 0 ? _header.TunedRecall : 0;
 
     /// <summary>The re-rank floor of a full scan: 2k (20) matched 32 on the benchmark sets, but with a full scan of harder
     /// (isotropic) data it let a near-tie at rank 10 slip past the cut, and a full scan is asked for to be exact.</summary>

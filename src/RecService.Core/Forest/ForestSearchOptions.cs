@@ -14,8 +14,8 @@ namespace RecService.Core.Forest;
 /// full scan re-scores at least <see cref="ForestIndex.ExhaustiveRerankCount"/>.</param>
 public readonly record struct ForestSearchOptions(int SearchK = -1, float StopSlack = -1, int Rerank = -1)
 {
-    /// <summary>Every field at the index's default.</summary>
-    public static ForestSearchOptions Default => new();
+    /// <summary>Every field at the index's default. (A bare <c>new()</c> of this struct is all zeros, not the defaults.)</summary>
+    public static ForestSearchOptions Default => new(-1, -1, -1);
 
     /// <summary>
     /// The defaults for a metric: the search size, early-stop slack and re-rank count tuned per metric, with the
