@@ -57,37 +57,18 @@ public static class DiscoverPrecompute
         var ids = new int[batchSize * k];
         var scores = new float[batchSize * k];
         var counts = new int[batchSize];
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Threads > 0 ? options.Threads : Environment.ProcessorCount, CancellationToken = ct };
         var total = Stopwatch.StartNew();
         var compute = new Stopwatch();
         var wait = new Stopwatch();
         long bytes = 0;
         var keys = new RedisKeys(options.KeyPrefix);
         Task pending = Task.CompletedTask;
-        var model = AlsParts.Of(bundle).Tracks;
-        var searchK = (options.SearchK > 0 ? options.SearchK : model.DotForest.DefaultOptions.SearchK) * Math.Max(10, k) / 10;
 
         for (var start = 0; start < users; start += batchSize)
         {
             var n = Math.Min(batchSize, users - start);
             compute.Start();
-            var blocks = (n + Block - 1) / Block;
-            Parallel.For(0, blocks, parallel, () => new float[Block * bundle.Tracks.Count], (b, _, scratch) =>
-            {
-                var first = b * Block;
-                var size = Math.Min(Block, n - first);
-                if (options.Exact) ScoreBlockExact(bundle, start + first, size, k, scratch, ids.AsSpan(first * k), scores.AsSpan(first * k), counts.AsSpan(first));
-                else
-                {
-                    for (var i = 0; i < size; i++)
-                    {
-                        var user = start + first + i;
-                        counts[first + i] = model.DotForest.Search(model.UserFactors.Row(user), k, ids.AsSpan((first + i) * k, k),
-                            scores.AsSpan((first + i) * k, k), searchK, bundle.Played.RowIndices(user));
-                    }
-                }
-                return scratch;
-            }, _ => { });
+            ComputeBatch(bundle, start, n, k, options, ids, scores, counts, ct);
             var values = new (RedisKey, RedisValue)[n];
             for (var i = 0; i < n; i++)
             {
@@ -108,6 +89,38 @@ public static class DiscoverPrecompute
         wait.Stop();
         total.Stop();
         return new PrecomputeReport(users, k, options.Exact, compute.Elapsed.TotalSeconds, wait.Elapsed.TotalSeconds, total.Elapsed.TotalSeconds, bytes);
+    }
+
+    /// <summary>
+    /// The lists of users <paramref name="firstUser"/>.. (<paramref name="count"/> of them), computed in parallel without
+    /// writing them: user i's best <paramref name="k"/> tracks (played ones left out) best first at
+    /// <c>ids[(i * k)..]</c> and <c>scores[(i * k)..]</c>, how many in <c>counts[i]</c>. What <see cref="RunAsync"/>
+    /// computes per batch and what `rec bench precompute` times.
+    /// </summary>
+    public static void ComputeBatch(ModelBundle bundle, int firstUser, int count, int k, PrecomputeOptions options, int[] ids, float[] scores, int[] counts, CancellationToken ct = default)
+    {
+        if (k < 1 || k > bundle.Tracks.Count) throw new ArgumentOutOfRangeException(nameof(k));
+        if (ids.Length < (long)count * k || scores.Length < (long)count * k || counts.Length < count) throw new ArgumentException("The result arrays are shorter than count x k.");
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Threads > 0 ? options.Threads : Environment.ProcessorCount, CancellationToken = ct };
+        var model = AlsParts.Of(bundle).Tracks;
+        var searchK = (options.SearchK > 0 ? options.SearchK : model.DotForest.DefaultOptions.SearchK) * Math.Max(10, k) / 10;
+        var blocks = (count + Block - 1) / Block;
+        Parallel.For(0, blocks, parallel, () => new float[Block * bundle.Tracks.Count], (b, _, scratch) =>
+        {
+            var first = b * Block;
+            var size = Math.Min(Block, count - first);
+            if (options.Exact) ScoreBlockExact(bundle, firstUser + first, size, k, scratch, ids.AsSpan(first * k), scores.AsSpan(first * k), counts.AsSpan(first));
+            else
+            {
+                for (var i = 0; i < size; i++)
+                {
+                    var user = firstUser + first + i;
+                    counts[first + i] = model.DotForest.Search(model.UserFactors.Row(user), k, ids.AsSpan((first + i) * k, k),
+                        scores.AsSpan((first + i) * k, k), searchK, bundle.Played.RowIndices(user));
+                }
+            }
+            return scratch;
+        }, _ => { });
     }
 
     /// <summary>
