@@ -39,7 +39,8 @@ public static class BenchPrecomputeCommand
             }
             var threadCount = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
             var userCount = parse.GetValue(users) > 0 ? Math.Min(parse.GetValue(users), bundle.Users.Count) : bundle.Users.Count;
-            var k = Math.Min(options.Count, bundle.Tracks.Count);
+            var lists = new DiscoverLists(bundle, options);
+            var k = lists.Length;
             var factors = AlsParts.Of(bundle).Tracks.Factors;
             var ids = new int[options.BatchUsers * k];
             var scores = new float[options.BatchUsers * k];
@@ -52,7 +53,7 @@ public static class BenchPrecomputeCommand
             {
                 var clock = Stopwatch.StartNew();
                 for (var start = 0; start < upTo; start += options.BatchUsers)
-                    DiscoverPrecompute.ComputeBatch(bundle, start, Math.Min(options.BatchUsers, upTo - start), k, options, ids, scores, counts);
+                    lists.Compute(start, Math.Min(options.BatchUsers, upTo - start), ids, scores, counts);
                 return clock.Elapsed.TotalSeconds;
             }
 

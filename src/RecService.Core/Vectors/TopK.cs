@@ -21,6 +21,15 @@ public ref struct TopK
         _count = 0;
     }
 
+    /// <summary>Resumes the heap an earlier <see cref="TopK"/> left in these spans holding <paramref name="count"/>
+    /// pairs (its <see cref="Count"/>): lets a caller keep many heaps in arrays between offers.</summary>
+    public TopK(Span<float> scores, Span<int> ids, int count) : this(scores, ids)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, scores.Length);
+        _count = count;
+    }
+
     public readonly int Count => _count;
     public readonly int Capacity => _scores.Length;
     public readonly bool IsFull => _count == _scores.Length;
