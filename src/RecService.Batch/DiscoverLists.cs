@@ -42,14 +42,16 @@ public sealed class DiscoverLists
     /// The lists of users <paramref name="firstUser"/>.. (<paramref name="count"/> of them): user i's best tracks
     /// (played ones left out) best first at <c>ids[(i * Length)..]</c> and <c>scores[(i * Length)..]</c>, how many in
     /// <c>counts[i]</c>. Exact lists are those of scoring every track; forest lists come from the dot forest.
+    /// Returns the user-track scores the exact kernel computed (<see cref="PackedDotSearch.Search"/>; 0 for the forest).
     /// </summary>
-    public void Compute(int firstUser, int count, int[] ids, float[] scores, int[] counts, CancellationToken ct = default)
+    public long Compute(int firstUser, int count, int[] ids, float[] scores, int[] counts, CancellationToken ct = default)
     {
         var k = Length;
         if (firstUser < 0 || count < 0 || (long)firstUser + count > _bundle.Users.Count) throw new ArgumentOutOfRangeException(nameof(count));
         if (ids.Length < (long)count * k || scores.Length < (long)count * k || counts.Length < count) throw new ArgumentException("The result arrays are shorter than count x Length.");
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = _parallel.MaxDegreeOfParallelism, CancellationToken = ct };
         var chunks = (count + ChunkUsers - 1) / ChunkUsers;
+        long scored = 0;
         Parallel.For(0, chunks, parallel, c =>
         {
             var first = c * ChunkUsers;
@@ -57,8 +59,8 @@ public sealed class DiscoverLists
             var user = firstUser + first;
             if (_exact is not null)
             {
-                _exact.Search(UserRows(user, n), n, k, ids.AsSpan(first * k, n * k), scores.AsSpan(first * k, n * k), counts.AsSpan(first, n),
-                    q => _bundle.Played.RowIndices(user + q));
+                Interlocked.Add(ref scored, _exact.Search(UserRows(user, n), n, k, ids.AsSpan(first * k, n * k), scores.AsSpan(first * k, n * k), counts.AsSpan(first, n),
+                    q => _bundle.Played.RowIndices(user + q)));
                 return;
             }
             for (var i = 0; i < n; i++)
@@ -67,6 +69,7 @@ public sealed class DiscoverLists
                     scores.AsSpan((first + i) * k, k), _searchK, _bundle.Played.RowIndices(user + i));
             }
         });
+        return scored;
     }
 
     /// <summary>Users first.. (n of them) as one row-major span, in place in the mapped factor matrix.</summary>

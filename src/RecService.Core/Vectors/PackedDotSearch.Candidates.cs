@@ -8,9 +8,13 @@ public sealed partial class PackedDotSearch
     /// <summary>
     /// One group of queries' top-k state between tiles: each query's heap (kept in the caller's result spans), its
     /// current k-th best score (the threshold the kernel compares a tile row with; -inf until the heap is full, +inf
-    /// for the panel rows past the last query so they never pass), and its exclusions sorted, with a cursor that only
-    /// moves forward because items reach a query in ascending order.
+    /// for the panel rows past the last query so they never pass), and its exclusions, sorted for a binary search
+    /// (only scores that reach the threshold are looked up).
     /// </summary>
+    /// <summary>Words of a query's exclusion bit filter: a few cache lines per group, few false hits for a user's
+    /// played tracks.</summary>
+    private const int ExclusionWords = 8;
+
     private ref struct Group
     {
         private readonly int _k;
@@ -18,8 +22,11 @@ public sealed partial class PackedDotSearch
         private readonly Span<int> _ids;
         private readonly Span<float> _scores;
         private readonly Span<int> _heapCounts;
-        private readonly Span<int> _cursors;
+        private readonly Span<int> _exclusionStarts;
         private readonly Span<int> _exclusionEnds;
+        // Per query, ExclusionWords words: bit (item mod their bits) set for each exclusion, so most items that reach
+        // the heap are known not excluded without the binary search.
+        private readonly Span<ulong> _excludedBits;
 
         /// <summary>Per panel row: the score an item must beat to enter that query's heap.</summary>
         public readonly Span<float> Thresholds;
@@ -27,9 +34,11 @@ public sealed partial class PackedDotSearch
         /// <summary>Every query's sorted exclusions back to back (query q's end at its exclusion end); null for none.</summary>
         public int[]? Exclusions;
 
-        /// <param name="numbers">Three ints per query of the largest group: heap counts, cursors, exclusion ends.</param>
-        public Group(int k, int queries, Span<int> ids, Span<float> scores, Span<float> thresholds, Span<int> numbers)
+        /// <param name="numbers">Three ints per query of the largest group: heap counts, exclusion starts and ends.</param>
+        /// <param name="excludedBits"><see cref="ExclusionWords"/> per query of the largest group.</param>
+        public Group(int k, int queries, Span<int> ids, Span<float> scores, Span<float> thresholds, Span<int> numbers, Span<ulong> excludedBits)
         {
+            _excludedBits = excludedBits;
             _k = k;
             _queries = queries;
             _ids = ids;
@@ -37,7 +46,7 @@ public sealed partial class PackedDotSearch
             Thresholds = thresholds;
             var third = numbers.Length / 3;
             _heapCounts = numbers[..third];
-            _cursors = numbers.Slice(third, third);
+            _exclusionStarts = numbers.Slice(third, third);
             _exclusionEnds = numbers.Slice(2 * third, third);
             _heapCounts.Clear();
             Thresholds[..queries].Fill(float.NegativeInfinity);
@@ -46,7 +55,7 @@ public sealed partial class PackedDotSearch
         }
 
         /// <summary>Copies each query's exclusions (asked once each) into one pooled array, sorting a query's copy only
-        /// when it is not already ascending, and points every cursor at its query's first.</summary>
+        /// when it is not already ascending.</summary>
         public int[] CollectExclusions(ExcludedItems excluded, int firstQuery)
         {
             var all = ArrayPool<int>.Shared.Rent(1024);
@@ -69,7 +78,10 @@ public sealed partial class PackedDotSearch
                     copy.Sort();
                     break;
                 }
-                _cursors[q] = used;
+                _exclusionStarts[q] = used;
+                var bits = _excludedBits.Slice(q * ExclusionWords, ExclusionWords);
+                bits.Clear();
+                foreach (var item in copy) bits[(item >> 6) & (ExclusionWords - 1)] |= 1UL << item;
                 used += items.Length;
                 _exclusionEnds[q] = used;
             }
@@ -77,11 +89,11 @@ public sealed partial class PackedDotSearch
         }
 
         /// <summary>
-        /// The lanes of one tile row set in <paramref name="mask"/> (they beat the threshold when the tile was
-        /// compared), in ascending item order: each still above the query's threshold, a real item and not excluded
-        /// enters the heap, and the threshold follows the heap's root.
+        /// The lanes of one tile row set in <paramref name="mask"/> (they reached the threshold when the tile was
+        /// compared): each still reaching the query's threshold, a real item, finite and not excluded is offered to
+        /// the heap (which settles a tie on the id), and the threshold follows the heap's root.
         /// </summary>
-        public void Offer(int query, uint mask, ReadOnlySpan<float> lanes, int firstItem, int itemCount)
+        public void Offer(int query, uint mask, ReadOnlySpan<float> lanes, ReadOnlySpan<int> items)
         {
             var threshold = Thresholds[query];
             var top = new TopK(_scores.Slice(query * _k, _k), _ids.Slice(query * _k, _k), _heapCounts[query]);
@@ -89,12 +101,13 @@ public sealed partial class PackedDotSearch
             {
                 var lane = BitOperations.TrailingZeroCount(mask);
                 mask &= mask - 1;
-                var item = firstItem + lane;
-                if (item >= itemCount) break; // the zero padding of the last panel, and every lane after it
+                var item = items[lane];
+                if (item < 0) break; // the zero padding of the last panel, and every lane after it
                 var score = lanes[lane];
-                if (!(score > threshold) || IsExcluded(query, item)) continue;
-                top.Add(score, item);
-                threshold = top.Threshold;
+                if (!(score >= threshold) || score == float.NegativeInfinity) continue;
+                if (top.IsFull && score == threshold && item > top.Ids[0]) continue; // loses the tie: Add would refuse it
+                if (IsExcluded(query, item)) continue;
+                if (top.Add(score, item)) threshold = top.Threshold;
             } while (mask != 0);
             _heapCounts[query] = top.Count;
             Thresholds[query] = threshold;
@@ -102,12 +115,9 @@ public sealed partial class PackedDotSearch
 
         private readonly bool IsExcluded(int query, int item)
         {
-            if (Exclusions is null) return false;
-            var at = _cursors[query];
-            var end = _exclusionEnds[query];
-            while (at < end && Exclusions[at] < item) at++;
-            _cursors[query] = at;
-            return at < end && Exclusions[at] == item;
+            if (Exclusions is null || (_excludedBits[query * ExclusionWords + ((item >> 6) & (ExclusionWords - 1))] & (1UL << item)) == 0) return false;
+            var start = _exclusionStarts[query];
+            return Exclusions.AsSpan(start, _exclusionEnds[query] - start).BinarySearch(item) >= 0;
         }
 
         /// <summary>Sorts every heap best first and writes how many each kept.</summary>

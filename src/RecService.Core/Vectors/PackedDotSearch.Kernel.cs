@@ -9,9 +9,11 @@ public sealed partial class PackedDotSearch
     /// One query panel against the item panels [<paramref name="firstPanel"/>, <paramref name="endPanel"/>): for each
     /// item panel, the <see cref="QueryRows"/> x <see cref="ItemLanes"/> tile of scores is accumulated in registers
     /// (per factor: two item loads, one broadcast and two fused multiply-adds per query row), then each row is compared
-    /// with its query's current k-th best; only a row with a score above it leaves the registers, to the heap.
+    /// with its query's current k-th best; only a row with a score reaching it leaves the registers, to the heap.
+    /// Returns the panel it stopped at: <paramref name="endPanel"/>, or the first panel whose norm bound no query of
+    /// the panel can reach (nor can any later one, their norms being smaller).
     /// </summary>
-    private unsafe void ScanPanels(float[] packedQueries, int panel, int firstPanel, int endPanel, ref Group group)
+    private unsafe int ScanPanels(float[] packedQueries, double[] bounds, int panel, int firstPanel, int endPanel, ref Group group)
     {
         var dims = Dimensions;
         var tile = stackalloc float[QueryRows * ItemLanes];
@@ -22,8 +24,10 @@ public sealed partial class PackedDotSearch
             var rows = queryBase + (long)panel * dims * QueryRows;
             var threshold = thresholdBase + panel * QueryRows;
             var firstQuery = panel * QueryRows;
+            var bound = bounds.AsSpan(firstQuery, QueryRows);
             for (var j = firstPanel; j < endPanel; j++)
             {
+                if (Unreachable(bound, _panelNorms[j], threshold)) return j;
                 var y = itemBase + (long)j * dims * ItemLanes;
                 var x = rows;
                 Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default;
@@ -65,22 +69,34 @@ public sealed partial class PackedDotSearch
                 a30.Store(tile + 48); a31.Store(tile + 56);
                 a40.Store(tile + 64); a41.Store(tile + 72);
                 a50.Store(tile + 80); a51.Store(tile + 88);
-                var firstItem = j * ItemLanes;
-                if (m0 != 0) group.Offer(firstQuery, m0, new ReadOnlySpan<float>(tile, ItemLanes), firstItem, Count);
-                if (m1 != 0) group.Offer(firstQuery + 1, m1, new ReadOnlySpan<float>(tile + 16, ItemLanes), firstItem, Count);
-                if (m2 != 0) group.Offer(firstQuery + 2, m2, new ReadOnlySpan<float>(tile + 32, ItemLanes), firstItem, Count);
-                if (m3 != 0) group.Offer(firstQuery + 3, m3, new ReadOnlySpan<float>(tile + 48, ItemLanes), firstItem, Count);
-                if (m4 != 0) group.Offer(firstQuery + 4, m4, new ReadOnlySpan<float>(tile + 64, ItemLanes), firstItem, Count);
-                if (m5 != 0) group.Offer(firstQuery + 5, m5, new ReadOnlySpan<float>(tile + 80, ItemLanes), firstItem, Count);
+                var items = new ReadOnlySpan<int>(_items, j * ItemLanes, ItemLanes);
+                if (m0 != 0) group.Offer(firstQuery, m0, new ReadOnlySpan<float>(tile, ItemLanes), items);
+                if (m1 != 0) group.Offer(firstQuery + 1, m1, new ReadOnlySpan<float>(tile + 16, ItemLanes), items);
+                if (m2 != 0) group.Offer(firstQuery + 2, m2, new ReadOnlySpan<float>(tile + 32, ItemLanes), items);
+                if (m3 != 0) group.Offer(firstQuery + 3, m3, new ReadOnlySpan<float>(tile + 48, ItemLanes), items);
+                if (m4 != 0) group.Offer(firstQuery + 4, m4, new ReadOnlySpan<float>(tile + 64, ItemLanes), items);
+                if (m5 != 0) group.Offer(firstQuery + 5, m5, new ReadOnlySpan<float>(tile + 80, ItemLanes), items);
             }
         }
+        return endPanel;
     }
 
-    /// <summary>Bit j set when lane j of the row (low then high vector) beats the threshold; NaN never does.</summary>
+    /// <summary>True when no query of the panel can reach its k-th best with an item of norm at most
+    /// <paramref name="itemNorm"/>: |x| |y| (both rounded up, the margin for rounding included) is below it. A heap
+    /// not yet full (-inf) or a NaN keeps the panel going; the rows past the last query (+inf) never do.</summary>
+    private static unsafe bool Unreachable(ReadOnlySpan<double> queryNorms, double itemNorm, float* thresholds)
+    {
+        for (var r = 0; r < QueryRows; r++)
+            if (!(queryNorms[r] * itemNorm < thresholds[r])) return false;
+        return true;
+    }
+
+    /// <summary>Bit j set when lane j of the row (low then high vector) reaches the threshold (an equal score may
+    /// still win on a smaller id); NaN never does.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint Above(Vector256<float> low, Vector256<float> high, float threshold)
     {
         var t = Vector256.Create(threshold);
-        return Vector256.GreaterThan(low, t).ExtractMostSignificantBits() | (Vector256.GreaterThan(high, t).ExtractMostSignificantBits() << 8);
+        return Vector256.GreaterThanOrEqual(low, t).ExtractMostSignificantBits() | (Vector256.GreaterThanOrEqual(high, t).ExtractMostSignificantBits() << 8);
     }
 }
