@@ -11,9 +11,9 @@ namespace RecService.Batch;
 /// </summary>
 public sealed class DiscoverLists
 {
-    /// <summary>Users per parallel work item: several of the kernel's query groups, so each thread's chunk is long
-    /// enough to amortize scheduling, short enough that a batch spreads evenly over the threads.</summary>
-    private const int ChunkUsers = 192;
+    /// <summary>Users per parallel work item: one of the kernel's query groups, long enough to amortize scheduling,
+    /// short enough that a batch spreads evenly over the threads.</summary>
+    private const int ChunkUsers = PackedDotSearch.GroupQueries;
 
     private readonly ModelBundle _bundle;
     private readonly AlsPart _model;

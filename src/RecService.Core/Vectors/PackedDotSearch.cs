@@ -34,6 +34,10 @@ public sealed partial class PackedDotSearch
     /// enough that their packed factors and heaps stay cached beside the block.</summary>
     private const int GroupPanels = 16;
 
+    /// <summary>Queries a <see cref="Search"/> call scores together over the items; callers splitting a batch over
+    /// threads hand out multiples of it.</summary>
+    public const int GroupQueries = GroupPanels * QueryRows;
+
     // Panel p, factor c, lane j at [(p * Dimensions + c) * ItemLanes + j]: factor c of the item at sorted position
     // p * ItemLanes + j (_items), zero past the last. Factor-major within a panel, so one factor of sixteen items is
     // two vector loads.
@@ -112,7 +116,6 @@ public sealed partial class PackedDotSearch
         if (queries.Length < (long)queryCount * Dimensions) throw new ArgumentException("queries is shorter than queryCount x Dimensions.", nameof(queries));
         if (ids.Length < (long)queryCount * k || scores.Length < (long)queryCount * k || counts.Length < queryCount)
             throw new ArgumentException("The result spans are shorter than queryCount x k.");
-        const int GroupQueries = GroupPanels * QueryRows;
         var packed = ArrayPool<float>.Shared.Rent(GroupQueries * Dimensions);
         var state = ArrayPool<float>.Shared.Rent(GroupQueries);
         var numbers = ArrayPool<int>.Shared.Rent(3 * GroupQueries);
