@@ -48,6 +48,7 @@ public static class DiscoverPrecompute
         var lists = new DiscoverLists(bundle, options);
         var k = lists.Length;
         var batchSize = Math.Max(1, options.BatchUsers);
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Threads > 0 ? options.Threads : Environment.ProcessorCount, CancellationToken = ct };
         var ids = new int[batchSize * k];
         var scores = new float[batchSize * k];
         var counts = new int[batchSize];
@@ -64,12 +65,14 @@ public static class DiscoverPrecompute
             compute.Start();
             lists.Compute(start, n, ids, scores, counts, ct);
             var values = new (RedisKey, RedisValue)[n];
-            for (var i = 0; i < n; i++)
+            var first = start;
+            // Encoded on every thread too: with the exact kernel, one thread encoding a batch took a fair share of it.
+            Parallel.For(0, n, parallel, i =>
             {
                 var list = PrecomputedList.Encode(bundle.Version, ids.AsSpan(i * k, counts[i]), scores.AsSpan(i * k, counts[i]));
-                bytes += list.Length;
-                values[i] = (keys.PrecomputedList(bundle.Users[start + i]), list);
-            }
+                values[i] = (keys.PrecomputedList(bundle.Users[first + i]), list);
+                Interlocked.Add(ref bytes, list.Length);
+            });
             compute.Stop();
 
             wait.Start();
