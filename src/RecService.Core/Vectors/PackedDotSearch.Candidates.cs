@@ -5,16 +5,17 @@ namespace RecService.Core.Vectors;
 
 public sealed partial class PackedDotSearch
 {
-    /// <summary>
-    /// One group of queries' top-k state between tiles: each query's heap (kept in the caller's result spans), its
-    /// current k-th best score (the threshold the kernel compares a tile row with; -inf until the heap is full, +inf
-    /// for the panel rows past the last query so they never pass), and its exclusions, sorted for a binary search
-    /// (only scores that reach the threshold are looked up).
-    /// </summary>
     /// <summary>Words of a query's exclusion bit filter: a few cache lines per group, few false hits for a user's
     /// played tracks.</summary>
     private const int ExclusionWords = 8;
 
+    /// <summary>
+    /// One group of queries' top-k state between tiles: each query's heap (kept in the caller's result spans: a
+    /// buffer of candidates with a selection when full was tried and was slower, its threshold lagging), its
+    /// current k-th best score (the threshold the kernel compares a tile row with; -inf until the heap is full, +inf
+    /// for the panel rows past the last query so they never pass), and its exclusions, sorted for a binary search
+    /// (only scores that reach the threshold are looked up).
+    /// </summary>
     private ref struct Group
     {
         private readonly int _k;
