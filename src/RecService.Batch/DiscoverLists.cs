@@ -19,7 +19,7 @@ public sealed class DiscoverLists
     private readonly AlsPart _model;
     private readonly PackedDotSearch? _exact;
     private readonly int _searchK;
-    private readonly ParallelOptions _parallel;
+    private readonly int _threads;
 
     public DiscoverLists(ModelBundle bundle, PrecomputeOptions options)
     {
@@ -30,7 +30,7 @@ public sealed class DiscoverLists
         Exact = options.Exact;
         if (Exact) _exact = new PackedDotSearch(_model.AllItemFactors, bundle.Tracks.Count, _model.Factors);
         _searchK = (options.SearchK > 0 ? options.SearchK : _model.DotForest.DefaultOptions.SearchK) * Math.Max(10, Length) / 10;
-        _parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Threads > 0 ? options.Threads : Environment.ProcessorCount };
+        _threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
     }
 
     /// <summary>Tracks per list: the options' count, at most the track count.</summary>
@@ -49,7 +49,7 @@ public sealed class DiscoverLists
         var k = Length;
         if (firstUser < 0 || count < 0 || (long)firstUser + count > _bundle.Users.Count) throw new ArgumentOutOfRangeException(nameof(count));
         if (ids.Length < (long)count * k || scores.Length < (long)count * k || counts.Length < count) throw new ArgumentException("The result arrays are shorter than count x Length.");
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = _parallel.MaxDegreeOfParallelism, CancellationToken = ct };
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = _threads, CancellationToken = ct };
         var chunks = (count + ChunkUsers - 1) / ChunkUsers;
         long scored = 0;
         Parallel.For(0, chunks, parallel, c =>

@@ -40,7 +40,6 @@ public sealed record PrecomputeReport(int Users, int Count, bool Exact, double C
 /// </summary>
 public static class DiscoverPrecompute
 {
-
     public static async Task<PrecomputeReport> RunAsync(ModelBundle bundle, IDatabase redis, PrecomputeOptions options, Action<string>? progress = null, CancellationToken ct = default)
     {
         if (options.Count is < 1 or > PrecomputedList.MaxTracks) throw new ArgumentOutOfRangeException(nameof(options), $"Count must be in 1..{PrecomputedList.MaxTracks}.");
