@@ -21,7 +21,7 @@ public sealed class PrecomputeTests
         await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration);
         var db = connection.GetDatabase();
 
-        // 13 users: one full block of eight (the vector kernel) and a partial one (the scalar path); batches of 8.
+        // 13 users in batches of 8: a batch of one full query panel of six and a partial one, then a partial panel alone.
         var report = await DiscoverPrecompute.RunAsync(bundle, db, new PrecomputeOptions { Count = 20, MaxUsers = 13, BatchUsers = 8, KeyPrefix = "t:" });
         Assert.Equal(13, report.Users);
         for (var u = 0; u < 14; u++)

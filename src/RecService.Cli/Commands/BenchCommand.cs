@@ -15,6 +15,7 @@ public static class BenchCommand
         command.Add(BenchFoldInCommand.Create());
         command.Add(BenchRecommendCommand.Create());
         command.Add(BenchWord2VecCommand.Create());
+        command.Add(BenchPrecomputeCommand.Create());
         return command;
     }
 }

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace RecService.Core.Vectors;
 
@@ -19,6 +20,15 @@ public ref struct TopK
         _scores = scores;
         _ids = ids[..scores.Length];
         _count = 0;
+    }
+
+    /// <summary>Resumes the heap an earlier <see cref="TopK"/> left in these spans holding <paramref name="count"/>
+    /// pairs (its <see cref="Count"/>): lets a caller keep many heaps in arrays between offers.</summary>
+    public TopK(Span<float> scores, Span<int> ids, int count) : this(scores, ids)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, scores.Length);
+        _count = count;
     }
 
     public readonly int Count => _count;
@@ -58,21 +68,36 @@ public ref struct TopK
         return true;
     }
 
-    private void SiftDownFromRoot(float score, int id, int count)
+    private readonly void SiftDownFromRoot(float score, int id, int count)
     {
+        // Indices stay below count <= the spans' length: unchecked reads, as this runs once per kept candidate.
+        ref var scores = ref MemoryMarshal.GetReference(_scores);
+        ref var ids = ref MemoryMarshal.GetReference(_ids);
         int i = 0;
         while (true)
         {
             int child = 2 * i + 1;
             if (child >= count) break;
-            if (child + 1 < count && Worse(_scores[child + 1], _ids[child + 1], _scores[child], _ids[child])) child++;
-            if (!Worse(_scores[child], _ids[child], score, id)) break;
-            _scores[i] = _scores[child];
-            _ids[i] = _ids[child];
+            var childScore = Unsafe.Add(ref scores, child);
+            var childId = Unsafe.Add(ref ids, child);
+            if (child + 1 < count)
+            {
+                var rightScore = Unsafe.Add(ref scores, child + 1);
+                var rightId = Unsafe.Add(ref ids, child + 1);
+                if (Worse(rightScore, rightId, childScore, childId))
+                {
+                    child++;
+                    childScore = rightScore;
+                    childId = rightId;
+                }
+            }
+            if (!Worse(childScore, childId, score, id)) break;
+            Unsafe.Add(ref scores, i) = childScore;
+            Unsafe.Add(ref ids, i) = childId;
             i = child;
         }
-        _scores[i] = score;
-        _ids[i] = id;
+        Unsafe.Add(ref scores, i) = score;
+        Unsafe.Add(ref ids, i) = id;
     }
 
     /// <summary>
