@@ -161,7 +161,7 @@ public sealed partial class TrainingWorker(IOptions<WorkerOptions> options, Work
             Artists = als,
             HoldoutFraction = Options.HoldoutFraction,
             EvaluationK = GateK,
-            Forests = new BundleForestOptions { TrackTrees = Options.Trees, ArtistTrees = Options.Trees, CodedTrees = Options.CodedTrees, Threads = Options.Threads },
+            Forests = new BundleForestOptions { TrackTrees = Options.Trees, ArtistTrees = Options.Trees, CodedTrees = Options.CodedTrees, Threads = Options.Threads, TargetRecall = Options.TargetRecall },
         }, e =>
         {
             if (e.Iteration is { } it) LogIteration(e.Message, it.Iteration, it.Elapsed.TotalSeconds, it.LossPerNonZero);

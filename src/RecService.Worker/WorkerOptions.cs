@@ -33,6 +33,8 @@ public sealed class WorkerOptions
     public int Trees { get; set; } = new Core.Bundle.BundleForestOptions().TrackTrees;
     /// <summary>Forest code copies: -1 decides by size (see ForestOptions.CodedTrees), 1 keeps bundles smallest.</summary>
     public int CodedTrees { get; set; } = new Core.Bundle.BundleForestOptions().CodedTrees;
+    /// <summary>Recall@10 each forest's default search size is tuned to reach at publish (0 = the fixed default).</summary>
+    public float TargetRecall { get; set; } = new Core.Bundle.BundleForestOptions().TargetRecall;
     public int Threads { get; set; }
     public double HoldoutFraction { get; set; } = 0.2;
 }

@@ -24,6 +24,11 @@ public static class TrainCommand
         var holdout = new Option<double>("--holdout") { Description = "Share of pairs held out for evaluation (0 = skip)", DefaultValueFactory = _ => 0.2 };
         var trees = new Option<int>("--trees") { Description = "Trees per forest", DefaultValueFactory = _ => new BundleForestOptions().TrackTrees };
         var codedTrees = IndexCommand.CodedTreesOption();
+        var targetRecall = new Option<float>("--target-recall")
+        {
+            Description = "Recall@10 each forest's default search size is raised to reach on the model's own users and items (0 = the fixed default)",
+            DefaultValueFactory = _ => new BundleForestOptions().TargetRecall,
+        };
         var keep = new Option<int>("--keep") { Description = "Published versions to keep", DefaultValueFactory = _ => 5 };
         var noPublish = new Option<bool>("--no-publish") { Description = "Train and evaluate only" };
         var playlists = new Option<string?>("--playlists") { Description = "Directory of playlist files (default: playlists/ beside --snapshots, read if present)" };
@@ -38,6 +43,7 @@ public static class TrainCommand
             command.Add(models);
             command.Add(trees);
             command.Add(codedTrees);
+            command.Add(targetRecall);
             command.Add(keep);
             command.Add(noPublish);
         }
@@ -66,6 +72,7 @@ public static class TrainCommand
                     TrackTrees = evaluateOnly ? new BundleForestOptions().TrackTrees : parse.GetValue(trees),
                     ArtistTrees = evaluateOnly ? new BundleForestOptions().ArtistTrees : parse.GetValue(trees),
                     CodedTrees = evaluateOnly ? new BundleForestOptions().CodedTrees : parse.GetValue(codedTrees), Threads = alsOptions.Threads,
+                    TargetRecall = evaluateOnly ? new BundleForestOptions().TargetRecall : TargetRecall(parse.GetValue(targetRecall)),
                 },
             };
             try
@@ -112,6 +119,9 @@ public static class TrainCommand
 
     public static double HalfLife(double days) =>
         days >= 0 && double.IsFinite(days) ? days : throw new ArgumentException($"--half-life-days must be 0 (off) or a positive number of days (got {days}).");
+
+    private static float TargetRecall(float recall) =>
+        recall is >= 0 and <= 1 ? recall : throw new ArgumentException($"--target-recall must be in [0, 1] (got {recall}).");
 
     private static TimeSpan SessionGap(double minutes) =>
         minutes > 0 && minutes <= TimeSpan.MaxValue.TotalMinutes / 2 ? TimeSpan.FromMinutes(minutes) : throw new ArgumentException($"--session-gap must be a positive number of minutes (got {minutes}).");
