@@ -26,9 +26,7 @@ public static class BenchFoldInCommand
         var command = new Command("foldin", "Time the fold-in of a user's vector from fresh plays (real-time taste).") { models, plays, iterations, count, seed };
         command.SetAction(parse =>
         {
-            var store = new BundleStore(parse.GetValue(models)!);
-            var version = store.CurrentVersion() ?? throw new InvalidDataException($"{store.Root}: no CURRENT model.");
-            using var bundle = ModelBundle.Open(store.PathOf(version), families: KnownFamilies.All);
+            using var bundle = CurrentBundle.Open(parse.GetValue(models)!);
             var n = Math.Min(parse.GetValue(plays), bundle.Tracks.Count);
             var runs = parse.GetValue(iterations);
             var k = parse.GetValue(count);
@@ -49,7 +47,7 @@ public static class BenchFoldInCommand
             var ids = new int[k];
             var scores = new float[k];
             var p = tracks.Parameters;
-            Console.WriteLine($"model {version}: {bundle.Tracks.Count:N0} tracks, {tracks.Factors} factors, alpha {p.Alpha}, lambda {p.Regularization}, {p.Scaling} confidence; {n} plays per user, {runs:N0} runs");
+            Console.WriteLine($"model {bundle.Version}: {bundle.Tracks.Count:N0} tracks, {tracks.Factors} factors, alpha {p.Alpha}, lambda {p.Regularization}, {p.Scaling} confidence; {n} plays per user, {runs:N0} runs");
 
             double[] Time(bool search)
             {

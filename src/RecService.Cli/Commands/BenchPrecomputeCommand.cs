@@ -28,9 +28,7 @@ public static class BenchPrecomputeCommand
         };
         command.SetAction(parse =>
         {
-            var store = new BundleStore(parse.GetValue(models)!);
-            var version = store.CurrentVersion() ?? throw new InvalidDataException($"{store.Root}: no CURRENT model.");
-            using var bundle = ModelBundle.Open(store.PathOf(version), families: KnownFamilies.All);
+            using var bundle = CurrentBundle.Open(parse.GetValue(models)!);
             var options = new PrecomputeOptions { Count = parse.GetValue(count), Threads = parse.GetValue(threads), BatchUsers = parse.GetValue(batch) };
             if (options.Count < 1 || options.BatchUsers < 1 || parse.GetValue(passes) < 1)
             {
@@ -46,7 +44,7 @@ public static class BenchPrecomputeCommand
             var scores = new float[options.BatchUsers * k];
             var counts = new int[options.BatchUsers];
             var gflop = (double)userCount * bundle.Tracks.Count * factors * 2 / 1e9;
-            Console.WriteLine($"model {version}: {userCount:N0} users x {bundle.Tracks.Count:N0} tracks, {factors} factors ({gflop:N1} GFLOP brute force); " +
+            Console.WriteLine($"model {bundle.Version}: {userCount:N0} users x {bundle.Tracks.Count:N0} tracks, {factors} factors ({gflop:N1} GFLOP brute force); " +
                               $"top {k}, {threadCount} threads, batches of {options.BatchUsers}");
 
             long scored = 0;

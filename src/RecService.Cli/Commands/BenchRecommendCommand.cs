@@ -35,10 +35,8 @@ public static class BenchRecommendCommand
         };
         command.SetAction(async parse =>
         {
-            var store = new BundleStore(parse.GetValue(models)!);
-            var version = store.CurrentVersion() ?? throw new InvalidDataException($"{store.Root}: no CURRENT model.");
             using var holder = new ModelHolder();
-            var bundle = ModelBundle.Open(store.PathOf(version), families: KnownFamilies.All);
+            var bundle = CurrentBundle.Open(parse.GetValue(models)!);
             holder.Swap(bundle);
             var options = Options.Create(new ServingOptions());
             using var metrics = new ServingMetrics(holder);
@@ -53,7 +51,7 @@ public static class BenchRecommendCommand
             var ids = new int[k];
             var scores = new float[k];
             var userIds = Enumerable.Range(0, Math.Min(userCount, 100_000)).Select(i => bundle.Users[(int)((long)i * 7919 % userCount)]).ToArray();
-            Console.WriteLine($"model {version}: {bundle.Tracks.Count:N0} tracks x {AlsParts.Of(bundle).Tracks.Factors}, {userCount:N0} users; top {k}, {runs:N0} calls per stage");
+            Console.WriteLine($"model {bundle.Version}: {bundle.Tracks.Count:N0} tracks x {AlsParts.Of(bundle).Tracks.Factors}, {userCount:N0} users; top {k}, {runs:N0} calls per stage");
 
             async Task<double> Stage(int stage)
             {

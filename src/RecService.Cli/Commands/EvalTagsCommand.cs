@@ -31,13 +31,7 @@ public static class EvalTagsCommand
         };
         command.SetAction(parse =>
         {
-            var store = new BundleStore(parse.GetValue(models)!);
-            if (store.CurrentVersion() is not { } version)
-            {
-                Console.Error.WriteLine($"{store.Root}: no CURRENT model.");
-                return 2;
-            }
-            using var bundle = ModelBundle.Open(store.PathOf(version), families: KnownFamilies.All);
+            using var bundle = CurrentBundle.Open(parse.GetValue(models)!);
             var catalogDir = parse.GetValue(catalog)!;
             var trackCatalog = TrackCatalog.Load(catalogDir);
             var tags = ArtistTags.Load(Path.Combine(catalogDir, ArtistTags.FileName), trackCatalog);
@@ -89,7 +83,7 @@ public static class EvalTagsCommand
                     if (topOf[ids[i]] is { } otherTop && seedTop.Any(otherTop.Contains)) sharedTop++;
                 }
             }
-            Console.WriteLine($"{ranker?.Blend?.Name ?? view!.Part.Name} in {version}: over {seeds} artists with >= {parse.GetValue(minListeners)} listeners and tags, top {count} related:");
+            Console.WriteLine($"{ranker?.Blend?.Name ?? view!.Part.Name} in {bundle.Version}: over {seeds} artists with >= {parse.GetValue(minListeners)} listeners and tags, top {count} related:");
             Console.WriteLine($"  carries one of the seed's top {topCount} tags: {shared / Math.Max(1, pairs):F3}; shares a top-{topCount} tag with it: {sharedTop / Math.Max(1, pairs):F3} ({pairs} pairs)");
             foreach (var name in parse.GetValue(show) ?? [])
             {

@@ -111,13 +111,7 @@ public static class IndexCommand
         var cmd = new Command("export", "Write a bundle's dense factor matrices as .npy: <part>.item-factors.npy (cosine queries and the items searched) and, where a part has them, <part>.user-factors.npy (the MIPS queries of Recommend).") { models, outDir };
         cmd.SetAction(parseResult =>
         {
-            var store = new BundleStore(parseResult.GetValue(models)!);
-            if (store.CurrentVersion() is not { } version)
-            {
-                Console.Error.WriteLine($"{store.Root}: no CURRENT model.");
-                return 2;
-            }
-            using var bundle = ModelBundle.Open(store.PathOf(version), families: KnownFamilies.All);
+            using var bundle = CurrentBundle.Open(parseResult.GetValue(models)!);
             var target = parseResult.GetValue(outDir)!;
             Directory.CreateDirectory(target);
             foreach (var part in bundle.Parts)

@@ -33,9 +33,7 @@ public static class PrecomputeCommand
         };
         command.SetAction(async (parse, ct) =>
         {
-            var store = new BundleStore(parse.GetValue(models)!);
-            var version = store.CurrentVersion() ?? throw new InvalidDataException($"{store.Root}: no CURRENT model.");
-            using var bundle = ModelBundle.Open(store.PathOf(version), families: KnownFamilies.All);
+            using var bundle = CurrentBundle.Open(parse.GetValue(models)!);
             var endpoint = parse.GetValue(redis)!;
             ConnectionMultiplexer connection;
             try
@@ -57,7 +55,7 @@ public static class PrecomputeCommand
                 KeyPrefix = parse.GetValue(prefix)!,
                 Ttl = TimeSpan.FromHours(parse.GetValue(ttl)),
             };
-            Console.WriteLine($"model {version}: {bundle.Users.Count:N0} users x {bundle.Tracks.Count:N0} tracks, {AlsParts.Of(bundle).Tracks.Factors} factors; " +
+            Console.WriteLine($"model {bundle.Version}: {bundle.Users.Count:N0} users x {bundle.Tracks.Count:N0} tracks, {AlsParts.Of(bundle).Tracks.Factors} factors; " +
                               $"top {options.Count} per user, {(options.Exact ? "exact" : "forest")}, {(options.Threads > 0 ? options.Threads : Environment.ProcessorCount)} threads, batches of {options.BatchUsers}");
             PrecomputeReport report;
             try
@@ -66,7 +64,7 @@ public static class PrecomputeCommand
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
             {
-                return Failed($"writing to Redis at {endpoint} failed; lists already written stay valid for model {version}", ex);
+                return Failed($"writing to Redis at {endpoint} failed; lists already written stay valid for model {bundle.Version}", ex);
             }
             Console.WriteLine($"precomputed {report.Users:N0} users in {report.TotalSeconds:F2} s: {report.UsersPerSecond:N0} users/s overall " +
                               $"(compute {report.ComputeSeconds:F2} s = {report.ComputeUsersPerSecond:N0} users/s; waiting on Redis {report.WriteWaitSeconds:F2} s; {report.Bytes / 1e6:F1} MB written)");
