@@ -37,7 +37,7 @@ public sealed class ForestTuningTests : IDisposable
     public void The_stored_search_size_is_the_smallest_that_reaches_the_target(float target)
     {
         ForestBuilder.Build(TestData.Items, TestData.Count, TestData.Dims, new ForestOptions { Metric = Metric.Dot, Trees = 3, LeafSize = 16, Seed = 3, ExternalVectors = true }, _path);
-        var tuned = ForestTuning.Tune(_path, TestData.Items, TestData.Count, TestData.Dims, TestData.QueryVectors, TestData.Queries, target, threads: 1);
+        var tuned = ForestTuning.Tune(_path, TestData.Items, TestData.Count, TestData.Dims, TestData.QueryVectors, TestData.Queries, target, threads: 1, minimumSearchK: 0);
         Assert.Equal(TestData.Queries, tuned.Queries);
         Assert.True(tuned.Recall >= target, $"stored recall {tuned.Recall}");
 

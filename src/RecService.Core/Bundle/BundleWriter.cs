@@ -131,12 +131,11 @@ public static class BundleWriter
             ForestBuilder.Build(items.Values, items.Rows, items.Columns, options with { Trees = trees, Metric = forest.Metric }, path);
             if (forests.TargetRecall <= 0) continue;
             // Recommend asks the dot forest with the part's user vectors, similar items a cosine forest with its items.
-            // The search never goes below the metric's fixed default: a forest that beats the target there stays as exact.
-            var minimum = ForestSearchOptions.For(forest.Metric).SearchK;
+            // The search never goes below the forest's fixed default: a forest that beats the target there stays as exact.
             if (forest.Metric == Metric.Cosine)
-                ForestTuning.Tune(path, items.Values, items.Rows, items.Columns, items.Values, items.Rows, forests.TargetRecall, forests.Threads, minimum, queriesAreItems: true);
+                ForestTuning.Tune(path, items.Values, items.Rows, items.Columns, items.Values, items.Rows, forests.TargetRecall, forests.Threads, queriesAreItems: true);
             else if (part.Matrices.GetValueOrDefault(PartRoles.UserFactors) is { } queries && queries.Columns == items.Columns)
-                ForestTuning.Tune(path, items.Values, items.Rows, items.Columns, queries.Values, queries.Rows, forests.TargetRecall, forests.Threads, minimum);
+                ForestTuning.Tune(path, items.Values, items.Rows, items.Columns, queries.Values, queries.Rows, forests.TargetRecall, forests.Threads);
         }
     }
 

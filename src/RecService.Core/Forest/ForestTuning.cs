@@ -30,12 +30,12 @@ public static class ForestTuning
     /// <summary>The ladder stops at this share of the catalog (1 / n): past it a forest is a slow scan, no index.</summary>
     private const int MaxScannedShare = 4;
 
-    /// <param name="minimumSearchK">The size the search never goes below (the metric's fixed default keeps a forest that
-    /// beats the target at it as exact as before).</param>
+    /// <param name="minimumSearchK">The size the search never goes below; -1, the index's fixed default, keeps a forest that
+    /// beats the target there as exact as before.</param>
     /// <param name="queriesAreItems">The queries are the indexed items themselves (similar items): each is searched by
     /// id, itself left out, as a replica asks.</param>
     public static ForestTuningResult Tune(string path, float[] items, int rows, int cols, ReadOnlySpan<float> queries, int queryCount,
-        float targetRecall, int threads = 0, int minimumSearchK = 0, bool queriesAreItems = false)
+        float targetRecall, int threads = 0, int minimumSearchK = -1, bool queriesAreItems = false)
     {
         if (!(targetRecall is > 0 and <= 1)) throw new ArgumentOutOfRangeException(nameof(targetRecall), targetRecall, "Target recall must be in (0, 1].");
         // Evenly spaced queries, zero vectors left out: they rank nothing (a part's users without plays).
@@ -60,12 +60,13 @@ public static class ForestTuning
                 var (truthIds, kth) = TrueNearest(items, rows, cols, index.Metric, sample, n, k, queriesAreItems ? picked : null, threads);
                 var query = new Queries(sample, n, k, truthIds, kth, queriesAreItems ? [.. picked] : null);
                 var fixedDefault = index.DefaultOptions;
+                var minimum = minimumSearchK < 0 ? fixedDefault.SearchK : minimumSearchK;
                 // With the early stop first; if it caps recall below the target short of a full scan, without it; if
                 // neither gets there, the fixed default stays (its recall recorded).
-                result = Climb(index, query, fixedDefault.StopSlack, targetRecall, minimumSearchK, threads)
-                    ?? (fixedDefault.StopSlack > 0 ? Climb(index, query, 0, targetRecall, minimumSearchK, threads) : null)
-                    ?? new ForestTuningResult(Math.Max(minimumSearchK, fixedDefault.SearchK), fixedDefault.StopSlack,
-                        Recall(index, query, new ForestSearchOptions(Math.Max(minimumSearchK, fixedDefault.SearchK), fixedDefault.StopSlack), threads), n);
+                result = Climb(index, query, fixedDefault.StopSlack, targetRecall, minimum, threads)
+                    ?? (fixedDefault.StopSlack > 0 ? Climb(index, query, 0, targetRecall, minimum, threads) : null)
+                    ?? new ForestTuningResult(Math.Max(minimum, fixedDefault.SearchK), fixedDefault.StopSlack,
+                        Recall(index, query, new ForestSearchOptions(Math.Max(minimum, fixedDefault.SearchK), fixedDefault.StopSlack), threads), n);
             }
         }
         finally
@@ -122,13 +123,8 @@ public static class ForestTuning
     /// <summary>Each row scaled to unit length (zero rows stay zero): cosine as an inner product.</summary>
     private static float[] UnitRows(float[] rows, int count, int cols)
     {
-        var unit = new float[(long)count * cols];
-        for (var r = 0; r < count; r++)
-        {
-            var row = rows.AsSpan(r * cols, cols);
-            var norm = System.Numerics.Tensors.TensorPrimitives.Norm(row);
-            if (norm > 0) System.Numerics.Tensors.TensorPrimitives.Divide(row, norm, unit.AsSpan(r * cols, cols));
-        }
+        var unit = rows.AsSpan(0, count * cols).ToArray();
+        for (var r = 0; r < count; r++) VectorMath.NormalizeInPlace(unit.AsSpan(r * cols, cols));
         return unit;
     }
 
