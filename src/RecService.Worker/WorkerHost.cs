@@ -21,7 +21,7 @@ public static class WorkerHost
         var options = builder.Configuration.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions();
         builder.Services.Configure<WorkerOptions>(builder.Configuration.GetSection(WorkerOptions.Section));
         ServiceAddress.Listen(options.HttpUrl, $"{WorkerOptions.Section}:{nameof(WorkerOptions.HttpUrl)}"); // refused here, clearly, not by Kestrel at start
-        if (options.TargetRecall is not (>= 0 and <= 1)) // refused at start, not at the first publish after a training run
+        if (!Core.Bundle.BundleForestOptions.IsTargetRecall(options.TargetRecall)) // refused at start, not at the first publish after a training run
             throw new ArgumentException($"{WorkerOptions.Section}:{nameof(WorkerOptions.TargetRecall)} must be in [0, 1] (got {options.TargetRecall}).");
         builder.WebHost.UseUrls(options.HttpUrl);
 

@@ -121,7 +121,7 @@ public static class TrainCommand
         days >= 0 && double.IsFinite(days) ? days : throw new ArgumentException($"--half-life-days must be 0 (off) or a positive number of days (got {days}).");
 
     private static float TargetRecall(float recall) =>
-        recall is >= 0 and <= 1 ? recall : throw new ArgumentException($"--target-recall must be in [0, 1] (got {recall}).");
+        BundleForestOptions.IsTargetRecall(recall) ? recall : throw new ArgumentException($"--target-recall must be in [0, 1] (got {recall}).");
 
     private static TimeSpan SessionGap(double minutes) =>
         minutes > 0 && minutes <= TimeSpan.MaxValue.TotalMinutes / 2 ? TimeSpan.FromMinutes(minutes) : throw new ArgumentException($"--session-gap must be a positive number of minutes (got {minutes}).");

@@ -80,6 +80,9 @@ public sealed record BundleForestOptions
     /// <see cref="ForestTuning"/>); 0 keeps the fixed default.</summary>
     public float TargetRecall { get; init; } = 0.95f;
 
+    /// <summary>Whether <paramref name="recall"/> can be a <see cref="TargetRecall"/>: in [0, 1], 0 turning tuning off.</summary>
+    public static bool IsTargetRecall(float recall) => recall is >= 0 and <= 1;
+
     /// <summary>The tree count for a part's forest that does not set its own.</summary>
     public int TreesFor(string part) => part == IdSpaces.Artists ? ArtistTrees : TrackTrees;
 }
