@@ -119,10 +119,10 @@ public sealed unsafe partial class ForestIndex
             float stopCut = float.NegativeInfinity;
             // The code kernel is fixed for the query: built once, the 64-wide one holds the query codes in registers.
             var kernel = KernelFor(padded);
-            if (searchK >= _count && _codedPositions >= _count)
+            if (searchK >= _count)
             {
-                // A full scan: one pass over tree 0's codes, which hold every item in leaf order, instead of walking all
-                // trees' leaves (each item once per tree, found through the queue).
+                // A full scan: one pass over tree 0's codes (always coded: CodedTrees >= 1 is checked at open), which hold
+                // every item in leaf order, instead of walking all trees' leaves (each item once per tree, via the queue).
                 var all = new LeafOrderedCodes(_leafCodes, _leafScales, padded);
                 int added = Scan(kernel, qCodes, padded, _leafSlots, _count, visited, touchedSlots + touched, all, ref candidates, ref threshold);
                 if (added < 0)
