@@ -73,10 +73,5 @@ public sealed class DiscoverLists
     }
 
     /// <summary>Users first.. (n of them) as one row-major span, in place in the mapped factor matrix.</summary>
-    private unsafe ReadOnlySpan<float> UserRows(int first, int n)
-    {
-        var matrix = _model.UserFactors;
-        if (n > 0) matrix.Row(first + n - 1); // checks the last row is inside the matrix
-        return new ReadOnlySpan<float>(matrix.Data + (long)first * _model.Factors, checked(n * _model.Factors));
-    }
+    private ReadOnlySpan<float> UserRows(int first, int n) => _model.UserFactors.RowRange(first, n);
 }

@@ -120,10 +120,7 @@ public static class IndexCommand
                 {
                     if (role is not (PartRoles.ItemFactors or PartRoles.UserFactors) || part.Family == BlendFamily.Name) continue;
                     var path = Path.Combine(target, $"{part.Name}.{role}.npy");
-                    unsafe
-                    {
-                        NpyFile.WriteFloat32Matrix(path, new ReadOnlySpan<float>(matrix.Data, checked(matrix.Rows * matrix.Columns)), matrix.Rows, matrix.Columns);
-                    }
+                    NpyFile.WriteFloat32Matrix(path, matrix.All, matrix.Rows, matrix.Columns);
                     Console.WriteLine($"{path}: {matrix.Rows} x {matrix.Columns}");
                 }
             }

@@ -214,6 +214,16 @@ public sealed unsafe class MappedMatrix
     /// <summary>All rows as one pointer, for scans that stride through the whole matrix.</summary>
     public float* Data => _data;
 
+    /// <summary>Rows <paramref name="first"/> .. first + count - 1 as one row-major span, in place in the mapped file.</summary>
+    public ReadOnlySpan<float> RowRange(int first, int count)
+    {
+        if ((uint)first > (uint)Rows || (uint)count > (uint)(Rows - first)) throw new ArgumentOutOfRangeException(nameof(count), $"Rows [{first}, {first}+{count}) are not within the {Rows} rows.");
+        return new ReadOnlySpan<float>(_data + (long)first * Columns, checked(count * Columns));
+    }
+
+    /// <summary>Every row as one row-major span, in place.</summary>
+    public ReadOnlySpan<float> All => RowRange(0, Rows);
+
     /// <summary>Starts loading row <paramref name="row"/>, every cache line of it (a hint: out of range is ignored): a
     /// caller about to score scattered rows asks for several first, so their misses overlap.</summary>
     public void PrefetchRow(int row)

@@ -202,7 +202,7 @@ public sealed unsafe class ModelBundle : IDisposable
         {
             var f = y.Columns;
             Require(gram.Rows == f && gram.Columns == f, $"part {name}: {entry.Extras[PartRoles.Gram]} is {gram.Rows} x {gram.Columns}, expected {f} x {f}");
-            var mismatch = FactorGram.Mismatch(new ReadOnlySpan<float>(gram.Data, f * f), new ReadOnlySpan<float>(y.Data, checked(y.Rows * f)), y.Rows, f);
+            var mismatch = FactorGram.Mismatch(gram.All, y.All, y.Rows, f);
             Require(mismatch is null, $"part {name}: {entry.Extras[PartRoles.Gram]} is not Y^T Y of the item factors: {mismatch}");
         }
 

@@ -53,7 +53,7 @@ public sealed unsafe class AlsPart
     public ForestIndex CosineForest => _cosine ?? throw Missing(PartRoles.Cosine);
 
     /// <summary>Every item vector, row-major (Items x Factors).</summary>
-    public ReadOnlySpan<float> AllItemFactors => new(ItemFactors.Data, checked(Items * Factors));
+    public ReadOnlySpan<float> AllItemFactors => ItemFactors.All;
 
     /// <summary>One exact half-step for a user with these plays (<see cref="AlsFoldIn.Solve"/>).</summary>
     public bool FoldIn(ReadOnlySpan<int> items, ReadOnlySpan<float> plays, Span<float> x) => AlsFoldIn.Solve(this, items, plays, x);
