@@ -55,11 +55,15 @@ public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> optio
     private sealed class LocalStation(byte[] json)
     {
         public byte[] Json = json;
-        public RadioStation Read() => JsonSerializer.Deserialize(Json, RadioJson.Default.RadioStation)!;
+        public RadioStation Read() => Decode(Json);
         public void Write(RadioStation station) => Json = Encode(station);
         public static LocalStation Of(RadioStation station) => new(Encode(station));
-        private static byte[] Encode(RadioStation station) => JsonSerializer.SerializeToUtf8Bytes(station, RadioJson.Default.RadioStation);
     }
+
+    /// <summary>A station as stored, in Redis and in this replica alike: its JSON, UTF-8.</summary>
+    private static byte[] Encode(RadioStation station) => JsonSerializer.SerializeToUtf8Bytes(station, RadioJson.Default.RadioStation);
+
+    private static RadioStation Decode(ReadOnlySpan<byte> json) => JsonSerializer.Deserialize(json, RadioJson.Default.RadioStation)!;
 
     // One round trip, atomic: expired entries leave the index of live stations (KEYS[2]); below the bound (ARGV[4]) the
     // station (KEYS[1]) is written with its TTL (ARGV[2], ms) and indexed by when it expires (ARGV[3]: now, Unix ms).
@@ -81,7 +85,7 @@ public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> optio
     {
         if (redis.Configured)
         {
-            var json = JsonSerializer.Serialize(station, RadioJson.Default.RadioStation);
+            var json = Encode(station);
             var ttl = (long)Ttl(station).TotalMilliseconds;
             RedisValue[] args = [json, ttl, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), options.Value.Radio.MaxStations, station.Id];
             var answer = await redis.TryAsync("station_create", async db => (long)await db.ScriptEvaluateAsync(CreateScript, [redis.Keys.Station(station.Id), redis.Keys.Stations], args));
@@ -157,14 +161,14 @@ public sealed class StationStore(RedisLink redis, IOptions<ServingOptions> optio
             if (attempt > 0) await Task.Delay(Random.Shared.Next(1, 2 + attempt)); // another replica won: back off a little
             var old = await db.StringGetAsync(key);
             // A station created while Redis was down lives here only: carry it over on its next change.
-            var station = old.IsNull ? _local.Get(id)?.Read() : JsonSerializer.Deserialize((string)old!, RadioJson.Default.RadioStation);
+            var station = old.IsNull ? _local.Get(id)?.Read() : Decode((byte[])old!);
             if (station is null) return new StationChange<T>(false, default, false);
             var ttl = Ttl(station);
             if (ttl <= TimeSpan.Zero) return new StationChange<T>(false, default, false); // ended: its key expires now
             var result = change(station); // a copy of its own: read from Redis or from this replica's JSON
             var transaction = db.CreateTransaction();
             transaction.AddCondition(old.IsNull ? Condition.KeyNotExists(key) : Condition.StringEqual(key, old));
-            _ = transaction.StringSetAsync(key, JsonSerializer.Serialize(station, RadioJson.Default.RadioStation), ttl);
+            _ = transaction.StringSetAsync(key, Encode(station), ttl);
             _ = transaction.SortedSetAddAsync(redis.Keys.Stations, id, (DateTimeOffset.UtcNow + ttl).ToUnixTimeMilliseconds());
             if (await transaction.ExecuteAsync())
             {
