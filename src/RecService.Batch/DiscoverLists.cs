@@ -1,4 +1,5 @@
 using RecService.Core.Bundle;
+using RecService.Core.Forest;
 using RecService.Core.Vectors;
 using RecService.Models.Als;
 
@@ -29,7 +30,7 @@ public sealed class DiscoverLists
         Length = Math.Min(options.Count, bundle.Tracks.Count);
         Exact = options.Exact;
         if (Exact) _exact = new PackedDotSearch(_model.AllItemFactors, bundle.Tracks.Count, _model.Factors);
-        _searchK = (options.SearchK > 0 ? options.SearchK : _model.DotForest.DefaultOptions.SearchK) * Math.Max(10, Length) / 10;
+        _searchK = ForestSearchOptions.ScaledSearchK(options.SearchK > 0 ? options.SearchK : _model.DotForest.DefaultOptions.SearchK, Length);
         _threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
     }
 

@@ -25,6 +25,10 @@ public readonly record struct ForestSearchOptions(int SearchK = -1, float StopSl
         ? new(1500, 28f, 20)
         : new(6000, 28f, ForestIndex.ExhaustiveRerankCount);
 
+    /// <summary>A search size tuned for 10 results (the defaults, a tuned header, <c>Serving:Search:SearchK</c>) scaled for
+    /// <paramref name="count"/> results: longer lists need proportionally more candidates.</summary>
+    public static int ScaledSearchK(int per10, int count) => (int)Math.Min(int.MaxValue, (long)per10 * Math.Max(10, count) / 10);
+
     /// <summary>These options with every negative field replaced by <paramref name="defaults"/>'s.</summary>
     public ForestSearchOptions Or(in ForestSearchOptions defaults) => new(
         SearchK < 0 ? defaults.SearchK : SearchK,

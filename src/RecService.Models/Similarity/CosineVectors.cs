@@ -61,7 +61,7 @@ public sealed unsafe class CosineVectors : IItemSimilarity
     }
 
     public int Nearest(int item, Span<int> ids, Span<float> scores, ReadOnlySpan<int> excluded) =>
-        Search(item, ids, scores, excluded, (int)Math.Min(int.MaxValue, (long)_search.SearchK * Math.Max(10, ids.Length) / 10));
+        Search(item, ids, scores, excluded, ForestSearchOptions.ScaledSearchK(_search.SearchK, ids.Length));
 
     public int Candidates(int item, Span<int> ids, Span<float> scores) => Search(item, ids, scores, default, _search.SearchK);
 

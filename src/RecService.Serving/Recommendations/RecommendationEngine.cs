@@ -22,7 +22,7 @@ public sealed class RecommendationEngine(IOptions<ServingOptions> options)
     {
         var search = options.Value.Search;
         var per10 = search.SearchK > 0 ? search.SearchK : forest.DefaultOptions.SearchK;
-        return new ForestSearchOptions((int)Math.Min(int.MaxValue, (long)per10 * Math.Max(10, count) / 10), search.StopSlack);
+        return new ForestSearchOptions(ForestSearchOptions.ScaledSearchK(per10, count), search.StopSlack);
     }
 
     /// <summary>Top tracks for a known user, leaving out played tracks (when asked) and <paramref name="excluded"/>.</summary>
